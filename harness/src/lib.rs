@@ -1,0 +1,5 @@
+//! The drivers that turn a [`workloads::Plan`] into measured runs, the autoscaler policies they
+//! share, and the report every driver produces.
+
+pub mod autoscale;
+pub mod report;

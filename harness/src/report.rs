@@ -1,0 +1,255 @@
+//! `report.json`, schema `scalebench.report/v1`: the contract that reports, gates and other tools
+//! read. Additions are fine; renames and removals bump the schema version.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The schema identifier written into every report.
+pub const SCHEMA: &str = "scalebench.report/v1";
+
+/// A whole report: one scenario, every setup, best first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// Its description, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `sim`, `testbed` or `cluster`.
+    pub driver: String,
+    /// The seed every random draw came from.
+    pub seed: u64,
+    /// Seconds of offered traffic.
+    pub duration_s: f64,
+    /// Seconds per timeline window.
+    pub window_s: f64,
+    /// The objective the setups are scored against.
+    pub slo: SloSpec,
+    /// The setups, best first.
+    pub setups: Vec<SetupReport>,
+}
+
+/// The objective.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SloSpec {
+    /// The latency a request must not exceed.
+    pub latency_ms: f64,
+    /// The share of requests, in percent, that must meet it.
+    pub percentile: f64,
+    /// The client's timeout.
+    pub timeout_ms: f64,
+}
+
+/// One setup's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetupReport {
+    /// Its name.
+    pub name: String,
+    /// 1 for the best.
+    pub rank: u32,
+    /// The autoscaler kind (`fixed`, `hpa`, `kpa`, `keda`).
+    pub policy: String,
+    /// Request accounting.
+    pub requests: Requests,
+    /// Latency from intended send time.
+    pub latency_ms: Latency,
+    /// How the setup did against the objective.
+    pub slo: SloResult,
+    /// What it cost.
+    pub cost: Cost,
+    /// How it scaled.
+    pub scaling: Scaling,
+    /// Per request class.
+    pub classes: Vec<ClassReport>,
+    /// Injected faults and their effects.
+    pub faults: Vec<FaultEvent>,
+    /// One sample per window.
+    pub timeline: Vec<TimelineSample>,
+}
+
+/// Every scheduled request is counted exactly once:
+/// `scheduled = ok + failed + rejected + timed_out + not_sent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Requests {
+    /// Requests the plan scheduled.
+    pub scheduled: u64,
+    /// Requests sent to the service.
+    pub sent: u64,
+    /// Answered successfully before the timeout.
+    pub ok: u64,
+    /// Failed (connection errors, errors from the service, killed in flight).
+    pub failed: u64,
+    /// Refused because the queue was full (503).
+    pub rejected: u64,
+    /// Not answered within the timeout.
+    pub timed_out: u64,
+    /// Scheduled but never sent (the load engine's in-flight bound was reached).
+    pub not_sent: u64,
+}
+
+impl Requests {
+    /// True when every scheduled request is counted exactly once.
+    pub fn identity_holds(&self) -> bool {
+        self.scheduled == self.ok + self.failed + self.rejected + self.timed_out + self.not_sent
+            && self.sent == self.scheduled - self.not_sent
+    }
+
+    /// Requests that did not succeed, as a share of those scheduled.
+    pub fn error_rate(&self) -> f64 {
+        if self.scheduled == 0 {
+            0.0
+        } else {
+            (self.scheduled - self.ok) as f64 / self.scheduled as f64
+        }
+    }
+}
+
+/// Latency percentiles in milliseconds, over ok and timed-out requests (a timed-out request
+/// counts at the timeout, the longest its client waited).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+/// The setup against the objective.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SloResult {
+    /// Share of scheduled requests answered ok within the SLO latency.
+    pub attainment: f64,
+    /// Attainment reached the SLO percentile.
+    pub met: bool,
+    /// Seconds of windows that missed the objective (their share of requests ok within the SLO
+    /// latency was below the percentile; failed requests count as misses).
+    pub violation_s: f64,
+    /// Recovery after each spike, burst or fault.
+    pub recoveries: Vec<Recovery>,
+}
+
+/// How long the service took to meet the objective again after a transient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// What happened, e.g. `spike@5m`.
+    pub event: String,
+    /// When it started, in seconds.
+    pub at_s: f64,
+    /// Seconds from its start until the windowed objective was met again; 0 when it never
+    /// broke, `null` when it had not recovered by the end of the run.
+    pub recovery_s: Option<f64>,
+}
+
+/// What the setup cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    /// Total, in the price table's currency.
+    pub total_usd: f64,
+    /// Per 1000 requests answered ok.
+    pub per_1k_requests_usd: f64,
+    /// GPU-hours paid for.
+    pub gpu_hours: f64,
+    /// Per pool (or `replicas` for replica billing).
+    pub by_pool: BTreeMap<String, PoolCost>,
+    /// Share of paid GPU time with no request in service.
+    pub idle_fraction: f64,
+}
+
+/// One pool's share of the cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolCost {
+    /// Cost.
+    pub usd: f64,
+    /// GPU-hours paid for.
+    pub gpu_hours: f64,
+    /// `spot` or `on-demand`.
+    pub capacity_type: String,
+}
+
+/// How the setup scaled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scaling {
+    /// Most replicas ready at once.
+    pub max_replicas: u32,
+    /// Replicas started during the run (each paid a cold start).
+    pub cold_starts: u32,
+    /// Seconds from the first spike or burst to the first replica that became ready after it;
+    /// `null` without a spike or when no replica became ready.
+    pub scale_up_reaction_s: Option<f64>,
+    /// Most nodes at once, per pool.
+    pub max_nodes: BTreeMap<String, u32>,
+}
+
+/// One request class's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassReport {
+    /// The class.
+    pub name: String,
+    /// Its accounting.
+    pub requests: Requests,
+    /// Its latency.
+    pub latency_ms: Latency,
+}
+
+/// An injected fault and its effect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultEvent {
+    /// Seconds into the run.
+    pub t_s: f64,
+    /// The fault type.
+    pub kind: String,
+    /// What it hit.
+    pub target: String,
+    /// Pods lost.
+    pub pods_lost: u32,
+    /// Requests failed because of it.
+    pub requests_failed: u64,
+}
+
+/// One window of the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineSample {
+    /// End of the window, seconds into the run.
+    pub t_s: f64,
+    /// Arrivals per second in the window.
+    pub rps: f64,
+    /// Requests answered ok in the window.
+    pub ok: u64,
+    /// Median latency of requests finished in the window (0 when none).
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Requests that failed, were rejected or timed out in the window.
+    pub errors: u64,
+    /// The replica count asked for (policy plus warm pool).
+    pub replicas_desired: u32,
+    /// Ready replicas at the window's end.
+    pub replicas_ready: u32,
+    /// Pods waiting for a node or starting.
+    pub pods_pending: u32,
+    /// Nodes per pool at the window's end (requested, including those still provisioning).
+    pub nodes: BTreeMap<String, u32>,
+    /// GPUs held by pods at the window's end.
+    pub gpus_allocated: u32,
+    /// GPU utilisation over the window (0-1), where known.
+    pub gpu_util: f64,
+    /// Requests waiting at the window's end.
+    pub queue_depth: u32,
+    /// Cost accrued since the start.
+    pub cost_usd: f64,
+}

@@ -1,0 +1,1 @@
+//! Lazy, seeded arrival generation (in progress).

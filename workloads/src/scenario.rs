@@ -1,0 +1,644 @@
+//! The scenario file: its schema, parsing with located errors, validation, and resolution into a
+//! [`Plan`] that the drivers run.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::dist::DurationDist;
+use crate::error::{Located, ScenarioError};
+use crate::policy::{FixedConfig, HpaConfig, KedaConfig, KpaConfig, PolicyConfig};
+use crate::traffic::{ArrivalKind, Shape, Traffic};
+use crate::units::Duration;
+
+/// A scenario file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    duration: Spanned<Duration>,
+    #[serde(default = "default_seed")]
+    seed: u64,
+    #[serde(default)]
+    window: Option<Spanned<Duration>>,
+    slo: Spanned<Slo>,
+    traffic: Spanned<Traffic>,
+    service: Spanned<Service>,
+    #[serde(default)]
+    cluster: Cluster,
+    #[serde(default, rename = "setup")]
+    setups: Vec<Spanned<SetupFile>>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// `[slo]`: the latency objective every setup is scored against.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    /// The latency a request must not exceed.
+    pub latency: Duration,
+    /// The share of requests (in percent) that must meet it; 99 by default.
+    #[serde(default = "default_percentile")]
+    pub percentile: f64,
+}
+
+fn default_percentile() -> f64 {
+    99.0
+}
+
+/// `[service]`: what one replica is and how it serves.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Requests one replica serves at once.
+    #[serde(default = "one")]
+    pub concurrency: u32,
+    /// Requests that may wait for a free replica; beyond it arrivals are rejected (503).
+    #[serde(default = "default_queue")]
+    pub queue: u32,
+    /// The service time of one request.
+    pub time: DurationDist,
+    /// GPUs one replica needs (0 for a CPU service).
+    #[serde(default = "one")]
+    pub gpus: u32,
+    /// How long each phase of a pod's life takes.
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_queue() -> u32 {
+    1000
+}
+
+/// The phases of a replica: Pending -> Starting -> Loading -> Ready -> Draining -> gone.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lifecycle {
+    /// From creation to being bound to a node that has room (scheduler latency).
+    #[serde(default = "default_schedule")]
+    pub schedule: DurationDist,
+    /// Image pull and container start.
+    #[serde(default = "default_start")]
+    pub start: DurationDist,
+    /// Model load, until the readiness probe passes.
+    #[serde(default = "default_load")]
+    pub load: DurationDist,
+    /// terminationGracePeriodSeconds: how long a draining replica may finish its requests.
+    #[serde(default = "default_grace")]
+    pub grace_period: Duration,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            schedule: default_schedule(),
+            start: default_start(),
+            load: default_load(),
+            grace_period: default_grace(),
+        }
+    }
+}
+
+fn default_schedule() -> DurationDist {
+    DurationDist::fixed(Duration::from_millis(500))
+}
+fn default_start() -> DurationDist {
+    DurationDist::fixed(Duration::from_secs(20))
+}
+fn default_load() -> DurationDist {
+    DurationDist::fixed(Duration::from_secs(40))
+}
+fn default_grace() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// The same phases with every field optional, for a setup that overrides some of them.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleOverride {
+    /// See [`Lifecycle::schedule`].
+    pub schedule: Option<DurationDist>,
+    /// See [`Lifecycle::start`].
+    pub start: Option<DurationDist>,
+    /// See [`Lifecycle::load`].
+    pub load: Option<DurationDist>,
+    /// See [`Lifecycle::grace_period`].
+    pub grace_period: Option<Duration>,
+}
+
+impl Lifecycle {
+    fn with(&self, o: &LifecycleOverride) -> Lifecycle {
+        Lifecycle {
+            schedule: o.schedule.unwrap_or(self.schedule),
+            start: o.start.unwrap_or(self.start),
+            load: o.load.unwrap_or(self.load),
+            grace_period: o.grace_period.unwrap_or(self.grace_period),
+        }
+    }
+}
+
+/// How capacity is paid for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Billing {
+    /// Nodes are paid from the moment they are requested until they are released.
+    #[default]
+    Node,
+    /// Serverless style: each replica is paid from creation until it is gone; no nodes.
+    Replica,
+}
+
+/// `[cluster]`: node pools and the cluster autoscaler.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    /// How capacity is paid for.
+    #[serde(default)]
+    pub billing: Billing,
+    /// The price of one replica per hour, for `billing = "replica"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_per_replica_hour: Option<f64>,
+    /// How often the cluster autoscaler looks for pending pods and idle nodes (10s).
+    #[serde(default = "default_scan")]
+    pub scan_interval: Duration,
+    /// How long a node must be empty before it is removed (10m).
+    #[serde(default = "default_unneeded")]
+    pub scale_down_unneeded: Duration,
+    /// The node pools, in order of preference.
+    #[serde(default, rename = "pool")]
+    pub pools: Vec<Spanned<Pool>>,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            billing: Billing::Node,
+            price_per_replica_hour: None,
+            scan_interval: default_scan(),
+            scale_down_unneeded: default_unneeded(),
+            pools: Vec::new(),
+        }
+    }
+}
+
+fn default_scan() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_unneeded() -> Duration {
+    Duration::from_secs(600)
+}
+
+/// Spot or on-demand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CapacityType {
+    /// Regular capacity.
+    #[default]
+    OnDemand,
+    /// Cheap capacity the cloud may reclaim.
+    Spot,
+}
+
+impl CapacityType {
+    /// As written in files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapacityType::OnDemand => "on-demand",
+            CapacityType::Spot => "spot",
+        }
+    }
+}
+
+/// `[[cluster.pool]]`: a node group.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pool {
+    /// Its name.
+    pub name: String,
+    /// Spot or on-demand.
+    #[serde(default)]
+    pub capacity_type: CapacityType,
+    /// The GPU model, for reports.
+    #[serde(default)]
+    pub gpu: Option<String>,
+    /// GPUs per node.
+    #[serde(default)]
+    pub gpus_per_node: u32,
+    /// Replicas per node for a CPU service (gpus = 0); ignored otherwise.
+    #[serde(default)]
+    pub pods_per_node: Option<u32>,
+    /// Price of one node per hour.
+    pub price_per_hour: f64,
+    /// From request to a node that has joined and advertises its GPUs.
+    #[serde(default = "default_provision")]
+    pub provision: DurationDist,
+    /// Nodes present at the start and never removed.
+    #[serde(default)]
+    pub min_nodes: u32,
+    /// The most nodes this pool may have.
+    pub max_nodes: u32,
+}
+
+fn default_provision() -> DurationDist {
+    DurationDist::fixed(Duration::from_secs(180))
+}
+
+impl Pool {
+    /// Replicas of a service needing `gpus` GPUs that fit on one node.
+    pub fn replicas_per_node(&self, gpus: u32) -> u32 {
+        if gpus == 0 {
+            self.pods_per_node.unwrap_or(1)
+        } else {
+            self.gpus_per_node / gpus
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetupFile {
+    name: String,
+    #[serde(default)]
+    fixed: Option<FixedConfig>,
+    #[serde(default)]
+    hpa: Option<HpaConfig>,
+    #[serde(default)]
+    kpa: Option<KpaConfig>,
+    #[serde(default)]
+    keda: Option<KedaConfig>,
+    #[serde(default)]
+    warm_pool: u32,
+    #[serde(default)]
+    scrape_delay: Option<Duration>,
+    #[serde(default)]
+    lifecycle: LifecycleOverride,
+    #[serde(default)]
+    billing: Option<Billing>,
+    #[serde(default)]
+    price_per_replica_hour: Option<f64>,
+    #[serde(default)]
+    pools: Option<Vec<String>>,
+    #[serde(default)]
+    speed: Option<f64>,
+}
+
+/// One autoscaler setup to compare, resolved against the scenario's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Setup {
+    /// Its name in reports.
+    pub name: String,
+    /// The autoscaler.
+    pub policy: PolicyConfig,
+    /// Extra ready replicas kept on top of what the policy asks for (billed).
+    pub warm_pool: u32,
+    /// How old the metrics are that the policy sees.
+    pub scrape_delay: Duration,
+    /// Pod phase durations.
+    pub lifecycle: Lifecycle,
+    /// How capacity is paid for.
+    pub billing: Billing,
+    /// Price of one replica per hour, for replica billing.
+    pub price_per_replica_hour: f64,
+    /// The pools this setup may use, in order of preference (node billing).
+    pub pools: Vec<Pool>,
+    /// Service speed relative to the scenario's service model (2.0 = twice as fast).
+    pub speed: f64,
+}
+
+/// A validated scenario, ready for a driver.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// The scenario's name.
+    pub name: String,
+    /// A description for reports.
+    pub description: Option<String>,
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// How long traffic is offered.
+    pub duration: Duration,
+    /// The seed of every random draw.
+    pub seed: u64,
+    /// The timeline's window length.
+    pub window: Duration,
+    /// The objective.
+    pub slo: Slo,
+    /// The traffic.
+    pub traffic: Traffic,
+    /// Capacity in requests per second that `"N%"` rates refer to.
+    pub capacity_rps: f64,
+    /// The service model.
+    pub service: Service,
+    /// Cluster autoscaler settings (pools are per setup).
+    pub scan_interval: Duration,
+    /// How long a node stays empty before removal.
+    pub scale_down_unneeded: Duration,
+    /// The setups to compare.
+    pub setups: Vec<Setup>,
+}
+
+/// The most windows a timeline has; longer runs get longer windows.
+pub const MAX_WINDOWS: u64 = 2000;
+
+impl Plan {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
+        let src = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Plan::parse(path, &src)?)
+    }
+
+    /// Parses and validates scenario text; `path` is used for messages.
+    pub fn parse(path: &Path, src: &str) -> Result<Plan, Located> {
+        let file: ScenarioFile = toml::from_str(src).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            Located::at(path, src, offset, e.message().trim().to_string())
+        })?;
+        Resolver { path, src }.resolve(file)
+    }
+
+    /// The instants of spikes and bursts, from which reports measure recovery.
+    pub fn transients(&self) -> Vec<(String, Duration)> {
+        self.traffic
+            .shapes
+            .iter()
+            .filter_map(|s| s.transient_start().map(|at| (format!("{}@{}", s.kind(), at), at)))
+            .collect()
+    }
+}
+
+struct Resolver<'a> {
+    path: &'a Path,
+    src: &'a str,
+}
+
+impl Resolver<'_> {
+    fn err<T>(&self, span: std::ops::Range<usize>, msg: impl Into<String>) -> Result<T, Located> {
+        Err(Located::at(self.path, self.src, span.start, msg))
+    }
+
+    fn resolve(&self, f: ScenarioFile) -> Result<Plan, Located> {
+        if f.duration.get_ref().is_zero() {
+            return self.err(f.duration.span(), "duration must be longer than zero");
+        }
+        let duration = *f.duration.get_ref();
+        let slo = f.slo.get_ref().clone();
+        if !(slo.percentile > 0.0 && slo.percentile < 100.0) {
+            return self.err(
+                f.slo.span(),
+                format!("slo.percentile must be between 0 and 100, found {}", slo.percentile),
+            );
+        }
+        if slo.latency.is_zero() {
+            return self.err(f.slo.span(), "slo.latency must be longer than zero");
+        }
+        let service = f.service.get_ref().clone();
+        if service.concurrency == 0 {
+            return self.err(f.service.span(), "service.concurrency must be at least 1");
+        }
+        if service.time.mean_secs() <= 0.0 {
+            return self.err(f.service.span(), "service.time must have a mean above zero");
+        }
+        self.check_traffic(&f.traffic)?;
+        let pools = self.check_pools(&f.cluster, service.gpus)?;
+        if f.setups.is_empty() {
+            return self.err(0..0, "a scenario needs at least one [[setup]] to run");
+        }
+        let mut names = HashSet::new();
+        let mut setups = Vec::with_capacity(f.setups.len());
+        for s in &f.setups {
+            let setup = self.resolve_setup(s, &f.cluster, &pools, &service)?;
+            if !names.insert(setup.name.clone()) {
+                return self.err(s.span(), format!("two setups are named {:?}", setup.name));
+            }
+            setups.push(setup);
+        }
+        let traffic = f.traffic.get_ref().clone();
+        let capacity_rps = self.capacity(&f.traffic, &service, &setups)?;
+        let window = match &f.window {
+            Some(w) if w.get_ref().is_zero() => {
+                return self.err(w.span(), "window must be longer than zero");
+            }
+            Some(w) => *w.get_ref(),
+            None => auto_window(duration),
+        };
+        let name = f.name.clone().unwrap_or_else(|| {
+            self.path
+                .file_stem()
+                .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
+        });
+        Ok(Plan {
+            name,
+            description: f.description.clone(),
+            path: self.path.to_path_buf(),
+            duration,
+            seed: f.seed,
+            window,
+            slo,
+            traffic,
+            capacity_rps,
+            service,
+            scan_interval: f.cluster.scan_interval,
+            scale_down_unneeded: f.cluster.scale_down_unneeded,
+            setups,
+        })
+    }
+
+    fn check_traffic(&self, t: &Spanned<Traffic>) -> Result<(), Located> {
+        let traffic = t.get_ref();
+        match (traffic.arrival, traffic.cv) {
+            (ArrivalKind::Gamma, None) => {
+                return self.err(t.span(), "arrival = \"gamma\" needs cv (the coefficient of variation of the gaps, e.g. cv = 2.0)");
+            }
+            (ArrivalKind::Gamma, Some(cv)) if !(cv > 0.0 && cv.is_finite()) => {
+                return self.err(t.span(), format!("cv must be above zero, found {cv}"));
+            }
+            (ArrivalKind::Poisson | ArrivalKind::Constant, Some(_)) => {
+                return self.err(t.span(), "cv only applies to arrival = \"gamma\"");
+            }
+            _ => {}
+        }
+        if traffic.shapes.is_empty() {
+            return self.err(t.span(), "traffic needs at least one [[traffic.shape]] (e.g. kind = \"steady\", rate = \"50%\")");
+        }
+        for shape in &traffic.shapes {
+            match shape {
+                Shape::Spike { factor, .. } if !(*factor >= 0.0 && factor.is_finite()) => {
+                    return self.err(t.span(), format!("a spike's factor must be zero or more, found {factor}"));
+                }
+                Shape::Diurnal { min, max, period, .. } => {
+                    if period.is_zero() {
+                        return self.err(t.span(), "a diurnal shape needs a period above zero");
+                    }
+                    if let (crate::Rate::Rps(lo), crate::Rate::Rps(hi)) = (min, max) {
+                        if lo > hi {
+                            return self.err(t.span(), format!("a diurnal shape needs min <= max, found {lo} > {hi}"));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut names = HashSet::new();
+        for c in &traffic.classes {
+            if !(c.weight > 0.0 && c.weight.is_finite()) {
+                return self.err(t.span(), format!("class {:?} needs a weight above zero", c.name));
+            }
+            if !names.insert(c.name.as_str()) {
+                return self.err(t.span(), format!("two request classes are named {:?}", c.name));
+            }
+        }
+        if traffic.classes.len() > u16::MAX as usize {
+            return self.err(t.span(), "too many request classes");
+        }
+        Ok(())
+    }
+
+    fn check_pools(&self, cluster: &Cluster, gpus: u32) -> Result<Vec<Pool>, Located> {
+        let mut names = HashSet::new();
+        let mut out = Vec::new();
+        for p in &cluster.pools {
+            let pool = p.get_ref();
+            if !names.insert(pool.name.clone()) {
+                return self.err(p.span(), format!("two pools are named {:?}", pool.name));
+            }
+            if !(pool.price_per_hour >= 0.0 && pool.price_per_hour.is_finite()) {
+                return self.err(p.span(), "price_per_hour must be zero or more");
+            }
+            if pool.min_nodes > pool.max_nodes {
+                return self.err(p.span(), format!("pool {:?}: min_nodes {} is above max_nodes {}", pool.name, pool.min_nodes, pool.max_nodes));
+            }
+            if pool.replicas_per_node(gpus) == 0 {
+                return self.err(p.span(), format!(
+                    "pool {:?}: a replica needs {gpus} GPUs but a node has {} (set gpus_per_node, or pods_per_node for a CPU service)",
+                    pool.name, pool.gpus_per_node
+                ));
+            }
+            out.push(pool.clone());
+        }
+        Ok(out)
+    }
+
+    fn resolve_setup(
+        &self,
+        s: &Spanned<SetupFile>,
+        cluster: &Cluster,
+        pools: &[Pool],
+        service: &Service,
+    ) -> Result<Setup, Located> {
+        let f = s.get_ref();
+        let span = s.span();
+        let mut chosen = Vec::new();
+        if let Some(c) = &f.fixed {
+            chosen.push(PolicyConfig::Fixed(c.clone()));
+        }
+        if let Some(c) = &f.hpa {
+            chosen.push(PolicyConfig::Hpa(c.clone()));
+        }
+        if let Some(c) = &f.kpa {
+            chosen.push(PolicyConfig::Kpa(c.clone()));
+        }
+        if let Some(c) = &f.keda {
+            chosen.push(PolicyConfig::Keda(c.clone()));
+        }
+        if chosen.len() != 1 {
+            return self.err(span, format!(
+                "setup {:?} needs exactly one policy table ([setup.fixed], [setup.hpa], [setup.kpa] or [setup.keda]), found {}",
+                f.name,
+                chosen.len()
+            ));
+        }
+        let policy = chosen.remove(0);
+        if let Err(msg) = crate::validate_policy(&policy) {
+            return self.err(span, format!("setup {:?}: {msg}", f.name));
+        }
+        let billing = f.billing.unwrap_or(cluster.billing);
+        let price = f.price_per_replica_hour.or(cluster.price_per_replica_hour);
+        let pools = match &f.pools {
+            None => pools.to_vec(),
+            Some(names) => {
+                let mut v = Vec::new();
+                for n in names {
+                    match pools.iter().find(|p| &p.name == n) {
+                        Some(p) => v.push(p.clone()),
+                        None => {
+                            let known: Vec<&str> = pools.iter().map(|p| p.name.as_str()).collect();
+                            return self.err(span, format!("setup {:?} names pool {n:?}, which is not defined (pools: {known:?})", f.name));
+                        }
+                    }
+                }
+                v
+            }
+        };
+        let price_per_replica_hour = match (billing, price) {
+            (Billing::Replica, None) => {
+                return self.err(span, format!("setup {:?} uses billing = \"replica\" and needs price_per_replica_hour (in [cluster] or the setup)", f.name));
+            }
+            (_, Some(p)) if !(p >= 0.0 && p.is_finite()) => {
+                return self.err(span, "price_per_replica_hour must be zero or more");
+            }
+            (_, p) => p.unwrap_or(0.0),
+        };
+        if billing == Billing::Node && pools.is_empty() {
+            return self.err(span, format!("setup {:?} uses node billing but no [[cluster.pool]] is defined for it", f.name));
+        }
+        let speed = f.speed.unwrap_or(1.0);
+        if !(speed > 0.0 && speed.is_finite()) {
+            return self.err(span, format!("setup {:?}: speed must be above zero", f.name));
+        }
+        let scrape_delay = f.scrape_delay.unwrap_or(match policy {
+            PolicyConfig::Kpa(_) => Duration::from_secs(1),
+            _ => Duration::from_secs(15),
+        });
+        Ok(Setup {
+            name: f.name.clone(),
+            policy,
+            warm_pool: f.warm_pool,
+            scrape_delay,
+            lifecycle: service.lifecycle.with(&f.lifecycle),
+            billing,
+            price_per_replica_hour,
+            pools,
+            speed,
+        })
+    }
+
+    fn capacity(&self, t: &Spanned<Traffic>, service: &Service, setups: &[Setup]) -> Result<f64, Located> {
+        let traffic = t.get_ref();
+        if let Some(c) = traffic.capacity {
+            if !(c > 0.0 && c.is_finite()) {
+                return self.err(t.span(), "traffic.capacity must be above zero");
+            }
+            return Ok(c);
+        }
+        let replicas = traffic
+            .capacity_replicas
+            .unwrap_or_else(|| setups.iter().map(|s| s.policy.max_replicas()).max().unwrap_or(0));
+        let per_replica = service.concurrency as f64 / service.time.mean_secs();
+        let cap = replicas as f64 * per_replica;
+        let needs = traffic.shapes.iter().any(|s| s.rates().iter().any(|r| r.needs_capacity()));
+        if needs && !(cap > 0.0) {
+            return self.err(t.span(), "rates are given as a share of capacity, but capacity is zero: set traffic.capacity (rps) or traffic.capacity_replicas");
+        }
+        Ok(cap)
+    }
+}
+
+/// The default window for a run: 1 s, longer for long runs so there are at most
+/// [`MAX_WINDOWS`] windows, rounded up to a whole number of seconds.
+pub fn auto_window(duration: Duration) -> Duration {
+    let secs = duration.as_nanos().div_ceil(1_000_000_000);
+    Duration::from_secs(secs.div_ceil(MAX_WINDOWS).max(1))
+}

@@ -1,0 +1,187 @@
+//! The traffic section of a scenario: rate shapes composed on one timeline, the arrival process
+//! and the request classes.
+//!
+//! The offered rate at time t is `(sum of additive shapes at t) x (product of spike factors
+//! active at t)`, plus the requests of bursts, which are counts rather than rates:
+//! - `steady` adds a constant rate over an interval (the whole run by default);
+//! - `ramp` adds a rate that moves linearly from `from` to `to` over `[at, at + for)` and then
+//!   holds `to` until `until` (the end of the run by default);
+//! - `diurnal` adds a sinusoid between `min` and `max` with the given `period` (24 h) that peaks
+//!   at `peak`;
+//! - `spike` multiplies the rate by `factor` during `[at, at + for)`;
+//! - `burst` adds `requests` requests at `at`, all at once or spread uniformly over `within`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::dist::DurationDist;
+use crate::units::{Duration, Rate};
+
+/// How arrivals are spaced around the offered rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArrivalKind {
+    /// Exponential gaps: independent users (the default).
+    #[default]
+    Poisson,
+    /// Evenly spaced arrivals at exactly the offered rate.
+    Constant,
+    /// Gamma-distributed gaps with coefficient of variation `cv` (> 1 is burstier than Poisson).
+    Gamma,
+}
+
+/// The `[traffic]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Traffic {
+    /// The arrival process.
+    #[serde(default)]
+    pub arrival: ArrivalKind,
+    /// Coefficient of variation of the gaps, for `arrival = "gamma"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cv: Option<f64>,
+    /// The service's capacity in requests per second, for rates written as `"50%"`. When absent
+    /// it is derived from the service model: replicas x concurrency / mean service time, with
+    /// replicas = `capacity_replicas` or else the largest maximum of the setups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<f64>,
+    /// Replicas that make up "100% of capacity" when `capacity` is not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_replicas: Option<u32>,
+    /// The client's timeout: a request not answered this long after its intended send time fails
+    /// as timed out.
+    #[serde(default = "default_timeout")]
+    pub timeout: Duration,
+    /// The rate shapes, composed on one timeline.
+    #[serde(default, rename = "shape")]
+    pub shapes: Vec<Shape>,
+    /// The request classes; one class named `default` when none is given.
+    #[serde(default, rename = "class")]
+    pub classes: Vec<RequestClass>,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// One component of the rate timeline.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Shape {
+    /// A constant rate over `[from, until)`.
+    Steady {
+        /// The rate.
+        rate: Rate,
+        /// Start (default: the start of the run).
+        #[serde(default)]
+        from: Duration,
+        /// End (default: the end of the run).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<Duration>,
+    },
+    /// A linear ramp from `from` to `to` over `[at, at + for)`, then `to` until `until`.
+    Ramp {
+        /// The rate at the start of the ramp.
+        from: Rate,
+        /// The rate at its end.
+        to: Rate,
+        /// When the ramp starts.
+        #[serde(default)]
+        at: Duration,
+        /// How long it takes.
+        #[serde(rename = "for")]
+        length: Duration,
+        /// When the held rate stops (default: the end of the run).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<Duration>,
+    },
+    /// A sinusoidal day.
+    Diurnal {
+        /// The lowest rate (the trough).
+        min: Rate,
+        /// The highest rate (the peak).
+        max: Rate,
+        /// The length of one cycle.
+        #[serde(default = "default_period")]
+        period: Duration,
+        /// When in the cycle the peak falls (default: half a period in).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peak: Option<Duration>,
+    },
+    /// The rate times `factor` during `[at, at + for)`.
+    Spike {
+        /// The multiplier, e.g. 5 for a 5x spike.
+        factor: f64,
+        /// When it starts.
+        at: Duration,
+        /// How long it lasts.
+        #[serde(rename = "for")]
+        length: Duration,
+    },
+    /// `requests` extra requests at `at`, at once or spread uniformly over `within`.
+    Burst {
+        /// How many requests.
+        requests: u64,
+        /// When.
+        at: Duration,
+        /// Spread them over this window (default: all at the same instant).
+        #[serde(default)]
+        within: Duration,
+    },
+}
+
+fn default_period() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+
+/// A kind of request, drawn with probability proportional to `weight`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestClass {
+    /// Its name in reports.
+    pub name: String,
+    /// Relative frequency.
+    #[serde(default = "default_weight")]
+    pub weight: f64,
+    /// Its own service time, instead of `[service] time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<DurationDist>,
+    /// Higher is served first from the queue (0 by default).
+    #[serde(default)]
+    pub priority: u8,
+}
+
+fn default_weight() -> f64 {
+    1.0
+}
+
+impl Shape {
+    /// The instants at which this shape starts a transient that reports measure recovery from:
+    /// spike starts and burst instants.
+    pub fn transient_start(&self) -> Option<Duration> {
+        match self {
+            Shape::Spike { at, .. } | Shape::Burst { at, .. } => Some(*at),
+            _ => None,
+        }
+    }
+
+    /// The rates of this shape, for resolving shares of capacity and checking them.
+    pub fn rates(&self) -> Vec<Rate> {
+        match self {
+            Shape::Steady { rate, .. } => vec![*rate],
+            Shape::Ramp { from, to, .. } => vec![*from, *to],
+            Shape::Diurnal { min, max, .. } => vec![*min, *max],
+            Shape::Spike { .. } | Shape::Burst { .. } => vec![],
+        }
+    }
+
+    /// The kind as written in the file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Shape::Steady { .. } => "steady",
+            Shape::Ramp { .. } => "ramp",
+            Shape::Diurnal { .. } => "diurnal",
+            Shape::Spike { .. } => "spike",
+            Shape::Burst { .. } => "burst",
+        }
+    }
+}
