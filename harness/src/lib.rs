@@ -3,3 +3,5 @@
 
 pub mod autoscale;
 pub mod report;
+pub mod run;
+pub mod sim;

@@ -229,6 +229,9 @@ mod tests {
         assert!((median - 0.2).abs() / 0.2 < 0.02, "median {median}");
         assert!((p99 - 1.0).abs() < 0.05, "p99 {p99}");
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-        assert!((mean - d.mean_secs()).abs() / d.mean_secs() < 0.02, "mean {mean}");
+        assert!(
+            (mean - d.mean_secs()).abs() / d.mean_secs() < 0.02,
+            "mean {mean}"
+        );
     }
 }

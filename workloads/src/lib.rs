@@ -21,7 +21,10 @@ pub fn validate_policy(p: &policy::PolicyConfig) -> Result<(), String> {
         Fixed(_) => Ok(()),
         Hpa(c) => {
             if c.max_replicas == 0 || c.min_replicas > c.max_replicas {
-                return Err(format!("hpa needs 0 < max_replicas and min_replicas <= max_replicas, found min {} max {}", c.min_replicas, c.max_replicas));
+                return Err(format!(
+                    "hpa needs 0 < max_replicas and min_replicas <= max_replicas, found min {} max {}",
+                    c.min_replicas, c.max_replicas
+                ));
             }
             if !(c.target > 0.0 && c.target.is_finite()) {
                 return Err(format!("hpa target must be above zero, found {}", c.target));
@@ -30,7 +33,10 @@ pub fn validate_policy(p: &policy::PolicyConfig) -> Result<(), String> {
         }
         Kpa(c) => {
             if c.max_scale == 0 || c.min_scale > c.max_scale {
-                return Err(format!("kpa needs 0 < max_scale and min_scale <= max_scale, found min {} max {}", c.min_scale, c.max_scale));
+                return Err(format!(
+                    "kpa needs 0 < max_scale and min_scale <= max_scale, found min {} max {}",
+                    c.min_scale, c.max_scale
+                ));
             }
             if !(c.target > 0.0) {
                 return Err("kpa target must be above zero".into());
@@ -39,7 +45,10 @@ pub fn validate_policy(p: &policy::PolicyConfig) -> Result<(), String> {
         }
         Keda(c) => {
             if c.max_replicas == 0 || c.min_replicas > c.max_replicas {
-                return Err(format!("keda needs 0 < max_replicas and min_replicas <= max_replicas, found min {} max {}", c.min_replicas, c.max_replicas));
+                return Err(format!(
+                    "keda needs 0 < max_replicas and min_replicas <= max_replicas, found min {} max {}",
+                    c.min_replicas, c.max_replicas
+                ));
             }
             if !(c.target > 0.0) {
                 return Err("keda target must be above zero".into());

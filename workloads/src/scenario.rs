@@ -374,7 +374,10 @@ impl Plan {
         self.traffic
             .shapes
             .iter()
-            .filter_map(|s| s.transient_start().map(|at| (format!("{}@{}", s.kind(), at), at)))
+            .filter_map(|s| {
+                s.transient_start()
+                    .map(|at| (format!("{}@{}", s.kind(), at), at))
+            })
             .collect()
     }
 }
@@ -398,7 +401,10 @@ impl Resolver<'_> {
         if !(slo.percentile > 0.0 && slo.percentile < 100.0) {
             return self.err(
                 f.slo.span(),
-                format!("slo.percentile must be between 0 and 100, found {}", slo.percentile),
+                format!(
+                    "slo.percentile must be between 0 and 100, found {}",
+                    slo.percentile
+                ),
             );
         }
         if slo.latency.is_zero() {
@@ -476,15 +482,23 @@ impl Resolver<'_> {
         for shape in &traffic.shapes {
             match shape {
                 Shape::Spike { factor, .. } if !(*factor >= 0.0 && factor.is_finite()) => {
-                    return self.err(t.span(), format!("a spike's factor must be zero or more, found {factor}"));
+                    return self.err(
+                        t.span(),
+                        format!("a spike's factor must be zero or more, found {factor}"),
+                    );
                 }
-                Shape::Diurnal { min, max, period, .. } => {
+                Shape::Diurnal {
+                    min, max, period, ..
+                } => {
                     if period.is_zero() {
                         return self.err(t.span(), "a diurnal shape needs a period above zero");
                     }
                     if let (crate::Rate::Rps(lo), crate::Rate::Rps(hi)) = (min, max) {
                         if lo > hi {
-                            return self.err(t.span(), format!("a diurnal shape needs min <= max, found {lo} > {hi}"));
+                            return self.err(
+                                t.span(),
+                                format!("a diurnal shape needs min <= max, found {lo} > {hi}"),
+                            );
                         }
                     }
                 }
@@ -494,10 +508,16 @@ impl Resolver<'_> {
         let mut names = HashSet::new();
         for c in &traffic.classes {
             if !(c.weight > 0.0 && c.weight.is_finite()) {
-                return self.err(t.span(), format!("class {:?} needs a weight above zero", c.name));
+                return self.err(
+                    t.span(),
+                    format!("class {:?} needs a weight above zero", c.name),
+                );
             }
             if !names.insert(c.name.as_str()) {
-                return self.err(t.span(), format!("two request classes are named {:?}", c.name));
+                return self.err(
+                    t.span(),
+                    format!("two request classes are named {:?}", c.name),
+                );
             }
         }
         if traffic.classes.len() > u16::MAX as usize {
@@ -518,7 +538,13 @@ impl Resolver<'_> {
                 return self.err(p.span(), "price_per_hour must be zero or more");
             }
             if pool.min_nodes > pool.max_nodes {
-                return self.err(p.span(), format!("pool {:?}: min_nodes {} is above max_nodes {}", pool.name, pool.min_nodes, pool.max_nodes));
+                return self.err(
+                    p.span(),
+                    format!(
+                        "pool {:?}: min_nodes {} is above max_nodes {}",
+                        pool.name, pool.min_nodes, pool.max_nodes
+                    ),
+                );
             }
             if pool.replicas_per_node(gpus) == 0 {
                 return self.err(p.span(), format!(
@@ -592,11 +618,20 @@ impl Resolver<'_> {
             (_, p) => p.unwrap_or(0.0),
         };
         if billing == Billing::Node && pools.is_empty() {
-            return self.err(span, format!("setup {:?} uses node billing but no [[cluster.pool]] is defined for it", f.name));
+            return self.err(
+                span,
+                format!(
+                    "setup {:?} uses node billing but no [[cluster.pool]] is defined for it",
+                    f.name
+                ),
+            );
         }
         let speed = f.speed.unwrap_or(1.0);
         if !(speed > 0.0 && speed.is_finite()) {
-            return self.err(span, format!("setup {:?}: speed must be above zero", f.name));
+            return self.err(
+                span,
+                format!("setup {:?}: speed must be above zero", f.name),
+            );
         }
         let scrape_delay = f.scrape_delay.unwrap_or(match policy {
             PolicyConfig::Kpa(_) => Duration::from_secs(1),
@@ -615,7 +650,12 @@ impl Resolver<'_> {
         })
     }
 
-    fn capacity(&self, t: &Spanned<Traffic>, service: &Service, setups: &[Setup]) -> Result<f64, Located> {
+    fn capacity(
+        &self,
+        t: &Spanned<Traffic>,
+        service: &Service,
+        setups: &[Setup],
+    ) -> Result<f64, Located> {
         let traffic = t.get_ref();
         if let Some(c) = traffic.capacity {
             if !(c > 0.0 && c.is_finite()) {
@@ -623,12 +663,19 @@ impl Resolver<'_> {
             }
             return Ok(c);
         }
-        let replicas = traffic
-            .capacity_replicas
-            .unwrap_or_else(|| setups.iter().map(|s| s.policy.max_replicas()).max().unwrap_or(0));
+        let replicas = traffic.capacity_replicas.unwrap_or_else(|| {
+            setups
+                .iter()
+                .map(|s| s.policy.max_replicas())
+                .max()
+                .unwrap_or(0)
+        });
         let per_replica = service.concurrency as f64 / service.time.mean_secs();
         let cap = replicas as f64 * per_replica;
-        let needs = traffic.shapes.iter().any(|s| s.rates().iter().any(|r| r.needs_capacity()));
+        let needs = traffic
+            .shapes
+            .iter()
+            .any(|s| s.rates().iter().any(|r| r.needs_capacity()));
         if needs && !(cap > 0.0) {
             return self.err(t.span(), "rates are given as a share of capacity, but capacity is zero: set traffic.capacity (rps) or traffic.capacity_replicas");
         }

@@ -99,7 +99,9 @@ impl fmt::Display for Duration {
 
 /// Why a duration string was not understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected a duration such as \"250ms\", \"90s\", \"5m\", \"1h\" or \"1m30s\", found {found:?}")]
+#[error(
+    "expected a duration such as \"250ms\", \"90s\", \"5m\", \"1h\" or \"1m30s\", found {found:?}"
+)]
 pub struct DurationParseError {
     found: String,
 }
@@ -108,7 +110,9 @@ impl std::str::FromStr for Duration {
     type Err = DurationParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || DurationParseError { found: s.to_string() };
+        let err = || DurationParseError {
+            found: s.to_string(),
+        };
         let text = s.trim();
         if text.is_empty() {
             return Err(err());
@@ -220,7 +224,9 @@ impl Serialize for Rate {
 
 /// Why a rate was not understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected a rate in requests per second (e.g. 120 or \"120rps\") or a share of capacity (e.g. \"50%\"), found {found:?}")]
+#[error(
+    "expected a rate in requests per second (e.g. 120 or \"120rps\") or a share of capacity (e.g. \"50%\"), found {found:?}"
+)]
 pub struct RateParseError {
     found: String,
 }
@@ -229,7 +235,9 @@ impl std::str::FromStr for Rate {
     type Err = RateParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || RateParseError { found: s.to_string() };
+        let err = || RateParseError {
+            found: s.to_string(),
+        };
         let t = s.trim();
         let (num, pct) = if let Some(n) = t.strip_suffix('%') {
             (n.trim(), true)
@@ -242,7 +250,11 @@ impl std::str::FromStr for Rate {
         if !v.is_finite() || v < 0.0 {
             return Err(err());
         }
-        Ok(if pct { Rate::OfCapacity(v / 100.0) } else { Rate::Rps(v) })
+        Ok(if pct {
+            Rate::OfCapacity(v / 100.0)
+        } else {
+            Rate::Rps(v)
+        })
     }
 }
 

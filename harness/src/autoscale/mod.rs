@@ -8,8 +8,8 @@
 
 mod fixed;
 mod hpa;
-mod kpa;
 mod keda;
+mod kpa;
 
 pub use fixed::Fixed;
 pub use hpa::Hpa;

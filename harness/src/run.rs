@@ -1,0 +1,168 @@
+//! The Run: what one setup measured, whatever the driver. Histograms and counters only, never
+//! per-request samples, so memory stays flat however long the run.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+use crate::report::{FaultEvent, Latency, Requests, TimelineSample};
+
+/// Significant digits kept by latency histograms (0.1% resolution).
+const SIGFIGS: u8 = 3;
+
+/// A latency histogram in microseconds.
+#[derive(Debug, Clone)]
+pub struct LatencyHist(Histogram<u64>);
+
+impl LatencyHist {
+    /// A histogram for latencies up to `max_us` microseconds (larger values are clamped).
+    pub fn new(max_us: u64) -> Self {
+        let h = Histogram::new_with_bounds(1, max_us.max(2), SIGFIGS)
+            .unwrap_or_else(|_| Histogram::new(SIGFIGS).unwrap_or_else(|_| unreachable!()));
+        LatencyHist(h)
+    }
+
+    /// Records one latency.
+    #[inline]
+    pub fn record(&mut self, us: u64) {
+        self.0.saturating_record(us.max(1));
+    }
+
+    /// Number of recorded values.
+    pub fn len(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The value at quantile `q` (0-1), in milliseconds; 0 when empty.
+    pub fn quantile_ms(&self, q: f64) -> f64 {
+        if self.0.is_empty() {
+            0.0
+        } else {
+            self.0.value_at_quantile(q) as f64 / 1000.0
+        }
+    }
+
+    /// Forgets every value.
+    pub fn reset(&mut self) {
+        self.0.reset();
+    }
+
+    /// Adds another histogram's values.
+    pub fn merge(&mut self, other: &LatencyHist) {
+        let _ = self.0.add(&other.0);
+    }
+
+    /// The standard percentiles.
+    pub fn summary(&self) -> Latency {
+        if self.0.is_empty() {
+            return Latency::default();
+        }
+        Latency {
+            p50: self.quantile_ms(0.50),
+            p90: self.quantile_ms(0.90),
+            p95: self.quantile_ms(0.95),
+            p99: self.quantile_ms(0.99),
+            p999: self.quantile_ms(0.999),
+            max: self.0.max() as f64 / 1000.0,
+            mean: self.0.mean() / 1000.0,
+        }
+    }
+}
+
+/// Per-class measurements.
+#[derive(Debug, Clone)]
+pub struct ClassRun {
+    /// The class name.
+    pub name: String,
+    /// Its accounting.
+    pub requests: Requests,
+    /// Its latencies (ok and timed out).
+    pub latency: LatencyHist,
+    /// Ok requests within the SLO latency.
+    pub within_slo: u64,
+}
+
+/// What happened in one timeline window, beyond the published sample.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct WindowSlo {
+    /// Requests that finished in the window (ok or any error).
+    pub finished: u64,
+    /// Of those, ok within the SLO latency.
+    pub within: u64,
+}
+
+/// Cost and capacity accounting of one pool (or of replicas under replica billing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolRun {
+    /// `spot` or `on-demand`.
+    pub capacity_type: String,
+    /// Paid for, in node-seconds (or replica-seconds).
+    pub unit_seconds: f64,
+    /// Cost.
+    pub usd: f64,
+    /// GPU-seconds paid for.
+    pub gpu_seconds: f64,
+    /// Most units at once.
+    pub max_units: u32,
+}
+
+/// One setup's whole run.
+#[derive(Debug, Clone)]
+pub struct SetupRun {
+    /// The setup's name.
+    pub name: String,
+    /// Its policy kind.
+    pub policy: String,
+    /// Per class, in the scenario's class order.
+    pub classes: Vec<ClassRun>,
+    /// All latencies.
+    pub latency: LatencyHist,
+    /// Per pool.
+    pub pools: BTreeMap<String, PoolRun>,
+    /// Paid GPU-seconds with no request in service, over paid GPU-seconds.
+    pub idle_fraction: f64,
+    /// Most replicas ready at once.
+    pub max_ready: u32,
+    /// Replicas that became ready during the run.
+    pub cold_starts: u32,
+    /// Seconds from the first transient to the first replica created after it becoming ready.
+    pub scale_up_reaction_s: Option<f64>,
+    /// The timeline.
+    pub timeline: Vec<TimelineSample>,
+    /// The SLO accounting of each window, parallel to `timeline`.
+    pub window_slo: Vec<WindowSlo>,
+    /// Faults injected and their effects.
+    pub faults: Vec<FaultEvent>,
+}
+
+impl SetupRun {
+    /// The accounting of every class together.
+    pub fn requests(&self) -> Requests {
+        self.classes
+            .iter()
+            .fold(Requests::default(), |a, c| Requests {
+                scheduled: a.scheduled + c.requests.scheduled,
+                sent: a.sent + c.requests.sent,
+                ok: a.ok + c.requests.ok,
+                failed: a.failed + c.requests.failed,
+                rejected: a.rejected + c.requests.rejected,
+                timed_out: a.timed_out + c.requests.timed_out,
+                not_sent: a.not_sent + c.requests.not_sent,
+            })
+    }
+
+    /// Ok requests within the SLO latency.
+    pub fn within_slo(&self) -> u64 {
+        self.classes.iter().map(|c| c.within_slo).sum()
+    }
+
+    /// Total cost.
+    pub fn cost_usd(&self) -> f64 {
+        self.pools.values().map(|p| p.usd).sum()
+    }
+}

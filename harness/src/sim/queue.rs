@@ -1,0 +1,183 @@
+//! The router's bounded wait queue: FIFO within a priority, higher priorities served first, and
+//! when it is full the lowest priority is shed first.
+
+use std::collections::VecDeque;
+
+/// A request waiting for a free replica slot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Waiting {
+    /// Intended send time, ns.
+    pub intended: u64,
+    /// Service time on a speed-1 replica, ns.
+    pub service_ns: u64,
+    /// Request class.
+    pub class: u16,
+}
+
+/// What happened to a request offered to the queue.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Offer {
+    /// It waits.
+    Queued,
+    /// The queue was full and nothing of lower priority could make room: it is rejected.
+    Rejected,
+    /// It waits, and this lower-priority request was shed to make room.
+    Shed(Waiting),
+}
+
+/// Requests waiting, grouped by priority level (index 0 = highest).
+#[derive(Debug)]
+pub(crate) struct WaitQueue {
+    levels: Vec<VecDeque<Waiting>>,
+    /// Priority level of each class.
+    level_of_class: Vec<usize>,
+    len: usize,
+    capacity: usize,
+}
+
+impl WaitQueue {
+    /// A queue holding at most `capacity` requests; `class_priority[c]` is class c's priority.
+    pub(crate) fn new(capacity: usize, class_priority: &[u8]) -> Self {
+        let mut prios: Vec<u8> = class_priority.to_vec();
+        prios.sort_unstable_by(|a, b| b.cmp(a));
+        prios.dedup();
+        if prios.is_empty() {
+            prios.push(0);
+        }
+        let level_of_class = class_priority
+            .iter()
+            .map(|p| prios.iter().position(|q| q == p).unwrap_or(0))
+            .collect();
+        WaitQueue {
+            levels: vec![VecDeque::new(); prios.len()],
+            level_of_class,
+            len: 0,
+            capacity,
+        }
+    }
+
+    #[inline]
+    fn level(&self, class: u16) -> usize {
+        self.level_of_class
+            .get(class as usize)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Requests waiting.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing waits.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Offers a request.
+    pub(crate) fn offer(&mut self, w: Waiting) -> Offer {
+        let level = self.level(w.class);
+        if self.len < self.capacity {
+            self.levels[level].push_back(w);
+            self.len += 1;
+            return Offer::Queued;
+        }
+        // Full: shed the newest request of the lowest priority below this one, if any.
+        for victim_level in (level + 1..self.levels.len()).rev() {
+            if let Some(victim) = self.levels[victim_level].pop_back() {
+                self.levels[level].push_back(w);
+                return Offer::Shed(victim);
+            }
+        }
+        Offer::Rejected
+    }
+
+    /// Takes the next request to serve: the oldest of the highest priority.
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<Waiting> {
+        for q in &mut self.levels {
+            if let Some(w) = q.pop_front() {
+                self.len -= 1;
+                return Some(w);
+            }
+        }
+        None
+    }
+
+    /// Removes requests whose intended time is at or before `cutoff` (their clients have given
+    /// up) from the head of each level, calling `f` on each.
+    pub(crate) fn expire(&mut self, cutoff: u64, mut f: impl FnMut(Waiting)) {
+        for q in &mut self.levels {
+            while let Some(w) = q.front() {
+                if w.intended > cutoff {
+                    break;
+                }
+                let w = *w;
+                q.pop_front();
+                self.len -= 1;
+                f(w);
+            }
+        }
+    }
+
+    /// Empties the queue, calling `f` on every request.
+    pub(crate) fn drain_all(&mut self, mut f: impl FnMut(Waiting)) {
+        for q in &mut self.levels {
+            for w in q.drain(..) {
+                f(w);
+            }
+        }
+        self.len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(intended: u64, class: u16) -> Waiting {
+        Waiting {
+            intended,
+            service_ns: 1,
+            class,
+        }
+    }
+
+    #[test]
+    fn higher_priority_first_fifo_within() {
+        // class 0 priority 0, class 1 priority 5
+        let mut q = WaitQueue::new(10, &[0, 5]);
+        q.offer(w(1, 0));
+        q.offer(w(2, 1));
+        q.offer(w(3, 0));
+        q.offer(w(4, 1));
+        let order: Vec<u64> = std::iter::from_fn(|| q.pop()).map(|w| w.intended).collect();
+        assert_eq!(order, vec![2, 4, 1, 3]);
+    }
+
+    #[test]
+    fn full_queue_sheds_lowest_priority_or_rejects() {
+        let mut q = WaitQueue::new(2, &[0, 5]);
+        assert_eq!(q.offer(w(1, 0)), Offer::Queued);
+        assert_eq!(q.offer(w(2, 0)), Offer::Queued);
+        assert_eq!(q.offer(w(3, 0)), Offer::Rejected);
+        assert_eq!(q.offer(w(4, 1)), Offer::Shed(w(2, 0)));
+        assert_eq!(q.offer(w(5, 1)), Offer::Shed(w(1, 0)));
+        assert_eq!(q.offer(w(6, 1)), Offer::Rejected);
+        assert_eq!(q.len(), 2);
+    }
+
+    #[test]
+    fn expiry_takes_only_old_heads() {
+        let mut q = WaitQueue::new(10, &[0]);
+        for t in [1, 2, 3, 10] {
+            q.offer(w(t, 0));
+        }
+        let mut gone = vec![];
+        q.expire(3, |w| gone.push(w.intended));
+        assert_eq!(gone, vec![1, 2, 3]);
+        assert_eq!(q.len(), 1);
+    }
+}
