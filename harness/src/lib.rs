@@ -4,4 +4,5 @@
 pub mod autoscale;
 pub mod report;
 pub mod run;
+pub mod score;
 pub mod sim;

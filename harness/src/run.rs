@@ -88,12 +88,28 @@ pub struct ClassRun {
 }
 
 /// What happened in one timeline window, beyond the published sample.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WindowSlo {
     /// Requests that finished in the window (ok or any error).
     pub finished: u64,
     /// Of those, ok within the SLO latency.
     pub within: u64,
+    /// Requests older than the SLO latency were still waiting or in service at the window's end
+    /// (nothing finishing is no proof of health when everything is stuck in a queue).
+    pub stuck: bool,
+}
+
+impl WindowSlo {
+    /// True when the window misses the objective: fewer than `percentile`% of the requests that
+    /// finished in it were ok within the SLO latency, or it finished none while requests older
+    /// than the SLO latency waited.
+    pub fn violated(&self, percentile: f64) -> bool {
+        if self.finished == 0 {
+            self.stuck
+        } else {
+            (self.within as f64) < self.finished as f64 * percentile / 100.0
+        }
+    }
 }
 
 /// Cost and capacity accounting of one pool (or of replicas under replica billing).
@@ -138,6 +154,8 @@ pub struct SetupRun {
     pub window_slo: Vec<WindowSlo>,
     /// Faults injected and their effects.
     pub faults: Vec<FaultEvent>,
+    /// Requests that found no free replica slot and waited in the queue.
+    pub waited: u64,
 }
 
 impl SetupRun {

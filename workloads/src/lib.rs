@@ -38,7 +38,7 @@ pub fn validate_policy(p: &policy::PolicyConfig) -> Result<(), String> {
                     c.min_scale, c.max_scale
                 ));
             }
-            if !(c.target > 0.0) {
+            if c.target.is_nan() || c.target <= 0.0 {
                 return Err("kpa target must be above zero".into());
             }
             Ok(())
@@ -50,7 +50,7 @@ pub fn validate_policy(p: &policy::PolicyConfig) -> Result<(), String> {
                     c.min_replicas, c.max_replicas
                 ));
             }
-            if !(c.target > 0.0) {
+            if c.target.is_nan() || c.target <= 0.0 {
                 return Err("keda target must be above zero".into());
             }
             Ok(())

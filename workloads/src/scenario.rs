@@ -257,10 +257,9 @@ fn default_provision() -> DurationDist {
 impl Pool {
     /// Replicas of a service needing `gpus` GPUs that fit on one node.
     pub fn replicas_per_node(&self, gpus: u32) -> u32 {
-        if gpus == 0 {
-            self.pods_per_node.unwrap_or(1)
-        } else {
-            self.gpus_per_node / gpus
+        match self.gpus_per_node.checked_div(gpus) {
+            Some(n) => n,
+            None => self.pods_per_node.unwrap_or(1),
         }
     }
 }
@@ -676,7 +675,7 @@ impl Resolver<'_> {
             .shapes
             .iter()
             .any(|s| s.rates().iter().any(|r| r.needs_capacity()));
-        if needs && !(cap > 0.0) {
+        if needs && (cap.is_nan() || cap <= 0.0) {
             return self.err(t.span(), "rates are given as a share of capacity, but capacity is zero: set traffic.capacity (rps) or traffic.capacity_replicas");
         }
         Ok(cap)

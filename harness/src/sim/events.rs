@@ -7,10 +7,10 @@ use std::collections::BinaryHeap;
 /// What happens at an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Event {
-    /// A request in service on `pod` (slot `slot`) finishes.
-    Done { pod: u32, slot: u32 },
+    /// A request in service on `pod` (slot `slot`, the slot's `token`th use) finishes.
+    Done { pod: u32, slot: u32, token: u32 },
     /// The client of the request in `slot` on `pod` gives up (its timeout passed).
-    ClientTimeout { pod: u32, slot: u32 },
+    ClientTimeout { pod: u32, slot: u32, token: u32 },
     /// `pod` finishes its current lifecycle phase.
     PodPhase { pod: u32 },
     /// `pod`'s termination grace period ends; whatever it still serves fails.

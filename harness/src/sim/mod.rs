@@ -1,5 +1,192 @@
 //! The embedded simulated cluster: a discrete-event simulation of an inference service on node
 //! pools, in virtual time, bit-for-bit reproducible for a seed.
+//!
+//! One [`simulate`] call runs one setup of a [`Plan`]: the plan's lazy arrival stream (the same
+//! arrivals and service times for every setup, so setups differ only by what they do with them)
+//! meets a least-loaded router, per-replica concurrency slots, a bounded priority queue, pods
+//! going through their lifecycle on nodes that a cluster autoscaler provisions, and the setup's
+//! autoscaler policy fed with scrape-delayed metrics. Time is integer nanoseconds; ties between
+//! events are broken by the order they were scheduled in.
 
+mod cluster;
+mod engine;
 mod events;
+mod gauge;
+mod observe;
+mod pods;
 mod queue;
+mod record;
+mod router;
+
+use std::collections::VecDeque;
+
+use rand_pcg::Pcg64Mcg;
+use workloads::dist::Sampler;
+use workloads::scenario::Billing;
+use workloads::{Plan, Setup};
+
+use crate::autoscale::{self, MetricSample, Policy};
+use crate::run::SetupRun;
+
+use cluster::Cluster;
+use events::Agenda;
+use gauge::Gauge;
+use pods::{Pod, PodCounts};
+use queue::WaitQueue;
+use record::Recorder;
+use router::LoadIndex;
+
+/// Runs one setup of the plan to completion: every scheduled request is answered, fails, is
+/// rejected or times out.
+pub fn simulate(plan: &Plan, setup: &Setup) -> SetupRun {
+    Sim::new(plan, setup).run()
+}
+
+/// Runs every given setup of the plan, each on its own thread, in the given order.
+pub fn simulate_all(plan: &Plan, setups: &[&Setup]) -> Vec<SetupRun> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = setups
+            .iter()
+            .map(|setup| s.spawn(move || simulate(plan, setup)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(setups)
+            .map(|(h, setup)| match h.join() {
+                Ok(run) => run,
+                // A panic in a simulation thread is a bug; re-raise it on the caller's thread.
+                Err(e) => {
+                    tracing::error!(setup = %setup.name, "simulation thread panicked");
+                    std::panic::resume_unwind(e)
+                }
+            })
+            .collect()
+    })
+}
+
+/// Samplers of the pod lifecycle phases.
+#[derive(Debug, Clone, Copy)]
+struct PhaseModel {
+    /// Scheduling plus image pull and container start.
+    schedule: Sampler,
+    start: Sampler,
+    load: Sampler,
+    grace_ns: u64,
+}
+
+/// One setup's simulation state.
+struct Sim<'a> {
+    plan: &'a Plan,
+    setup: &'a Setup,
+    agenda: Agenda,
+    now: u64,
+    end: u64,
+    timeout_ns: u64,
+    slo_ns: u64,
+    concurrency: u32,
+    speed: f64,
+    pods: Vec<Pod>,
+    /// Pods that count toward the replica count (not draining, not gone), oldest first.
+    live: Vec<u32>,
+    /// Pods waiting for room on a node, oldest first (may hold pods deleted since).
+    unbound: VecDeque<u32>,
+    counts: PodCounts,
+    router: LoadIndex,
+    queue: WaitQueue,
+    cluster: Option<Cluster>,
+    phases: PhaseModel,
+    rng: Pcg64Mcg,
+    policy: Box<dyn Policy>,
+    /// The policy's last decision (spec.replicas), without the warm pool.
+    desired: u32,
+    /// Requests in service, all pods.
+    in_flight: Gauge,
+    /// Requests waiting.
+    waiting: Gauge,
+    /// Pods that exist (any state but gone): paid under replica billing.
+    replicas: Gauge,
+    /// Pods bound to a node or past binding (capacity held), for utilisation.
+    allocated: Gauge,
+    samples: Vec<MetricSample>,
+    /// Integrals at the last metric sample: (in-flight, waiting, allocated).
+    last_sample: (u128, u128, u128),
+    /// Integrals at the last window close: (in-flight, allocated).
+    last_window: (u128, u128),
+    window_start: u64,
+    rec: Recorder,
+    /// Transient starts (ns), for the scale-up reaction time.
+    first_transient: Option<u64>,
+    scale_up_reaction: Option<u64>,
+    cold_starts: u32,
+    max_ready: u32,
+    /// Snapshot of the bill when the scenario's time ran out.
+    bill: Option<observe::Bill>,
+}
+
+impl<'a> Sim<'a> {
+    fn new(plan: &'a Plan, setup: &'a Setup) -> Self {
+        let lc = &setup.lifecycle;
+        let initial = setup.policy.initial_replicas();
+        let cluster = match setup.billing {
+            Billing::Node => Some(Cluster::new(
+                &setup.pools,
+                plan.service.gpus,
+                initial + setup.warm_pool,
+                plan.seed ^ 0x005e_edc1_u64,
+            )),
+            Billing::Replica => None,
+        };
+        let priorities: Vec<u8> = if plan.traffic.classes.is_empty() {
+            vec![0]
+        } else {
+            plan.traffic.classes.iter().map(|c| c.priority).collect()
+        };
+        let first_transient = plan.transients().iter().map(|(_, t)| t.as_nanos()).min();
+        let mut sim = Sim {
+            plan,
+            setup,
+            agenda: Agenda::default(),
+            now: 0,
+            end: plan.duration.as_nanos(),
+            timeout_ns: plan.traffic.timeout.as_nanos(),
+            slo_ns: plan.slo.latency.as_nanos(),
+            concurrency: plan.service.concurrency,
+            speed: setup.speed,
+            pods: Vec::new(),
+            live: Vec::new(),
+            unbound: VecDeque::new(),
+            counts: PodCounts::default(),
+            router: LoadIndex::new(plan.service.concurrency),
+            queue: WaitQueue::new(plan.service.queue as usize, &priorities),
+            cluster,
+            phases: PhaseModel {
+                schedule: lc.schedule.sampler(),
+                start: lc.start.sampler(),
+                load: lc.load.sampler(),
+                grace_ns: lc.grace_period.as_nanos(),
+            },
+            rng: <Pcg64Mcg as rand::SeedableRng>::seed_from_u64(plan.seed ^ 0x9e37_79b9_7f4a_7c15),
+            policy: autoscale::build(&setup.policy),
+            desired: initial,
+            in_flight: Gauge::default(),
+            waiting: Gauge::default(),
+            replicas: Gauge::default(),
+            allocated: Gauge::default(),
+            samples: Vec::new(),
+            last_sample: (0, 0, 0),
+            last_window: (0, 0),
+            window_start: 0,
+            rec: Recorder::new(plan),
+            first_transient,
+            scale_up_reaction: None,
+            cold_starts: 0,
+            max_ready: 0,
+            bill: None,
+        };
+        for _ in 0..initial + setup.warm_pool {
+            sim.create_ready_pod();
+        }
+        sim.schedule_periodic();
+        sim
+    }
+}

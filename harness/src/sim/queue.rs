@@ -122,6 +122,15 @@ impl WaitQueue {
         }
     }
 
+    /// The earliest intended send time of any waiting request.
+    pub(crate) fn oldest_intended(&self) -> Option<u64> {
+        self.levels
+            .iter()
+            .filter_map(|q| q.front())
+            .map(|w| w.intended)
+            .min()
+    }
+
     /// Empties the queue, calling `f` on every request.
     pub(crate) fn drain_all(&mut self, mut f: impl FnMut(Waiting)) {
         for q in &mut self.levels {

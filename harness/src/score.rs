@@ -1,0 +1,227 @@
+//! The score: cost against tail latency for every setup of a run, ranked.
+//!
+//! Setups that meet the SLO come first, cheapest per 1k answered requests first; setups that miss
+//! it follow, best attainment first. Besides the whole-run figures, the score derives the
+//! transient figures from the windows: seconds in SLO violation, and for every spike or burst the
+//! time until the windowed objective held again.
+
+use workloads::Plan;
+
+use crate::report::{
+    ClassReport, Cost, PoolCost, Recovery, Report, SCHEMA, Scaling, SetupReport, SloResult, SloSpec,
+};
+use crate::run::{SetupRun, WindowSlo};
+
+/// Scores every run of a plan into a report, best setup first.
+pub fn score(plan: &Plan, driver: &str, runs: &[SetupRun]) -> Report {
+    let mut setups: Vec<SetupReport> = runs.iter().map(|r| score_setup(plan, r)).collect();
+    rank(&mut setups);
+    Report {
+        schema: SCHEMA.to_string(),
+        scenario: plan.name.clone(),
+        description: plan.description.clone(),
+        driver: driver.to_string(),
+        seed: plan.seed,
+        duration_s: plan.duration.as_secs_f64(),
+        window_s: plan.window.as_secs_f64(),
+        slo: SloSpec {
+            latency_ms: plan.slo.latency.as_millis_f64(),
+            percentile: plan.slo.percentile,
+            timeout_ms: plan.traffic.timeout.as_millis_f64(),
+        },
+        setups,
+    }
+}
+
+/// Orders setups best first and numbers their ranks.
+pub fn rank(setups: &mut [SetupReport]) {
+    setups.sort_by(|a, b| {
+        b.slo
+            .met
+            .cmp(&a.slo.met)
+            .then_with(|| {
+                if a.slo.met {
+                    a.cost
+                        .per_1k_requests_usd
+                        .total_cmp(&b.cost.per_1k_requests_usd)
+                } else {
+                    b.slo.attainment.total_cmp(&a.slo.attainment)
+                }
+            })
+            .then_with(|| a.cost.total_usd.total_cmp(&b.cost.total_usd))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    for (i, s) in setups.iter_mut().enumerate() {
+        s.rank = i as u32 + 1;
+    }
+}
+
+fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
+    let requests = run.requests();
+    let attainment = if requests.scheduled == 0 {
+        1.0
+    } else {
+        run.within_slo() as f64 / requests.scheduled as f64
+    };
+    let percentile = plan.slo.percentile;
+    let ends: Vec<f64> = run.timeline.iter().map(|s| s.t_s).collect();
+    let violation_s = windows(&ends)
+        .zip(&run.window_slo)
+        .filter(|(_, w)| w.violated(percentile))
+        .map(|((start, end), _)| end - start)
+        .fold(0.0, |a, b| a + b);
+    let transients: Vec<(String, f64)> = plan
+        .transients()
+        .into_iter()
+        .map(|(name, at)| (name, at.as_secs_f64()))
+        .collect();
+    let recoveries = transients
+        .iter()
+        .enumerate()
+        .map(|(i, (name, at))| {
+            let next = transients
+                .iter()
+                .skip(i + 1)
+                .map(|(_, t)| *t)
+                .filter(|t| t > at)
+                .fold(f64::INFINITY, f64::min);
+            Recovery {
+                event: name.clone(),
+                at_s: *at,
+                recovery_s: recovery(&ends, &run.window_slo, percentile, *at, next),
+            }
+        })
+        .collect();
+    let total_usd = run.cost_usd();
+    let gpu_seconds: f64 = run.pools.values().map(|p| p.gpu_seconds).sum();
+    SetupReport {
+        name: run.name.clone(),
+        rank: 0,
+        policy: run.policy.clone(),
+        requests,
+        latency_ms: run.latency.summary(),
+        slo: SloResult {
+            attainment,
+            met: attainment >= percentile / 100.0,
+            violation_s,
+            recoveries,
+        },
+        cost: Cost {
+            total_usd,
+            per_1k_requests_usd: total_usd * 1000.0 / requests.ok.max(1) as f64,
+            gpu_hours: gpu_seconds / 3600.0,
+            by_pool: run
+                .pools
+                .iter()
+                .map(|(name, p)| {
+                    (
+                        name.clone(),
+                        PoolCost {
+                            usd: p.usd,
+                            gpu_hours: p.gpu_seconds / 3600.0,
+                            capacity_type: p.capacity_type.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            idle_fraction: run.idle_fraction,
+        },
+        scaling: Scaling {
+            max_replicas: run.max_ready,
+            cold_starts: run.cold_starts,
+            scale_up_reaction_s: run.scale_up_reaction_s,
+            max_nodes: run
+                .pools
+                .iter()
+                .filter(|(name, _)| name.as_str() != "replicas")
+                .map(|(name, p)| (name.clone(), p.max_units))
+                .collect(),
+        },
+        classes: run
+            .classes
+            .iter()
+            .map(|c| ClassReport {
+                name: c.name.clone(),
+                requests: c.requests,
+                latency_ms: c.latency.summary(),
+            })
+            .collect(),
+        faults: run.faults.clone(),
+        timeline: run.timeline.clone(),
+    }
+}
+
+/// `(start, end)` of each window from the windows' end times.
+fn windows(ends: &[f64]) -> impl Iterator<Item = (f64, f64)> + '_ {
+    ends.iter().scan(0.0, |start, &end| {
+        let w = (*start, end);
+        *start = end;
+        Some(w)
+    })
+}
+
+/// Seconds from a transient at `at` until the objective holds again: 0 when no window from the
+/// transient until the next one (`next`) violated it, `None` when it never held again.
+fn recovery(ends: &[f64], slo: &[WindowSlo], percentile: f64, at: f64, next: f64) -> Option<f64> {
+    let mut violated = false;
+    for ((start, end), w) in windows(ends).zip(slo) {
+        if end <= at {
+            continue;
+        }
+        if w.violated(percentile) {
+            violated = true;
+        } else if violated && w.finished > 0 {
+            return Some((start - at).max(0.0));
+        }
+        if !violated && start >= next {
+            break;
+        }
+    }
+    if violated { None } else { Some(0.0) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(finished: u64, within: u64) -> WindowSlo {
+        WindowSlo {
+            finished,
+            within,
+            stuck: false,
+        }
+    }
+
+    #[test]
+    fn recovery_counts_until_the_first_healthy_window_after_a_violation() {
+        let ends = [10.0, 20.0, 30.0, 40.0, 50.0];
+        let slo = [w(100, 100), w(100, 50), w(0, 0), w(100, 99), w(100, 100)];
+        // Spike at 12 s: window 10-20 violates, 20-30 finished nothing (not stuck: not healthy
+        // either, since nothing finished), 30-40 meets p99 exactly.
+        assert_eq!(recovery(&ends, &slo, 99.0, 12.0, f64::INFINITY), Some(18.0));
+    }
+
+    #[test]
+    fn no_violation_is_zero_and_no_recovery_is_none() {
+        let ends = [10.0, 20.0];
+        assert_eq!(
+            recovery(&ends, &[w(5, 5), w(5, 5)], 99.0, 0.0, f64::INFINITY),
+            Some(0.0)
+        );
+        assert_eq!(
+            recovery(&ends, &[w(5, 5), w(5, 1)], 99.0, 0.0, f64::INFINITY),
+            None
+        );
+    }
+
+    #[test]
+    fn a_stuck_window_violates() {
+        let stuck = WindowSlo {
+            finished: 0,
+            within: 0,
+            stuck: true,
+        };
+        assert!(stuck.violated(99.0));
+        assert!(!w(0, 0).violated(99.0));
+    }
+}

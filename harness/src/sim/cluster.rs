@@ -1,0 +1,262 @@
+//! Node pools, nodes and the cluster autoscaler: where pods find room, how long new room takes,
+//! and what the room costs.
+//!
+//! The cluster autoscaler follows Cluster Autoscaler's shape: every scan it adds nodes for the
+//! pods that could not be scheduled (pools in order of preference, counting room on nodes that are
+//! still provisioning, within each pool's `max_nodes`), and removes nodes that have been empty for
+//! `scale_down_unneeded`, never below `min_nodes`. Pods are not moved off under-used nodes. A
+//! node is paid from the moment it is requested until it is removed.
+
+use rand_pcg::Pcg64Mcg;
+use workloads::dist::Sampler;
+use workloads::scenario::Pool;
+
+use super::gauge::Gauge;
+
+/// A pool's settings and its node count over time.
+#[derive(Debug)]
+pub(crate) struct PoolState {
+    pub(crate) name: String,
+    pub(crate) capacity_type: &'static str,
+    /// Replicas that fit on one node.
+    pub(crate) per_node: u32,
+    pub(crate) gpus_per_node: u32,
+    pub(crate) price_per_hour: f64,
+    provision: Sampler,
+    min_nodes: u32,
+    max_nodes: u32,
+    /// Nodes that exist (provisioning or up): the ones being paid for.
+    pub(crate) nodes: Gauge,
+    /// The most nodes at once.
+    pub(crate) max_seen: u32,
+}
+
+/// One node.
+#[derive(Debug, Clone)]
+struct Node {
+    pool: usize,
+    up: bool,
+    gone: bool,
+    /// Pods bound to it.
+    used: u32,
+    /// Empty and up since.
+    empty_since: Option<u64>,
+}
+
+/// The nodes of one setup's cluster.
+#[derive(Debug)]
+pub(crate) struct Cluster {
+    pub(crate) pools: Vec<PoolState>,
+    nodes: Vec<Node>,
+    rng: Pcg64Mcg,
+}
+
+impl Cluster {
+    /// A cluster with each pool's `min_nodes` up, plus enough nodes (pools in order) for
+    /// `initial_pods` pods to be bound at time zero.
+    pub(crate) fn new(pools: &[Pool], gpus_per_replica: u32, initial_pods: u32, seed: u64) -> Self {
+        let mut c = Cluster {
+            pools: pools
+                .iter()
+                .map(|p| PoolState {
+                    name: p.name.clone(),
+                    capacity_type: p.capacity_type.as_str(),
+                    per_node: p.replicas_per_node(gpus_per_replica).max(1),
+                    gpus_per_node: p.gpus_per_node,
+                    price_per_hour: p.price_per_hour,
+                    provision: p.provision.sampler(),
+                    min_nodes: p.min_nodes,
+                    max_nodes: p.max_nodes,
+                    nodes: Gauge::default(),
+                    max_seen: 0,
+                })
+                .collect(),
+            nodes: Vec::new(),
+            rng: <Pcg64Mcg as rand::SeedableRng>::seed_from_u64(seed),
+        };
+        let mut room = 0u64;
+        for p in 0..c.pools.len() {
+            for _ in 0..c.pools[p].min_nodes {
+                c.add_node(0, p, true);
+                room += c.pools[p].per_node as u64;
+            }
+        }
+        for p in 0..c.pools.len() {
+            while room < initial_pods as u64
+                && (c.pools[p].nodes.get() as u32) < c.pools[p].max_nodes
+            {
+                c.add_node(0, p, true);
+                room += c.pools[p].per_node as u64;
+            }
+        }
+        c
+    }
+
+    fn add_node(&mut self, now: u64, pool: usize, up: bool) -> u32 {
+        let id = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            pool,
+            up,
+            gone: false,
+            used: 0,
+            empty_since: up.then_some(now),
+        });
+        let p = &mut self.pools[pool];
+        p.nodes.add(now, 1);
+        p.max_seen = p.max_seen.max(p.nodes.get() as u32);
+        id
+    }
+
+    /// Binds a pod to the fullest up node with room (bin packing), earlier pools first on ties.
+    pub(crate) fn bind(&mut self) -> Option<u32> {
+        let mut best: Option<(u32, u32)> = None;
+        for (i, n) in self.nodes.iter().enumerate() {
+            if !n.up || n.gone || n.used >= self.pools[n.pool].per_node {
+                continue;
+            }
+            if best.is_none_or(|(_, used)| n.used > used) {
+                best = Some((i as u32, n.used));
+            }
+        }
+        let (id, _) = best?;
+        let n = &mut self.nodes[id as usize];
+        n.used += 1;
+        n.empty_since = None;
+        Some(id)
+    }
+
+    /// A pod bound to `node` is gone.
+    pub(crate) fn release(&mut self, now: u64, node: u32) {
+        let n = &mut self.nodes[node as usize];
+        n.used = n.used.saturating_sub(1);
+        if n.used == 0 {
+            n.empty_since = Some(now);
+        }
+    }
+
+    /// A provisioning node has joined and advertises its capacity.
+    pub(crate) fn node_up(&mut self, now: u64, node: u32) {
+        let n = &mut self.nodes[node as usize];
+        if !n.gone {
+            n.up = true;
+            n.empty_since = Some(now);
+        }
+    }
+
+    /// One scan of the cluster autoscaler. `unschedulable` pods are waiting for room. Returns the
+    /// nodes it started provisioning and when each will be up.
+    pub(crate) fn scan(&mut self, now: u64, unschedulable: u32, unneeded: u64) -> Vec<(u32, u64)> {
+        let mut started = Vec::new();
+        // Room that is on its way counts against the need, as in Cluster Autoscaler's estimator.
+        let coming: u64 = self
+            .nodes
+            .iter()
+            .filter(|n| !n.up && !n.gone)
+            .map(|n| self.pools[n.pool].per_node as u64)
+            .sum();
+        let mut need = (unschedulable as u64).saturating_sub(coming);
+        for p in 0..self.pools.len() {
+            while need > 0 && (self.pools[p].nodes.get() as u32) < self.pools[p].max_nodes {
+                let id = self.add_node(now, p, false);
+                let delay = self.pools[p].provision.sample(&mut self.rng).as_nanos();
+                started.push((id, now + delay));
+                need = need.saturating_sub(self.pools[p].per_node as u64);
+            }
+        }
+        for n in self.nodes.iter_mut() {
+            if n.gone || !n.up || n.used > 0 {
+                continue;
+            }
+            let pool = &mut self.pools[n.pool];
+            let idle_long = n
+                .empty_since
+                .is_some_and(|t| now.saturating_sub(t) >= unneeded);
+            if idle_long && pool.nodes.get() as u32 > pool.min_nodes {
+                n.gone = true;
+                pool.nodes.sub(now, 1);
+            }
+        }
+        started
+    }
+
+    /// Nodes per pool that exist now (provisioning or up).
+    pub(crate) fn nodes_by_pool(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.pools
+            .iter()
+            .map(|p| (p.name.as_str(), p.nodes.get() as u32))
+    }
+
+    /// Pod capacity paid for up to `t`, in pod x ns.
+    pub(crate) fn paid_pod_ns(&self, t: u64) -> u128 {
+        self.pools
+            .iter()
+            .map(|p| p.nodes.integral(t) * p.per_node as u128)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use workloads::Duration;
+    use workloads::dist::DurationDist;
+    use workloads::scenario::CapacityType;
+
+    fn pool(name: &str, max: u32, min: u32) -> Pool {
+        Pool {
+            name: name.into(),
+            capacity_type: CapacityType::OnDemand,
+            gpu: None,
+            gpus_per_node: 4,
+            pods_per_node: None,
+            price_per_hour: 4.0,
+            provision: DurationDist::fixed(Duration::from_secs(120)),
+            min_nodes: min,
+            max_nodes: max,
+        }
+    }
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn initial_nodes_hold_the_initial_pods() {
+        let c = Cluster::new(&[pool("a", 2, 0), pool("b", 10, 1)], 1, 10, 1);
+        // b's min node (4 pods), then a fills up (2 nodes, 8 pods) before b gets a second.
+        let counts: Vec<_> = c.nodes_by_pool().collect();
+        assert_eq!(counts, vec![("a", 2), ("b", 1)]);
+    }
+
+    #[test]
+    fn scan_provisions_for_unschedulable_pods_and_counts_coming_room() {
+        let mut c = Cluster::new(&[pool("a", 3, 0)], 2, 0, 1);
+        let started = c.scan(10 * S, 3, 600 * S);
+        // 2 replicas per node: two nodes for three pods.
+        assert_eq!(started, vec![(0, 130 * S), (1, 130 * S)]);
+        assert!(
+            c.scan(20 * S, 3, 600 * S).is_empty(),
+            "room on its way is counted"
+        );
+        assert_eq!(c.bind(), None, "nothing is up yet");
+        c.node_up(130 * S, 0);
+        assert_eq!(c.bind(), Some(0));
+        assert_eq!(c.bind(), Some(0));
+        assert_eq!(c.bind(), None);
+        // The pool is capped at 3 nodes.
+        let more = c.scan(140 * S, 10, 600 * S);
+        assert_eq!(more.len(), 1);
+    }
+
+    #[test]
+    fn empty_nodes_go_after_the_unneeded_time_but_not_below_min() {
+        let mut c = Cluster::new(&[pool("a", 5, 1)], 1, 8, 1);
+        assert_eq!(c.pools[0].nodes.get(), 2);
+        let n = c.bind().unwrap_or(u32::MAX);
+        c.release(100 * S, n);
+        c.scan(600 * S, 0, 600 * S);
+        assert_eq!(c.pools[0].nodes.get(), 2, "not empty for 10 minutes yet");
+        c.scan(700 * S, 0, 600 * S);
+        assert_eq!(c.pools[0].nodes.get(), 1, "one removed, min_nodes kept");
+        // Paid: 2 nodes x 700 s, 4 pods each.
+        assert_eq!(c.paid_pod_ns(700 * S), 2 * 700 * S as u128 * 4);
+    }
+}

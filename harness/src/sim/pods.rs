@@ -1,0 +1,299 @@
+//! Pods and their lifecycle: Unbound (no room on a node) -> Starting (scheduling, image pull,
+//! container start) -> Loading (model load) -> Ready -> Draining (graceful termination) -> Gone.
+//! Scaling down removes the pods that have cost the least to make first, as a ReplicaSet does:
+//! unbound before starting before loading before ready, newest first within each.
+
+use super::Sim;
+use super::events::Event;
+use crate::autoscale;
+
+/// Where a pod is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PodState {
+    /// Waiting for room on a node.
+    Unbound,
+    /// Bound; being scheduled, pulling its image, starting its container.
+    Starting,
+    /// Loading the model: running, not ready.
+    Loading,
+    /// Serving.
+    Ready,
+    /// Terminating: finishes what it serves, takes nothing new, killed at the grace period's end.
+    Draining,
+    /// Gone.
+    Gone,
+}
+
+/// One concurrency slot of a pod.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Slot {
+    /// Intended send time of the request in it.
+    pub(crate) intended: u64,
+    pub(crate) class: u16,
+    /// Bumped at every use, so that events of an earlier use are recognised as stale.
+    pub(crate) token: u32,
+    pub(crate) busy: bool,
+    /// The client is still waiting for the answer (it has not timed out).
+    pub(crate) waiting: bool,
+}
+
+/// A replica.
+#[derive(Debug, Clone)]
+pub(crate) struct Pod {
+    pub(crate) state: PodState,
+    pub(crate) node: Option<u32>,
+    pub(crate) in_flight: u32,
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) free: Vec<u32>,
+    pub(crate) created: u64,
+}
+
+/// Pods per state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PodCounts {
+    pub(crate) unbound: u32,
+    pub(crate) starting: u32,
+    pub(crate) loading: u32,
+    pub(crate) ready: u32,
+    pub(crate) draining: u32,
+}
+
+impl PodCounts {
+    fn slot(&mut self, s: PodState) -> Option<&mut u32> {
+        match s {
+            PodState::Unbound => Some(&mut self.unbound),
+            PodState::Starting => Some(&mut self.starting),
+            PodState::Loading => Some(&mut self.loading),
+            PodState::Ready => Some(&mut self.ready),
+            PodState::Draining => Some(&mut self.draining),
+            PodState::Gone => None,
+        }
+    }
+
+    /// What a policy sees, with `warm` pods of the warm pool taken out (ready ones first).
+    pub(crate) fn for_policy(&self, warm: u32) -> autoscale::PodCounts {
+        let ready = self.ready.saturating_sub(warm);
+        let rest = warm.saturating_sub(self.ready);
+        let loading = self.loading.saturating_sub(rest);
+        let rest = rest.saturating_sub(self.loading);
+        autoscale::PodCounts {
+            pending: (self.unbound + self.starting).saturating_sub(rest),
+            loading,
+            ready,
+            draining: self.draining,
+        }
+    }
+}
+
+impl Sim<'_> {
+    fn set_state(&mut self, p: u32, to: PodState) {
+        let from = self.pods[p as usize].state;
+        if let Some(c) = self.counts.slot(from) {
+            *c -= 1;
+        }
+        if let Some(c) = self.counts.slot(to) {
+            *c += 1;
+        }
+        self.pods[p as usize].state = to;
+    }
+
+    fn new_pod(&mut self) -> u32 {
+        let id = self.pods.len() as u32;
+        let c = self.concurrency;
+        self.pods.push(Pod {
+            state: PodState::Gone,
+            node: None,
+            in_flight: 0,
+            slots: vec![Slot::default(); c as usize],
+            free: (0..c).rev().collect(),
+            created: self.now,
+        });
+        self.live.push(id);
+        self.replicas.add(self.now, 1);
+        id
+    }
+
+    /// A pod that is ready at time zero (the policy's initial replicas and the warm pool).
+    pub(super) fn create_ready_pod(&mut self) {
+        let node = match self.cluster.as_mut() {
+            Some(c) => match c.bind() {
+                Some(n) => Some(n),
+                None => {
+                    // The pools cannot hold the initial replicas: start it like any other pod.
+                    return self.create_pod();
+                }
+            },
+            None => None,
+        };
+        let p = self.new_pod();
+        self.pods[p as usize].node = node;
+        self.allocated.add(self.now, 1);
+        self.set_state(p, PodState::Ready);
+        self.became_ready(p);
+    }
+
+    /// A new pod, which waits for room if there is none.
+    pub(super) fn create_pod(&mut self) {
+        let p = self.new_pod();
+        self.set_state(p, PodState::Unbound);
+        if self.cluster.is_none() {
+            self.start_pod(p, None);
+        } else {
+            self.unbound.push_back(p);
+            self.bind_waiting();
+        }
+    }
+
+    /// Binds waiting pods, oldest first, while nodes have room.
+    pub(super) fn bind_waiting(&mut self) {
+        while let Some(&p) = self.unbound.front() {
+            if self.pods[p as usize].state != PodState::Unbound {
+                self.unbound.pop_front();
+                continue;
+            }
+            let Some(node) = self.cluster.as_mut().and_then(|c| c.bind()) else {
+                break;
+            };
+            self.unbound.pop_front();
+            self.start_pod(p, Some(node));
+        }
+    }
+
+    fn start_pod(&mut self, p: u32, node: Option<u32>) {
+        self.pods[p as usize].node = node;
+        self.allocated.add(self.now, 1);
+        self.set_state(p, PodState::Starting);
+        let d = self.phases.schedule.sample_secs(&mut self.rng)
+            + self.phases.start.sample_secs(&mut self.rng);
+        self.agenda
+            .push(self.now + secs_to_ns(d), Event::PodPhase { pod: p });
+    }
+
+    /// `p` finished its current phase.
+    pub(super) fn phase_done(&mut self, p: u32) {
+        match self.pods[p as usize].state {
+            PodState::Starting => {
+                self.set_state(p, PodState::Loading);
+                let d = self.phases.load.sample_secs(&mut self.rng);
+                self.agenda
+                    .push(self.now + secs_to_ns(d), Event::PodPhase { pod: p });
+            }
+            PodState::Loading => {
+                self.set_state(p, PodState::Ready);
+                self.cold_starts += 1;
+                if let Some(t0) = self.first_transient {
+                    if self.scale_up_reaction.is_none() && self.pods[p as usize].created >= t0 {
+                        self.scale_up_reaction = Some(self.now - t0);
+                    }
+                }
+                self.became_ready(p);
+            }
+            // Deleted while in the phase: the event is stale.
+            _ => {}
+        }
+    }
+
+    fn became_ready(&mut self, p: u32) {
+        self.max_ready = self.max_ready.max(self.counts.ready);
+        self.router.insert(p, self.pods[p as usize].in_flight);
+        self.serve_queue(p);
+    }
+
+    /// Deletes a pod: at once when it serves nothing, else it drains.
+    fn delete_pod(&mut self, p: u32) {
+        if let Some(i) = self.live.iter().rposition(|&x| x == p) {
+            self.live.remove(i);
+        }
+        match self.pods[p as usize].state {
+            PodState::Ready => {
+                self.router.remove(p);
+                self.set_state(p, PodState::Draining);
+                if self.pods[p as usize].in_flight == 0 {
+                    self.gone(p);
+                } else {
+                    self.agenda
+                        .push(self.now + self.phases.grace_ns, Event::GraceEnd { pod: p });
+                }
+            }
+            PodState::Unbound | PodState::Starting | PodState::Loading => self.gone(p),
+            PodState::Draining | PodState::Gone => {}
+        }
+    }
+
+    /// The grace period of a draining pod ended: whatever it still serves fails.
+    pub(super) fn grace_end(&mut self, p: u32) {
+        if self.pods[p as usize].state != PodState::Draining {
+            return;
+        }
+        let pod = &mut self.pods[p as usize];
+        let mut killed = Vec::new();
+        for s in pod.slots.iter_mut().filter(|s| s.busy) {
+            s.busy = false;
+            if s.waiting {
+                s.waiting = false;
+                killed.push(s.class);
+            }
+        }
+        let n = pod.in_flight as u64;
+        pod.in_flight = 0;
+        self.in_flight.sub(self.now, n);
+        for class in killed {
+            self.rec.failed(class);
+        }
+        self.gone(p);
+    }
+
+    /// The pod is gone: its room on the node is free.
+    pub(super) fn gone(&mut self, p: u32) {
+        let was = self.pods[p as usize].state;
+        self.set_state(p, PodState::Gone);
+        self.replicas.sub(self.now, 1);
+        let pod = &mut self.pods[p as usize];
+        pod.slots = Vec::new();
+        pod.free = Vec::new();
+        if was != PodState::Unbound {
+            self.allocated.sub(self.now, 1);
+        }
+        if let (Some(node), Some(c)) = (pod.node.take(), self.cluster.as_mut()) {
+            c.release(self.now, node);
+            self.bind_waiting();
+        }
+    }
+
+    /// Creates or deletes pods so that the policy's replicas plus the warm pool exist.
+    pub(super) fn reconcile(&mut self) {
+        let target = (self.desired + self.setup.warm_pool) as usize;
+        while self.live.len() < target {
+            self.create_pod();
+        }
+        while self.live.len() > target {
+            let Some(victim) = self.victim() else { break };
+            self.delete_pod(victim);
+        }
+    }
+
+    /// The pod a scale-down removes first.
+    fn victim(&self) -> Option<u32> {
+        let rank = |s: PodState| match s {
+            PodState::Unbound => 0,
+            PodState::Starting => 1,
+            PodState::Loading => 2,
+            _ => 3,
+        };
+        // Newest first among equals: scan from the back and keep the first of the lowest rank.
+        let mut best: Option<(u32, u32)> = None;
+        for &p in self.live.iter().rev() {
+            let r = rank(self.pods[p as usize].state);
+            if best.is_none_or(|(_, br)| r < br) {
+                best = Some((p, r));
+            }
+        }
+        best.map(|(p, _)| p)
+    }
+}
+
+/// Seconds to whole nanoseconds (negative and NaN become 0).
+#[inline]
+pub(crate) fn secs_to_ns(s: f64) -> u64 {
+    if s > 0.0 { (s * 1e9).round() as u64 } else { 0 }
+}

@@ -1,0 +1,147 @@
+//! What the simulated client sees: every request's outcome, counted per class and per timeline
+//! window. Histograms and counters only; a closed window keeps a few percentiles, never samples.
+
+use workloads::Plan;
+
+use crate::report::{Requests, TimelineSample};
+use crate::run::{ClassRun, LatencyHist, WindowSlo};
+
+/// Outcomes per class, for the whole run and the open window.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    pub(crate) classes: Vec<ClassRun>,
+    slo_ns: u64,
+    timeout_ns: u64,
+    /// Latencies finished in the open window.
+    window: LatencyHist,
+    /// Arrivals in the open window.
+    pub(crate) window_arrivals: u64,
+    window_ok: u64,
+    window_errors: u64,
+    window_within: u64,
+    /// Requests that waited in the queue.
+    pub(crate) waited: u64,
+    /// Arrivals since the last metric sample.
+    pub(crate) sample_arrivals: u64,
+    pub(crate) timeline: Vec<TimelineSample>,
+    pub(crate) window_slo: Vec<WindowSlo>,
+}
+
+impl Recorder {
+    pub(crate) fn new(plan: &Plan) -> Self {
+        let timeout_ns = plan.traffic.timeout.as_nanos();
+        let max_us = timeout_ns / 1000 + 1;
+        let names: Vec<String> = if plan.traffic.classes.is_empty() {
+            vec!["default".into()]
+        } else {
+            plan.traffic
+                .classes
+                .iter()
+                .map(|c| c.name.clone())
+                .collect()
+        };
+        Recorder {
+            classes: names
+                .into_iter()
+                .map(|name| ClassRun {
+                    name,
+                    requests: Requests::default(),
+                    latency: LatencyHist::new(max_us),
+                    within_slo: 0,
+                })
+                .collect(),
+            slo_ns: plan.slo.latency.as_nanos(),
+            timeout_ns,
+            window: LatencyHist::new(max_us),
+            window_arrivals: 0,
+            window_ok: 0,
+            window_errors: 0,
+            window_within: 0,
+            waited: 0,
+            sample_arrivals: 0,
+            timeline: Vec::new(),
+            window_slo: Vec::new(),
+        }
+    }
+
+    /// A request was scheduled and sent.
+    #[inline]
+    pub(crate) fn arrived(&mut self, class: u16) {
+        let r = &mut self.classes[class as usize].requests;
+        r.scheduled += 1;
+        r.sent += 1;
+        self.window_arrivals += 1;
+        self.sample_arrivals += 1;
+    }
+
+    /// A request was answered `latency_ns` after its intended send time.
+    #[inline]
+    pub(crate) fn ok(&mut self, class: u16, latency_ns: u64) {
+        let c = &mut self.classes[class as usize];
+        c.requests.ok += 1;
+        let us = latency_ns / 1000;
+        c.latency.record(us);
+        self.window.record(us);
+        self.window_ok += 1;
+        if latency_ns <= self.slo_ns {
+            c.within_slo += 1;
+            self.window_within += 1;
+        }
+    }
+
+    /// A request's client gave up at its timeout; its latency is recorded as the timeout.
+    pub(crate) fn timed_out(&mut self, class: u16) {
+        let c = &mut self.classes[class as usize];
+        c.requests.timed_out += 1;
+        c.latency.record(self.timeout_ns / 1000);
+        self.window.record(self.timeout_ns / 1000);
+        self.window_errors += 1;
+    }
+
+    /// A request failed (killed in flight).
+    pub(crate) fn failed(&mut self, class: u16) {
+        self.classes[class as usize].requests.failed += 1;
+        self.window_errors += 1;
+    }
+
+    /// A request was refused or shed by the queue.
+    pub(crate) fn rejected(&mut self, class: u16) {
+        self.classes[class as usize].requests.rejected += 1;
+        self.window_errors += 1;
+    }
+
+    /// Closes the open window `[start, end)` (ns) with the cluster's state at its end.
+    /// `stuck` is true when requests older than the SLO latency are still unanswered.
+    pub(crate) fn close_window(
+        &mut self,
+        start: u64,
+        end: u64,
+        mut s: TimelineSample,
+        stuck: bool,
+    ) {
+        let secs = (end - start) as f64 / 1e9;
+        s.t_s = end as f64 / 1e9;
+        s.rps = if secs > 0.0 {
+            self.window_arrivals as f64 / secs
+        } else {
+            0.0
+        };
+        s.ok = self.window_ok;
+        s.errors = self.window_errors;
+        s.p50_ms = self.window.quantile_ms(0.50);
+        s.p95_ms = self.window.quantile_ms(0.95);
+        s.p99_ms = self.window.quantile_ms(0.99);
+        let finished = self.window_ok + self.window_errors;
+        self.timeline.push(s);
+        self.window_slo.push(WindowSlo {
+            finished,
+            within: self.window_within,
+            stuck,
+        });
+        self.window.reset();
+        self.window_arrivals = 0;
+        self.window_ok = 0;
+        self.window_errors = 0;
+        self.window_within = 0;
+    }
+}

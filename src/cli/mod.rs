@@ -1,0 +1,89 @@
+//! The command line: one module per subcommand, each with its `Args` and `cmd()`.
+
+mod bench;
+mod run;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes, as DESIGN.md's CLI contract defines them.
+pub mod exit {
+    /// Bad input: usage, scenario, file.
+    pub const INPUT: u8 = 2;
+    /// The target or the environment failed.
+    pub const ENV: u8 = 3;
+}
+
+/// A failure and the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    /// The process exit code.
+    pub code: u8,
+    /// What went wrong, with context.
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    /// Bad input (exit 2).
+    pub fn input(error: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            code: exit::INPUT,
+            error: error.into(),
+        }
+    }
+
+    /// The environment failed (exit 3).
+    pub fn env(error: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            code: exit::ENV,
+            error: error.into(),
+        }
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scalebench",
+    version,
+    about = "Which autoscaler setup gives your traffic its tail latency at the lowest cost?"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario's setups and rank them by cost against tail latency.
+    Run(run::Args),
+    /// Parse and check a scenario without running it.
+    Validate(validate::Args),
+    /// Measure scalebench itself.
+    Bench(bench::Args),
+}
+
+/// Parses the command line, runs the subcommand and maps its outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SCALEBENCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Run(args) => run::cmd(args),
+        Command::Validate(args) => validate::cmd(args),
+        Command::Bench(args) => bench::cmd(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! `scalebench run SCENARIO`: run every setup (or the chosen ones), print the ranked table and
+//! write report.json and timeline.csv.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::anyhow;
+use workloads::{Plan, Setup};
+
+use super::Failure;
+
+/// Arguments of `run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The scenario file (TOML).
+    scenario: PathBuf,
+    /// Where the run happens: `sim` (the embedded simulated cluster) for now.
+    #[arg(long, default_value = "sim")]
+    driver: String,
+    /// Run only this setup (repeatable).
+    #[arg(long = "setup", value_name = "NAME")]
+    setups: Vec<String>,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Directory for report.json and timeline.csv (default: out/<scenario name>).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// Runs the scenario.
+pub fn cmd(args: Args) -> Result<(), Failure> {
+    let mut plan = Plan::load(&args.scenario).map_err(Failure::input)?;
+    if let Some(seed) = args.seed {
+        plan.seed = seed;
+    }
+    if args.driver != "sim" {
+        return Err(Failure::input(anyhow!(
+            "driver {:?} is not available yet; use --driver sim (the embedded simulated cluster)",
+            args.driver
+        )));
+    }
+    let setups = choose(&plan, &args.setups)?;
+    let started = Instant::now();
+    let runs = harness::sim::simulate_all(&plan, &setups);
+    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "simulated");
+    let report = harness::score::score(&plan, "sim", &runs);
+    print!("{}", reports::ranked_table(&report));
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("out").join(&plan.name));
+    let written = reports::write_all(&report, &out).map_err(Failure::env)?;
+    for p in written {
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+/// The setups named on the command line, in the scenario's order; all when none is named.
+fn choose<'p>(plan: &'p Plan, names: &[String]) -> Result<Vec<&'p Setup>, Failure> {
+    if let Some(unknown) = names
+        .iter()
+        .find(|n| !plan.setups.iter().any(|s| &s.name == *n))
+    {
+        let known: Vec<&str> = plan.setups.iter().map(|s| s.name.as_str()).collect();
+        return Err(Failure::input(anyhow!(
+            "{}: no setup is named {unknown:?} (setups: {})",
+            plan.path.display(),
+            known.join(", ")
+        )));
+    }
+    Ok(plan
+        .setups
+        .iter()
+        .filter(|s| names.is_empty() || names.contains(&s.name))
+        .collect())
+}

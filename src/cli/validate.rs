@@ -1,0 +1,30 @@
+//! `scalebench validate SCENARIO`: parse and check only.
+
+use std::path::PathBuf;
+
+use workloads::Plan;
+
+use super::Failure;
+
+/// Arguments of `validate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The scenario file (TOML).
+    scenario: PathBuf,
+}
+
+/// Checks the scenario and prints what it would run.
+pub fn cmd(args: Args) -> Result<(), Failure> {
+    let plan = Plan::load(&args.scenario).map_err(Failure::input)?;
+    let names: Vec<&str> = plan.setups.iter().map(|s| s.name.as_str()).collect();
+    println!(
+        "{}: ok: {} over {}, capacity {:.1} rps, windows of {}, setups: {}",
+        args.scenario.display(),
+        plan.name,
+        plan.duration,
+        plan.capacity_rps,
+        plan.window,
+        names.join(", ")
+    );
+    Ok(())
+}
