@@ -251,12 +251,15 @@ mod tests {
         let mut c = Cluster::new(&[pool("a", 5, 1)], 1, 8, 1);
         assert_eq!(c.pools[0].nodes.get(), 2);
         let n = c.bind().unwrap_or(u32::MAX);
+        assert_eq!(n, 0);
         c.release(100 * S, n);
+        c.scan(599 * S, 0, 600 * S);
+        assert_eq!(c.pools[0].nodes.get(), 2, "node 1 has not been empty for 10 minutes yet");
         c.scan(600 * S, 0, 600 * S);
-        assert_eq!(c.pools[0].nodes.get(), 2, "not empty for 10 minutes yet");
+        assert_eq!(c.pools[0].nodes.get(), 1, "node 1 removed");
         c.scan(700 * S, 0, 600 * S);
-        assert_eq!(c.pools[0].nodes.get(), 1, "one removed, min_nodes kept");
-        // Paid: 2 nodes x 700 s, 4 pods each.
-        assert_eq!(c.paid_pod_ns(700 * S), 2 * 700 * S as u128 * 4);
+        assert_eq!(c.pools[0].nodes.get(), 1, "node 0 is idle too, but min_nodes is kept");
+        // Paid: node 0 for 700 s and node 1 for 600 s, 4 pods each.
+        assert_eq!(c.paid_pod_ns(700 * S), (700 + 600) * S as u128 * 4);
     }
 }
