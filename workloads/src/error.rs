@@ -17,7 +17,7 @@ pub enum ScenarioError {
         source: std::io::Error,
     },
     /// The file was read but is not a valid scenario.
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] Located),
 }
 

@@ -254,11 +254,19 @@ mod tests {
         assert_eq!(n, 0);
         c.release(100 * S, n);
         c.scan(599 * S, 0, 600 * S);
-        assert_eq!(c.pools[0].nodes.get(), 2, "node 1 has not been empty for 10 minutes yet");
+        assert_eq!(
+            c.pools[0].nodes.get(),
+            2,
+            "node 1 has not been empty for 10 minutes yet"
+        );
         c.scan(600 * S, 0, 600 * S);
         assert_eq!(c.pools[0].nodes.get(), 1, "node 1 removed");
         c.scan(700 * S, 0, 600 * S);
-        assert_eq!(c.pools[0].nodes.get(), 1, "node 0 is idle too, but min_nodes is kept");
+        assert_eq!(
+            c.pools[0].nodes.get(),
+            1,
+            "node 0 is idle too, but min_nodes is kept"
+        );
         // Paid: node 0 for 700 s and node 1 for 600 s, 4 pods each.
         assert_eq!(c.paid_pod_ns(700 * S), (700 + 600) * S as u128 * 4);
     }

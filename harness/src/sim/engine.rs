@@ -12,6 +12,7 @@ use crate::run::SetupRun;
 impl Sim<'_> {
     /// Runs until every scheduled request is resolved.
     pub(super) fn run(mut self) -> SetupRun {
+        self.schedule_periodic();
         let mut arrivals = ArrivalStream::new(self.plan);
         let mut next = arrivals.next();
         loop {

@@ -186,7 +186,9 @@ impl<'a> Sim<'a> {
         for _ in 0..initial + setup.warm_pool {
             sim.create_ready_pod();
         }
-        sim.schedule_periodic();
         sim
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,236 @@
+//! Behaviour of the whole simulator on small scenarios, with scripted policies where the test is
+//! about the cluster rather than the autoscaler.
+
+use std::path::Path;
+
+use workloads::Plan;
+
+use super::Sim;
+use crate::autoscale::{Observation, Policy};
+use crate::run::SetupRun;
+
+/// Asks for `before` replicas until `at` seconds, then `after`.
+struct Step {
+    at: f64,
+    before: u32,
+    after: u32,
+}
+
+impl Policy for Step {
+    fn interval(&self) -> f64 {
+        1.0
+    }
+
+    fn decide(&mut self, obs: &Observation<'_>) -> u32 {
+        if obs.now < self.at {
+            self.before
+        } else {
+            self.after
+        }
+    }
+}
+
+fn plan(src: &str) -> Plan {
+    match Plan::parse(Path::new("test.toml"), src) {
+        Ok(p) => p,
+        Err(e) => panic!("test scenario is invalid: {e}"),
+    }
+}
+
+fn run_with(plan: &Plan, policy: Option<Step>) -> SetupRun {
+    let mut sim = Sim::new(plan, &plan.setups[0]);
+    if let Some(p) = policy {
+        sim.policy = Box::new(p);
+    }
+    let run = sim.run();
+    assert!(run.requests().identity_holds(), "{:?}", run.requests());
+    run
+}
+
+const HEAD: &str = r#"
+duration = "10m"
+[slo]
+latency = "1s"
+[traffic]
+timeout = "30s"
+"#;
+
+#[test]
+fn per_replica_billing_is_exact() {
+    let p = plan(&format!(
+        r#"{HEAD}
+[[traffic.shape]]
+kind = "steady"
+rate = 10
+[service]
+time = "10ms"
+[cluster]
+billing = "replica"
+price_per_replica_hour = 60.0
+[[setup]]
+name = "f"
+[setup.fixed]
+replicas = 25
+"#
+    ));
+    let run = run_with(&p, None);
+    // 25 replicas x 10 minutes at 1 per replica-minute.
+    assert_eq!(run.cost_usd(), 250.0);
+    assert_eq!(run.requests().ok, run.requests().scheduled);
+}
+
+#[test]
+fn requests_wait_for_a_cold_start_from_zero() {
+    // One request at 60 s, no replica until the policy asks for one at 61 s: it is bound at once
+    // (replica billing), starts for 1 + 20 s, loads for 40 s, and then serves the request.
+    let p = plan(
+        r#"
+duration = "10m"
+[slo]
+latency = "1s"
+[traffic]
+timeout = "5m"
+[[traffic.shape]]
+kind = "burst"
+requests = 1
+at = "1m"
+[service]
+time = "100ms"
+lifecycle = { schedule = "1s", start = "20s", load = "40s" }
+[cluster]
+billing = "replica"
+price_per_replica_hour = 1.0
+[[setup]]
+name = "z"
+[setup.fixed]
+replicas = 0
+"#,
+    );
+    let run = run_with(
+        &p,
+        Some(Step {
+            at: 61.0,
+            before: 0,
+            after: 1,
+        }),
+    );
+    assert_eq!(run.requests().ok, 1);
+    assert_eq!(run.cold_starts, 1);
+    assert_eq!(run.waited, 1);
+    let max_ms = run.latency.summary().max;
+    assert!((max_ms - 62_100.0).abs() < 62_100.0 * 0.001, "{max_ms}");
+    // Paid from creation at 61 s to the end of the run.
+    assert!((run.cost_usd() - 539.0 / 3600.0).abs() < 1e-12);
+}
+
+#[test]
+fn a_node_takes_scan_plus_provisioning_before_pods_start() {
+    let p = plan(&format!(
+        r#"{HEAD}
+[[traffic.shape]]
+kind = "burst"
+requests = 1
+at = "5m"
+[service]
+time = "100ms"
+lifecycle = {{ schedule = "0s", start = "10s", load = "20s" }}
+[[cluster.pool]]
+name = "gpu"
+gpus_per_node = 1
+price_per_hour = 3.6
+provision = "2m"
+max_nodes = 2
+[[setup]]
+name = "z"
+[setup.fixed]
+replicas = 0
+"#
+    ));
+    // The pod is created at 1 s; the scan at 10 s asks for a node, up at 130 s; the pod starts
+    // then and is ready at 160 s. Until the 10 min scale-down the node is paid for.
+    let run = run_with(
+        &p,
+        Some(Step {
+            at: 1.0,
+            before: 0,
+            after: 1,
+        }),
+    );
+    assert_eq!(run.requests().ok, 1);
+    assert_eq!(run.cold_starts, 1);
+    let ready_at = run
+        .timeline
+        .iter()
+        .find(|s| s.replicas_ready == 1)
+        .map(|s| s.t_s);
+    assert_eq!(ready_at, Some(160.0));
+    // Node from 10 s to the end of the run (600 s) at 3.6 $/h = 0.001 $/s.
+    let usd = run.cost_usd();
+    assert!((usd - 0.59).abs() < 1e-9, "{usd}");
+    assert_eq!(
+        run.timeline[9].nodes.get("gpu"),
+        Some(&1),
+        "requested at 10 s"
+    );
+}
+
+#[test]
+fn overload_is_counted_exactly_once() {
+    // 100 rps against one replica serving 10 rps with a queue of 20: most are rejected, queued
+    // ones time out, a few are ok. Every scheduled request is counted once.
+    let p = plan(&format!(
+        r#"{HEAD}
+[[traffic.shape]]
+kind = "steady"
+rate = 100
+[service]
+time = "100ms"
+queue = 20
+[cluster]
+billing = "replica"
+price_per_replica_hour = 1.0
+[[setup]]
+name = "f"
+[setup.fixed]
+replicas = 1
+"#
+    ));
+    let run = run_with(&p, None);
+    let r = run.requests();
+    assert!(r.rejected > r.scheduled / 2, "{r:?}");
+    assert!(r.ok > 5000, "{r:?}");
+    assert_eq!(r.failed, 0);
+}
+
+#[test]
+fn scale_down_drains_and_kills_what_outlives_the_grace_period() {
+    // Requests take 20 s. The one at 10 s is served; the replica is removed at 100 s with a 5 s
+    // grace period while serving the one from 90 s, which fails; the one at 200 s finds no
+    // replica and times out.
+    let mut src = String::from(HEAD);
+    for at in ["10s", "90s", "200s"] {
+        src += &format!("[[traffic.shape]]\nkind = \"burst\"\nrequests = 1\nat = \"{at}\"\n");
+    }
+    src += r#"
+[service]
+time = "20s"
+lifecycle = { grace_period = "5s" }
+[cluster]
+billing = "replica"
+price_per_replica_hour = 1.0
+[[setup]]
+name = "f"
+[setup.fixed]
+replicas = 1
+"#;
+    let run = run_with(
+        &plan(&src),
+        Some(Step {
+            at: 100.0,
+            before: 1,
+            after: 0,
+        }),
+    );
+    let r = run.requests();
+    assert_eq!((r.ok, r.failed, r.timed_out), (1, 1, 1), "{r:?}");
+}

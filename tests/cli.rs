@@ -1,0 +1,175 @@
+//! End-to-end tests of the binary: scenario in, ranked table and report files out.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use harness::report::Report;
+
+fn scalebench(args: &[&str]) -> Output {
+    match Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .args(args)
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => panic!("cannot start scalebench: {e}"),
+    }
+}
+
+fn scenario(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("workloads/scenarios")
+        .join(name);
+    p.to_string_lossy().into_owned()
+}
+
+fn read_report(dir: &Path) -> Report {
+    let text = std::fs::read_to_string(dir.join("report.json")).unwrap_or_default();
+    match serde_json::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => panic!("report.json does not parse: {e}"),
+    }
+}
+
+fn run(name: &str) -> (Output, Report, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let out = dir.path().join("out");
+    let o = scalebench(&["run", &scenario(name), "--out", &out.to_string_lossy()]);
+    assert!(
+        o.status.success(),
+        "run {name} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report = read_report(&out);
+    (o, report, out, dir)
+}
+
+#[test]
+fn spike_5x_prints_the_ranked_table_and_writes_both_files() {
+    let (o, report, out, _dir) = run("spike-5x.toml");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for s in &report.setups {
+        assert!(
+            stdout.contains(&s.name),
+            "table lacks {}:\n{stdout}",
+            s.name
+        );
+    }
+    assert_eq!(report.schema, "scalebench.report/v1");
+    assert_eq!(report.driver, "sim");
+    assert_eq!(report.setups.len(), 3);
+    for (i, s) in report.setups.iter().enumerate() {
+        assert_eq!(s.rank, i as u32 + 1);
+        assert!(s.requests.identity_holds(), "{}: {:?}", s.name, s.requests);
+        assert!(s.requests.scheduled > 100_000);
+        assert_eq!(
+            s.timeline.len(),
+            1800,
+            "one window per second of a 30 min run"
+        );
+        assert_eq!(s.slo.recoveries.len(), 1);
+    }
+    let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap_or_default();
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap_or_default();
+    assert!(header.starts_with("setup,t_s,"), "{header}");
+    assert!(header.contains("nodes_gpu-on-demand"), "{header}");
+    assert_eq!(lines.count(), 3 * 1800);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_report() {
+    let (_, a, _, _d1) = run("burst-100.toml");
+    let (_, b, _, _d2) = run("burst-100.toml");
+    assert_eq!(a, b);
+}
+
+/// CoreWeave's "Can It Scale?": 25 fixed pods cost 150P exactly; fast scaling from zero is
+/// cheaper and answers the 100 requests sooner than slow scaling from zero.
+#[test]
+fn coreweave_100_reproduces_the_article() {
+    let (_, report, _, _dir) = run("coreweave-100.toml");
+    let get = |name: &str| match report.setups.iter().find(|s| s.name == name) {
+        Some(s) => s.clone(),
+        None => panic!("no setup {name}"),
+    };
+    let fixed = get("no-autoscaling-25");
+    let slow = get("slow-from-zero");
+    let fast = get("fast-from-zero");
+    for s in [&fixed, &slow, &fast] {
+        assert_eq!(s.requests.ok, 100, "{}: {:?}", s.name, s.requests);
+    }
+    assert_eq!(fixed.cost.total_usd, 150.0, "25 pods x 6 steps x P");
+    assert!(
+        fast.cost.total_usd < fixed.cost.total_usd,
+        "fast {} vs fixed {}",
+        fast.cost.total_usd,
+        fixed.cost.total_usd
+    );
+    // Every request was sent at t = 0, so the largest latency is when the last one finished.
+    assert!(
+        fast.latency_ms.max < slow.latency_ms.max,
+        "fast finished at {} ms, slow at {} ms",
+        fast.latency_ms.max,
+        slow.latency_ms.max
+    );
+    // 25 pods serve 4 waves of one step each.
+    assert!(
+        (fixed.latency_ms.max - 240_000.0).abs() < 500.0,
+        "{}",
+        fixed.latency_ms.max
+    );
+}
+
+#[test]
+fn bad_scenarios_exit_2_naming_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "name = \"x\"\nduration = \"90\"\n").unwrap_or_else(|e| panic!("{e}"));
+    let o = scalebench(&["validate", &path.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.toml:2:12"), "{err}");
+    assert!(err.contains("expected a duration"), "{err}");
+
+    std::fs::write(&path, "duration = \"1m\"\nbogus = 1\n").unwrap_or_else(|e| panic!("{e}"));
+    let o = scalebench(&["run", &path.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.toml:2:1"), "{err}");
+    assert!(err.contains("bogus"), "{err}");
+}
+
+#[test]
+fn unknown_setup_and_missing_file_exit_2() {
+    let o = scalebench(&["run", &scenario("steady-50.toml"), "--setup", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no setup is named \"nope\""));
+    let o = scalebench(&["validate", "/nonexistent/scenario.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn every_shipped_scenario_validates() {
+    for name in [
+        "steady-50.toml",
+        "spike-5x.toml",
+        "burst-100.toml",
+        "coreweave-100.toml",
+    ] {
+        let o = scalebench(&["validate", &scenario(name)]);
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn bench_sim_prints_its_figures() {
+    let o = scalebench(&["bench", "sim", "--hours", "0.02", "--rps", "200"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("simulated req/s"), "{out}");
+    assert!(out.contains("peak RSS"), "{out}");
+}
