@@ -185,3 +185,124 @@ impl Shape {
         }
     }
 }
+
+impl Traffic {
+    /// The offered rate at `t_s` seconds, in requests per second, bursts excluded: the sum of the
+    /// additive shapes times the product of the spikes active at `t_s`. Intervals are half-open
+    /// (`[from, until)`), so the rate at a boundary is the one that follows it.
+    pub fn rate_at(&self, t_s: f64, capacity_rps: f64, duration_s: f64) -> f64 {
+        let mut sum = 0.0;
+        let mut factor = 1.0;
+        for shape in &self.shapes {
+            match shape {
+                Shape::Steady { rate, from, until } => {
+                    let end = until.map_or(duration_s, |u| u.as_secs_f64());
+                    if t_s >= from.as_secs_f64() && t_s < end {
+                        sum += rate.resolve(capacity_rps);
+                    }
+                }
+                Shape::Ramp {
+                    from,
+                    to,
+                    at,
+                    length,
+                    until,
+                } => {
+                    let start = at.as_secs_f64();
+                    let ramp_end = start + length.as_secs_f64();
+                    let end = until.map_or(duration_s, |u| u.as_secs_f64());
+                    let (lo, hi) = (from.resolve(capacity_rps), to.resolve(capacity_rps));
+                    if t_s >= start && t_s < ramp_end {
+                        sum += lo + (hi - lo) * (t_s - start) / (ramp_end - start);
+                    } else if t_s >= ramp_end && t_s < end {
+                        sum += hi;
+                    }
+                }
+                Shape::Diurnal {
+                    min,
+                    max,
+                    period,
+                    peak,
+                } => {
+                    let p = period.as_secs_f64();
+                    let peak = peak.map_or(p / 2.0, |d| d.as_secs_f64());
+                    let (lo, hi) = (min.resolve(capacity_rps), max.resolve(capacity_rps));
+                    let phase = std::f64::consts::TAU * (t_s - peak) / p;
+                    sum += lo + (hi - lo) * 0.5 * (1.0 + phase.cos());
+                }
+                Shape::Spike {
+                    factor: f,
+                    at,
+                    length,
+                } => {
+                    let start = at.as_secs_f64();
+                    if t_s >= start && t_s < start + length.as_secs_f64() {
+                        factor *= f;
+                    }
+                }
+                Shape::Burst { .. } => {}
+            }
+        }
+        (sum * factor).max(0.0)
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    fn traffic(src: &str) -> Traffic {
+        match toml::from_str(src) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn shapes_compose_additively_with_spikes_multiplying() {
+        let t = traffic(
+            r#"
+[[shape]]
+kind = "steady"
+rate = "50%"
+[[shape]]
+kind = "ramp"
+from = 0
+to = 100
+at = "10s"
+for = "10s"
+until = "30s"
+[[shape]]
+kind = "spike"
+factor = 5
+at = "25s"
+for = "10s"
+"#,
+        );
+        let r = |s| t.rate_at(s, 200.0, 60.0);
+        assert_eq!(r(0.0), 100.0);
+        assert_eq!(r(15.0), 150.0, "half-way up the ramp");
+        assert_eq!(r(20.0), 200.0, "the ramp holds `to`");
+        assert_eq!(r(25.0), 1000.0, "5x of steady plus ramp");
+        assert_eq!(r(30.0), 500.0, "the ramp ended, the spike goes on");
+        assert_eq!(r(35.0), 100.0);
+    }
+
+    #[test]
+    fn diurnal_peaks_where_asked() {
+        let t = traffic(
+            r#"
+[[shape]]
+kind = "diurnal"
+min = 10
+max = 30
+period = "1h"
+peak = "15m"
+"#,
+        );
+        let r = |s| t.rate_at(s, 0.0, 3600.0);
+        assert!((r(900.0) - 30.0).abs() < 1e-9);
+        assert!((r(2700.0) - 10.0).abs() < 1e-9);
+        assert!((r(0.0) - 20.0).abs() < 1e-9);
+    }
+}

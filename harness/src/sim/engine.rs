@@ -13,23 +13,23 @@ impl Sim<'_> {
     /// Runs until every scheduled request is resolved.
     pub(super) fn run(mut self) -> SetupRun {
         self.schedule_periodic();
+        // The stream is lazy: only the next arrival is ever held, as one event on the agenda.
         let mut arrivals = ArrivalStream::new(self.plan);
         let mut next = arrivals.next();
-        loop {
-            let ta = next.map_or(u64::MAX, |a| a.t_ns);
-            let te = self.agenda.peek_time().unwrap_or(u64::MAX);
-            if ta == u64::MAX && te == u64::MAX {
-                break;
-            }
-            // Events first at equal times: a completion at t frees its slot for an arrival at t.
-            if ta < te {
+        if let Some(a) = next {
+            self.agenda.push(a.t_ns, Event::Arrival);
+        }
+        while let Some((t, ev)) = self.agenda.pop() {
+            self.now = t;
+            if ev == Event::Arrival {
                 if let Some(a) = next {
-                    self.now = a.t_ns;
                     self.arrive(a);
                 }
                 next = arrivals.next();
-            } else if let Some((t, ev)) = self.agenda.pop() {
-                self.now = t;
+                if let Some(a) = next {
+                    self.agenda.push(a.t_ns, Event::Arrival);
+                }
+            } else {
                 self.handle(ev);
             }
         }
@@ -58,6 +58,7 @@ impl Sim<'_> {
             Event::ClusterScan => self.cluster_scan(),
             Event::Sample => self.sample(),
             Event::Window => self.close_window(),
+            Event::Arrival => {}
         }
     }
 

@@ -1,4 +1,4 @@
-//! The simulator's agenda: a min-heap of timed events, ties broken by insertion order so that a
+//! The simulator's agenda: timed events in time order, ties broken by insertion order so that a
 //! run is the same on every machine.
 
 use std::cmp::Ordering;
@@ -21,61 +21,122 @@ pub(crate) enum Event {
     PolicyTick,
     /// The cluster autoscaler's scan.
     ClusterScan,
+    /// The next arrival of the lazy arrival stream is due.
+    Arrival,
     /// A one-second metrics sample.
     Sample,
     /// A timeline window closes.
     Window,
 }
 
+/// Slot width: 2^20 ns, about a millisecond.
+const SLOT_BITS: u32 = 20;
+/// Slots in the wheel: a horizon of about 17 s; later events wait in a heap.
+const SLOTS: u64 = 1 << 14;
+
+/// A far-future event, ordered earliest first for [`BinaryHeap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Entry {
-    t: u64,
-    seq: u64,
+struct Far {
+    key: u128,
     ev: Event,
 }
 
-impl Ord for Entry {
+impl Ord for Far {
     fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: BinaryHeap is a max-heap and we want the earliest first.
-        (other.t, other.seq).cmp(&(self.t, self.seq))
+        other.key.cmp(&self.key)
     }
 }
 
-impl PartialOrd for Entry {
+impl PartialOrd for Far {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
 /// Timed events, earliest first, FIFO among equal times.
-#[derive(Debug, Default)]
+///
+/// A timing wheel of millisecond slots covers the next ~17 s, where almost every event of a
+/// run falls (completions, timeouts, phases); later events wait in a binary heap and move into
+/// the wheel as it turns. Each event's key is its time in the high 64 bits and its insertion
+/// sequence in the low ones, so the order is exact, not rounded to a slot. Push and pop are
+/// O(1) for the wheel: a binary heap's log-depth sifts with unpredictable branches were the
+/// simulator's largest cost.
+#[derive(Debug)]
 pub(crate) struct Agenda {
-    heap: BinaryHeap<Entry>,
+    slots: Vec<Vec<(u128, Event)>>,
+    /// The slot number (t >> SLOT_BITS) being served; wheel entries are in [cur, cur + SLOTS).
+    cur: u64,
+    in_wheel: usize,
+    far: BinaryHeap<Far>,
     seq: u64,
 }
 
+impl Default for Agenda {
+    fn default() -> Self {
+        Agenda {
+            slots: vec![Vec::new(); SLOTS as usize],
+            cur: 0,
+            in_wheel: 0,
+            far: BinaryHeap::new(),
+            seq: 0,
+        }
+    }
+}
+
 impl Agenda {
-    /// Schedules `ev` at `t` nanoseconds.
+    /// Schedules `ev` at `t` nanoseconds (not before the last event popped).
     #[inline]
     pub(crate) fn push(&mut self, t: u64, ev: Event) {
         self.seq += 1;
-        self.heap.push(Entry {
-            t,
-            seq: self.seq,
-            ev,
-        });
+        let key = (t as u128) << 64 | self.seq as u128;
+        let slot = (t >> SLOT_BITS).max(self.cur);
+        if slot < self.cur + SLOTS {
+            self.slots[(slot % SLOTS) as usize].push((key, ev));
+            self.in_wheel += 1;
+        } else {
+            self.far.push(Far { key, ev });
+        }
     }
 
-    /// The time of the next event.
-    #[inline]
-    pub(crate) fn peek_time(&self) -> Option<u64> {
-        self.heap.peek().map(|e| e.t)
+    /// Moves far events that the wheel now covers into it.
+    fn migrate(&mut self) {
+        while let Some(f) = self.far.peek() {
+            let slot = (f.key >> (64 + SLOT_BITS)) as u64;
+            if slot >= self.cur + SLOTS {
+                break;
+            }
+            let Far { key, ev } = *f;
+            self.far.pop();
+            self.slots[(slot.max(self.cur) % SLOTS) as usize].push((key, ev));
+            self.in_wheel += 1;
+        }
     }
 
-    /// Removes and returns the next event.
+    /// Removes and returns the next event and its time.
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<(u64, Event)> {
-        self.heap.pop().map(|e| (e.t, e.ev))
+        loop {
+            if self.in_wheel == 0 {
+                let next = self.far.peek()?;
+                self.cur = (next.key >> (64 + SLOT_BITS)) as u64;
+                self.migrate();
+                continue;
+            }
+            let slot = &mut self.slots[(self.cur % SLOTS) as usize];
+            if !slot.is_empty() {
+                let mut best = 0;
+                for i in 1..slot.len() {
+                    if slot[i].0 < slot[best].0 {
+                        best = i;
+                    }
+                }
+                let (key, ev) = slot.swap_remove(best);
+                self.in_wheel -= 1;
+                return Some(((key >> 64) as u64, ev));
+            }
+            self.cur += 1;
+            self.migrate();
+        }
     }
 }
 
@@ -100,5 +161,61 @@ mod tests {
                 (5, Event::PolicyTick)
             ]
         );
+    }
+
+    #[test]
+    fn matches_a_sorted_reference_across_the_horizon() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(5);
+        let mut a = Agenda::default();
+        let mut reference: Vec<(u64, u64)> = Vec::new();
+        let mut now = 0u64;
+        let mut seq = 0u64;
+        let mut popped = Vec::new();
+        for round in 0..20_000 {
+            // Mostly near events, some far beyond the wheel's horizon, some at the same instant.
+            for _ in 0..rng.random_range(0..3u32) {
+                let dt = match rng.random_range(0..10u32) {
+                    0 => rng.random_range(0..100_000_000_000u64),
+                    1 => 0,
+                    _ => rng.random_range(0..50_000_000u64),
+                };
+                seq += 1;
+                a.push(now + dt, Event::NodeUp { node: seq as u32 });
+                reference.push((now + dt, seq));
+            }
+            if round % 3 != 0 {
+                if let Some((t, ev)) = a.pop() {
+                    now = t;
+                    popped.push((t, ev));
+                }
+            }
+        }
+        while let Some(x) = a.pop() {
+            popped.push(x);
+        }
+        reference.sort_unstable();
+        let expected: Vec<_> = reference
+            .into_iter()
+            .map(|(t, s)| (t, Event::NodeUp { node: s as u32 }))
+            .collect();
+        // Popping interleaved with pushing must still give every event in (time, FIFO) order
+        // among the events present, which for this schedule is the global sorted order only if
+        // no push lands before an earlier pop; check the weaker, exact invariants instead.
+        assert_eq!(popped.len(), expected.len());
+        assert!(
+            popped.windows(2).all(|w| w[0].0 <= w[1].0),
+            "times never go backwards"
+        );
+        let mut sorted = popped.clone();
+        sorted.sort_by_key(|(t, ev)| match ev {
+            Event::NodeUp { node } => (*t, *node),
+            _ => (*t, 0),
+        });
+        assert_eq!(
+            sorted, expected,
+            "every event comes out exactly once, at its time"
+        );
+        assert_eq!(popped, sorted, "ties come out in insertion order");
     }
 }

@@ -12,7 +12,7 @@ pub(crate) struct Recorder {
     pub(crate) classes: Vec<ClassRun>,
     slo_ns: u64,
     timeout_ns: u64,
-    /// Latencies finished in the open window.
+    /// Latencies finished in the open window (compact: percentiles to 1%).
     window: LatencyHist,
     /// Arrivals in the open window.
     pub(crate) window_arrivals: u64,
@@ -42,7 +42,8 @@ impl Recorder {
         };
         Recorder {
             classes: names
-                .into_iter()
+                .iter()
+                .cloned()
                 .map(|name| ClassRun {
                     name,
                     requests: Requests::default(),
@@ -52,7 +53,7 @@ impl Recorder {
                 .collect(),
             slo_ns: plan.slo.latency.as_nanos(),
             timeout_ns,
-            window: LatencyHist::new(max_us),
+            window: LatencyHist::compact(max_us),
             window_arrivals: 0,
             window_ok: 0,
             window_errors: 0,
@@ -131,6 +132,7 @@ impl Recorder {
         s.p50_ms = self.window.quantile_ms(0.50);
         s.p95_ms = self.window.quantile_ms(0.95);
         s.p99_ms = self.window.quantile_ms(0.99);
+        self.window.reset();
         let finished = self.window_ok + self.window_errors;
         self.timeline.push(s);
         self.window_slo.push(WindowSlo {
@@ -138,7 +140,6 @@ impl Recorder {
             within: self.window_within,
             stuck,
         });
-        self.window.reset();
         self.window_arrivals = 0;
         self.window_ok = 0;
         self.window_errors = 0;

@@ -73,10 +73,27 @@ impl LoadIndex {
     /// Records that `pod`'s load changed to `load` (no-op when it is not in the index).
     #[inline]
     pub(crate) fn set_load(&mut self, pod: u32, load: u32) {
-        if self.places.get(pod as usize).is_some_and(Option::is_some) {
-            self.remove(pod);
-            self.insert(pod, load);
+        let Some(Some(place)) = self.places.get(pod as usize).copied() else {
+            return;
+        };
+        if place.load == load {
+            return;
         }
+        // Out of the old bucket: the last pod there takes this one's position.
+        let old = &mut self.buckets[place.load as usize];
+        old.swap_remove(place.pos as usize);
+        if let Some(&moved) = old.get(place.pos as usize) {
+            if let Some(p) = self.places[moved as usize].as_mut() {
+                p.pos = place.pos;
+            }
+        }
+        let new = &mut self.buckets[load as usize];
+        self.places[pod as usize] = Some(Place {
+            load,
+            pos: new.len() as u32,
+        });
+        new.push(pod);
+        self.low = self.low.min(load as usize);
     }
 
     /// The least-loaded ready pod with a free slot, if any.
