@@ -13,24 +13,26 @@ impl Sim<'_> {
     /// Runs until every scheduled request is resolved.
     pub(super) fn run(mut self) -> SetupRun {
         self.schedule_periodic();
-        // The stream is lazy: only the next arrival is ever held, as one event on the agenda.
+        // The stream is lazy: only the next arrival is ever held.
         let mut arrivals = ArrivalStream::new(self.plan);
         let mut next = arrivals.next();
-        if let Some(a) = next {
-            self.agenda.push(a.t_ns, Event::Arrival);
-        }
-        while let Some((t, ev)) = self.agenda.pop() {
-            self.now = t;
-            if ev == Event::Arrival {
-                if let Some(a) = next {
+        loop {
+            let te = self.agenda.peek_time().unwrap_or(u64::MAX);
+            match next {
+                // Events first at equal times: a completion at t frees its slot for an arrival
+                // at t.
+                Some(a) if a.t_ns < te => {
+                    self.now = a.t_ns;
                     self.arrive(a);
+                    next = arrivals.next();
                 }
-                next = arrivals.next();
-                if let Some(a) = next {
-                    self.agenda.push(a.t_ns, Event::Arrival);
-                }
-            } else {
-                self.handle(ev);
+                _ => match self.agenda.pop() {
+                    Some((t, ev)) => {
+                        self.now = t;
+                        self.handle(ev);
+                    }
+                    None => break,
+                },
             }
         }
         // Nothing can serve what still waits: its clients time out.
@@ -58,7 +60,6 @@ impl Sim<'_> {
             Event::ClusterScan => self.cluster_scan(),
             Event::Sample => self.sample(),
             Event::Window => self.close_window(),
-            Event::Arrival => {}
         }
     }
 

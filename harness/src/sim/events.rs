@@ -21,8 +21,6 @@ pub(crate) enum Event {
     PolicyTick,
     /// The cluster autoscaler's scan.
     ClusterScan,
-    /// The next arrival of the lazy arrival stream is due.
-    Arrival,
     /// A one-second metrics sample.
     Sample,
     /// A timeline window closes.
@@ -112,31 +110,60 @@ impl Agenda {
         }
     }
 
-    /// Removes and returns the next event and its time.
+    /// Turns the wheel to the slot of the next event; false when there is none. Events pushed
+    /// later for earlier slots land in this slot (see `push`), whose full keys keep them in order.
     #[inline]
-    pub(crate) fn pop(&mut self) -> Option<(u64, Event)> {
+    fn turn(&mut self) -> bool {
         loop {
             if self.in_wheel == 0 {
-                let next = self.far.peek()?;
+                let Some(next) = self.far.peek() else {
+                    return false;
+                };
                 self.cur = (next.key >> (64 + SLOT_BITS)) as u64;
                 self.migrate();
                 continue;
             }
-            let slot = &mut self.slots[(self.cur % SLOTS) as usize];
-            if !slot.is_empty() {
-                let mut best = 0;
-                for i in 1..slot.len() {
-                    if slot[i].0 < slot[best].0 {
-                        best = i;
-                    }
-                }
-                let (key, ev) = slot.swap_remove(best);
-                self.in_wheel -= 1;
-                return Some(((key >> 64) as u64, ev));
+            if !self.slots[(self.cur % SLOTS) as usize].is_empty() {
+                return true;
             }
             self.cur += 1;
             self.migrate();
         }
+    }
+
+    /// The position of the earliest event in the current slot.
+    #[inline]
+    fn earliest(&self) -> usize {
+        let slot = &self.slots[(self.cur % SLOTS) as usize];
+        let mut best = 0;
+        for i in 1..slot.len() {
+            if slot[i].0 < slot[best].0 {
+                best = i;
+            }
+        }
+        best
+    }
+
+    /// The time of the next event, if any.
+    #[inline]
+    pub(crate) fn peek_time(&mut self) -> Option<u64> {
+        if !self.turn() {
+            return None;
+        }
+        let i = self.earliest();
+        Some((self.slots[(self.cur % SLOTS) as usize][i].0 >> 64) as u64)
+    }
+
+    /// Removes and returns the next event and its time.
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<(u64, Event)> {
+        if !self.turn() {
+            return None;
+        }
+        let i = self.earliest();
+        let (key, ev) = self.slots[(self.cur % SLOTS) as usize].swap_remove(i);
+        self.in_wheel -= 1;
+        Some(((key >> 64) as u64, ev))
     }
 }
 
