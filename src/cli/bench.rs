@@ -100,12 +100,12 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     let plan = Plan::parse(Path::new("<bench-sim>"), &src)
         .context("the built-in benchmark scenario is invalid")
         .map_err(Failure::input)?;
-    println!(
-        "bench sim: {} h at {} rps mean (diurnal), {} setups, one thread",
+    super::print(&format!(
+        "bench sim: {} h at {} rps mean (diurnal), {} setups, one thread\n",
         args.hours,
         args.rps,
         plan.setups.len()
-    );
+    ));
     let all = Instant::now();
     let mut total = 0u64;
     for setup in &plan.setups {
@@ -114,25 +114,25 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         let secs = t.elapsed().as_secs_f64();
         let n = run.requests().scheduled;
         total += n;
-        println!(
-            "  {:<12} {:>11} requests in {:>7.2} s = {:>6.2} M simulated req/s (p99 {:.1} ms)",
+        super::print(&format!(
+            "  {:<12} {:>11} requests in {:>7.2} s = {:>6.2} M simulated req/s (p99 {:.1} ms)\n",
             setup.name,
             n,
             secs,
             n as f64 / secs / 1e6,
             run.latency.summary().p99
-        );
+        ));
     }
     let secs = all.elapsed().as_secs_f64();
-    println!(
-        "  total        {:>11} requests in {:>7.2} s = {:>6.2} M simulated req/s",
+    super::print(&format!(
+        "  total        {:>11} requests in {:>7.2} s = {:>6.2} M simulated req/s\n",
         total,
         secs,
         total as f64 / secs / 1e6
-    );
+    ));
     match peak_rss_mib() {
-        Some(m) => println!("  peak RSS     {m:.1} MiB"),
-        None => println!("  peak RSS     unknown (no /proc/self/status)"),
+        Some(m) => super::print(&format!("  peak RSS     {m:.1} MiB\n")),
+        None => super::print("  peak RSS     unknown (no /proc/self/status)\n"),
     }
     Ok(())
 }

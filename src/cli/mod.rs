@@ -64,6 +64,13 @@ enum Command {
     Bench(bench::Args),
 }
 
+/// Writes to stdout; a closed pipe (`scalebench run ... | head`) is not an error worth a panic.
+pub fn print(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();

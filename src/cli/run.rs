@@ -45,13 +45,13 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     let runs = harness::sim::simulate_all(&plan, &setups);
     tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "simulated");
     let report = harness::score::score(&plan, "sim", &runs);
-    print!("{}", reports::ranked_table(&report));
+    super::print(&reports::ranked_table(&report));
     let out = args
         .out
         .unwrap_or_else(|| PathBuf::from("out").join(&plan.name));
     let written = reports::write_all(&report, &out).map_err(Failure::env)?;
     for p in written {
-        println!("wrote {}", p.display());
+        super::print(&format!("wrote {}\n", p.display()));
     }
     Ok(())
 }

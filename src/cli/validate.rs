@@ -17,14 +17,14 @@ pub struct Args {
 pub fn cmd(args: Args) -> Result<(), Failure> {
     let plan = Plan::load(&args.scenario).map_err(Failure::input)?;
     let names: Vec<&str> = plan.setups.iter().map(|s| s.name.as_str()).collect();
-    println!(
-        "{}: ok: {} over {}, capacity {:.1} rps, windows of {}, setups: {}",
+    super::print(&format!(
+        "{}: ok: {} over {}, capacity {:.1} rps, windows of {}, setups: {}\n",
         args.scenario.display(),
         plan.name,
         plan.duration,
         plan.capacity_rps,
         plan.window,
         names.join(", ")
-    );
+    ));
     Ok(())
 }

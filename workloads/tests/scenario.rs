@@ -1,0 +1,90 @@
+//! The scenario format: what parses, what it resolves to, and the errors for what does not.
+
+use std::path::Path;
+
+use workloads::Plan;
+
+const BASE: &str = r#"
+duration = "10m"
+[slo]
+latency = "500ms"
+[traffic]
+capacity_replicas = 10
+[[traffic.shape]]
+kind = "steady"
+rate = "50%"
+[service]
+concurrency = 2
+time = "100ms"
+[[cluster.pool]]
+name = "gpu"
+gpus_per_node = 4
+price_per_hour = 4.0
+max_nodes = 5
+"#;
+
+fn parse(extra: &str) -> Result<Plan, String> {
+    Plan::parse(Path::new("s.toml"), &format!("{BASE}{extra}")).map_err(|e| e.to_string())
+}
+
+fn err(extra: &str) -> String {
+    match parse(extra) {
+        Ok(_) => panic!("expected an error for {extra}"),
+        Err(e) => e,
+    }
+}
+
+const FIXED: &str = "[[setup]]\nname = \"f\"\n[setup.fixed]\nreplicas = 3\n";
+
+#[test]
+fn a_share_of_capacity_resolves_from_the_service_model() {
+    let p = parse(FIXED).unwrap_or_else(|e| panic!("{e}"));
+    // 10 replicas x 2 concurrent / 0.1 s = 200 rps.
+    assert_eq!(p.capacity_rps, 200.0);
+    assert_eq!(p.setups[0].policy.kind(), "fixed");
+    assert_eq!(p.setups[0].scrape_delay.as_secs_f64(), 15.0);
+    assert_eq!(p.window.as_secs_f64(), 1.0);
+}
+
+#[test]
+fn a_setup_needs_exactly_one_policy() {
+    let e = err("[[setup]]\nname = \"x\"\n");
+    assert!(e.contains("needs exactly one policy table"), "{e}");
+    let e = err(
+        "[[setup]]\nname = \"x\"\n[setup.fixed]\nreplicas = 1\n[setup.hpa]\nmax_replicas = 3\nmetric = \"rps\"\ntarget = 5\n",
+    );
+    assert!(e.contains("found 2"), "{e}");
+}
+
+#[test]
+fn errors_name_the_line_and_column() {
+    let e = err(&format!("{FIXED}[setup.hpa]\nmax_replicas = \"many\"\n"));
+    assert!(e.starts_with("s.toml:"), "{e}");
+    let e = err("[[setup]]\nname = \"x\"\npools = [\"cpu\"]\n[setup.fixed]\nreplicas = 1\n");
+    assert!(
+        e.contains("names pool \"cpu\", which is not defined"),
+        "{e}"
+    );
+    let line = BASE.lines().count() + 1;
+    assert!(e.starts_with(&format!("s.toml:{line}:")), "{e}");
+}
+
+#[test]
+fn invalid_values_are_explained() {
+    let e = err(&format!(
+        "{FIXED}[[setup]]\nname = \"f\"\n[setup.fixed]\nreplicas = 1\n"
+    ));
+    assert!(e.contains("two setups are named \"f\""), "{e}");
+    let e = err("[[setup]]\nname = \"k\"\n[setup.kpa]\nmax_scale = 0\n");
+    assert!(e.contains("kpa needs 0 < max_scale"), "{e}");
+    let e = err("[[setup]]\nname = \"r\"\nbilling = \"replica\"\n[setup.fixed]\nreplicas = 1\n");
+    assert!(e.contains("needs price_per_replica_hour"), "{e}");
+    let gamma = BASE.replace(
+        "capacity_replicas = 10",
+        "capacity_replicas = 10\narrival = \"gamma\"",
+    );
+    let e = Plan::parse(Path::new("g.toml"), &format!("{gamma}{FIXED}"))
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    assert!(e.is_err_and(|e| e.contains("needs cv")));
+}
