@@ -6,3 +6,4 @@ pub mod report;
 pub mod run;
 pub mod score;
 pub mod sim;
+pub mod window_hist;

@@ -20,12 +20,6 @@ impl LatencyHist {
         Self::with_sigfigs(max_us, SIGFIGS)
     }
 
-    /// A compact histogram (two significant digits, 1% resolution) for one timeline window:
-    /// a tenth of the memory, so resetting and summarising thousands of windows stays cheap.
-    pub fn compact(max_us: u64) -> Self {
-        Self::with_sigfigs(max_us, 2)
-    }
-
     fn with_sigfigs(max_us: u64, sigfigs: u8) -> Self {
         let h = Histogram::new_with_bounds(1, max_us.max(2), sigfigs)
             .unwrap_or_else(|_| Histogram::new(sigfigs).unwrap_or_else(|_| unreachable!()));

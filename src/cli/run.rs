@@ -23,7 +23,7 @@ pub struct Args {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Directory for report.json and timeline.csv (default: out/<scenario name>).
+    /// Directory for report.json and timeline.csv (default: `out/<scenario name>`).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 }

@@ -5,6 +5,7 @@ use workloads::Plan;
 
 use crate::report::{Requests, TimelineSample};
 use crate::run::{ClassRun, LatencyHist, WindowSlo};
+use crate::window_hist::WindowHist;
 
 /// Outcomes per class, for the whole run and the open window.
 #[derive(Debug)]
@@ -13,7 +14,7 @@ pub(crate) struct Recorder {
     slo_ns: u64,
     timeout_ns: u64,
     /// Latencies finished in the open window (compact: percentiles to 1%).
-    window: LatencyHist,
+    window: WindowHist,
     /// Arrivals in the open window.
     pub(crate) window_arrivals: u64,
     window_ok: u64,
@@ -53,7 +54,7 @@ impl Recorder {
                 .collect(),
             slo_ns: plan.slo.latency.as_nanos(),
             timeout_ns,
-            window: LatencyHist::compact(max_us),
+            window: WindowHist::default(),
             window_arrivals: 0,
             window_ok: 0,
             window_errors: 0,
@@ -129,9 +130,7 @@ impl Recorder {
         };
         s.ok = self.window_ok;
         s.errors = self.window_errors;
-        s.p50_ms = self.window.quantile_ms(0.50);
-        s.p95_ms = self.window.quantile_ms(0.95);
-        s.p99_ms = self.window.quantile_ms(0.99);
+        [s.p50_ms, s.p95_ms, s.p99_ms] = self.window.quantiles_ms([0.50, 0.95, 0.99]);
         self.window.reset();
         let finished = self.window_ok + self.window_errors;
         self.timeline.push(s);
