@@ -1,33 +1,71 @@
-//! TEMPORARY stand-in.
-#![allow(missing_docs)]
-use harness::report::Report;
+//! Renders a [`Report`]: the ranked table printed to the terminal, and the files every run leaves
+//! in its output directory (`report.json`, `timeline.csv`).
+//!
+//! Each file format is one implementation of [`FileOutput`] (like ripgrep's printers behind one
+//! `Sink`), so adding a format (HTML, JUnit) is one new module and one entry in [`OUTPUTS`].
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-pub fn ranked_table(r: &Report) -> String {
-    let mut s = String::new();
-    for x in &r.setups {
-        s += &format!(
-            "{} {} p50 {:.1} p99 {:.1} att {:.4} viol {} cost {:.3} per1k {:.4} req {:?} max {} cold {} react {:?} rec {:?} idle {:.3}\n",
-            x.rank,
-            x.name,
-            x.latency_ms.p50,
-            x.latency_ms.p99,
-            x.slo.attainment,
-            x.slo.violation_s,
-            x.cost.total_usd,
-            x.cost.per_1k_requests_usd,
-            x.requests,
-            x.scaling.max_replicas,
-            x.scaling.cold_starts,
-            x.scaling.scale_up_reaction_s,
-            x.slo.recoveries,
-            x.cost.idle_fraction
-        );
+
+use harness::report::Report;
+
+mod error;
+mod format;
+mod json;
+mod table;
+mod timeline;
+
+pub use error::{ReportError, WriteError};
+pub use json::{Json, read_json, write_json};
+pub use table::{fault_table, ranked_table};
+pub use timeline::{TimelineCsv, write_timeline_csv};
+
+/// One file format a report can be written in.
+pub trait FileOutput {
+    /// The file's name inside an output directory, e.g. `report.json`.
+    fn file_name(&self) -> &'static str;
+
+    /// What the file holds, for error messages, e.g. `report JSON`.
+    fn what(&self) -> &'static str;
+
+    /// Renders `report` into `out`.
+    fn render(&self, report: &Report, out: &mut dyn Write) -> Result<(), WriteError>;
+
+    /// Creates (or truncates) `path` and renders `report` into it.
+    fn write_file(&self, report: &Report, path: &Path) -> Result<(), ReportError> {
+        let file = File::create(path).map_err(|source| ReportError::Create {
+            what: self.what(),
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut out = BufWriter::new(file);
+        self.render(report, &mut out)
+            .and_then(|()| out.flush().map_err(WriteError::from))
+            .map_err(|source| ReportError::Write {
+                what: self.what(),
+                path: path.to_path_buf(),
+                source,
+            })
     }
-    s
 }
-pub fn write_all(r: &Report, dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
-    std::fs::create_dir_all(dir)?;
-    let p = dir.join("report.json");
-    std::fs::write(&p, serde_json::to_string_pretty(r).unwrap_or_default())?;
-    Ok(vec![p])
+
+/// The files [`write_all`] writes, in order.
+pub const OUTPUTS: [&dyn FileOutput; 2] = [&Json, &TimelineCsv];
+
+/// Creates `dir` (and its parents) and writes every file in [`OUTPUTS`] into it; returns the
+/// paths written, in the order of [`OUTPUTS`].
+pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    OUTPUTS
+        .iter()
+        .map(|output| {
+            let path = dir.join(output.file_name());
+            output.write_file(report, &path)?;
+            Ok(path)
+        })
+        .collect()
 }

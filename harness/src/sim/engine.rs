@@ -1,7 +1,7 @@
 //! The event loop and the request path: arrivals, the least-loaded router, the bounded queue,
 //! completions and client timeouts.
 
-use workloads::arrivals::{Arrival, ArrivalStream};
+use workloads::arrivals::Arrival;
 
 use super::Sim;
 use super::events::Event;
@@ -10,31 +10,31 @@ use super::queue::{Offer, Waiting};
 use crate::run::SetupRun;
 
 impl Sim<'_> {
-    /// Runs until every scheduled request is resolved.
-    pub(super) fn run(mut self) -> SetupRun {
-        self.schedule_periodic();
-        // The stream is lazy: only the next arrival is ever held.
-        let mut arrivals = ArrivalStream::new(self.plan);
-        let mut next = arrivals.next();
-        loop {
-            let te = self.agenda.peek_time().unwrap_or(u64::MAX);
-            match next {
-                // Events first at equal times: a completion at t frees its slot for an arrival
-                // at t.
-                Some(a) if a.t_ns < te => {
-                    self.now = a.t_ns;
-                    self.arrive(a);
-                    next = arrivals.next();
-                }
-                _ => match self.agenda.pop() {
-                    Some((t, ev)) => {
-                        self.now = t;
-                        self.handle(ev);
-                    }
-                    None => break,
-                },
+    /// Handles every event due at or before `t`: events come first at equal times, so a
+    /// completion at t frees its slot for an arrival at t.
+    #[inline]
+    pub(super) fn advance_to(&mut self, t: u64) {
+        while let Some(te) = self.agenda.peek_time() {
+            if te > t {
+                break;
+            }
+            if let Some((te, ev)) = self.agenda.pop() {
+                self.now = te;
+                self.handle(ev);
             }
         }
+    }
+
+    /// Offers one arrival (after [`Sim::advance_to`] its time).
+    #[inline]
+    pub(super) fn offer(&mut self, a: Arrival) {
+        self.now = a.t_ns;
+        self.arrive(a);
+    }
+
+    /// After the last arrival: runs until every scheduled request is resolved.
+    pub(super) fn drain(mut self) -> SetupRun {
+        self.advance_to(u64::MAX);
         // Nothing can serve what still waits: its clients time out.
         let mut left = Vec::new();
         self.queue.drain_all(|w| left.push(w.class));

@@ -21,6 +21,7 @@ mod router;
 use std::collections::VecDeque;
 
 use rand_pcg::Pcg64Mcg;
+use workloads::arrivals::ArrivalStream;
 use workloads::dist::Sampler;
 use workloads::scenario::Billing;
 use workloads::{Plan, Setup};
@@ -39,7 +40,24 @@ use router::LoadIndex;
 /// Runs one setup of the plan to completion: every scheduled request is answered, fails, is
 /// rejected or times out.
 pub fn simulate(plan: &Plan, setup: &Setup) -> SetupRun {
-    Sim::new(plan, setup).run()
+    simulate_together(plan, &[setup]).remove(0)
+}
+
+/// Runs several setups on this thread in lockstep over one arrival stream: each arrival is
+/// generated once and offered to every setup, which is cheaper than one stream per setup. The
+/// results are the same as [`simulate`]'s for each setup.
+pub fn simulate_together(plan: &Plan, setups: &[&Setup]) -> Vec<SetupRun> {
+    let mut sims: Vec<Sim<'_>> = setups.iter().map(|s| Sim::new(plan, s)).collect();
+    for sim in &mut sims {
+        sim.schedule_periodic();
+    }
+    for a in ArrivalStream::new(plan) {
+        for sim in &mut sims {
+            sim.advance_to(a.t_ns);
+            sim.offer(a);
+        }
+    }
+    sims.into_iter().map(Sim::drain).collect()
 }
 
 /// Runs every given setup of the plan, each on its own thread, in the given order.

@@ -295,5 +295,7 @@ impl Sim<'_> {
 /// Seconds to whole nanoseconds (negative and NaN become 0).
 #[inline]
 pub(crate) fn secs_to_ns(s: f64) -> u64 {
-    if s > 0.0 { (s * 1e9).round() as u64 } else { 0 }
+    // Adding a half and truncating rounds as well as round() for positive values, at a fraction
+    // of its cost: this runs for every request.
+    if s > 0.0 { (s * 1e9 + 0.5) as u64 } else { 0 }
 }

@@ -1,20 +1,18 @@
 //! The least-loaded router's index: ready pods bucketed by their number of requests in service,
 //! so picking the least-loaded pod with a free slot is O(1) amortised however many pods serve.
 
-/// Where a pod sits in the index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Place {
-    load: u32,
-    pos: u32,
-}
+/// Marks a pod that is not in the index.
+const ABSENT: u32 = u32::MAX;
 
 /// Ready pods by load. Ties go to the pod that entered its bucket last, deterministically.
 #[derive(Debug)]
 pub(crate) struct LoadIndex {
     /// `buckets[k]` holds the ready pods with k requests in service (k <= concurrency).
     buckets: Vec<Vec<u32>>,
-    /// The place of each pod id, `None` when it is not ready.
-    places: Vec<Option<Place>>,
+    /// Each pod's load, or `ABSENT` when it is not ready.
+    load: Vec<u32>,
+    /// Each pod's position in its bucket.
+    pos: Vec<u32>,
     /// No bucket below this one is non-empty.
     low: usize,
     len: usize,
@@ -25,7 +23,8 @@ impl LoadIndex {
     pub(crate) fn new(concurrency: u32) -> Self {
         LoadIndex {
             buckets: vec![Vec::new(); concurrency as usize + 1],
-            places: Vec::new(),
+            load: Vec::new(),
+            pos: Vec::new(),
             low: 0,
             len: 0,
         }
@@ -40,32 +39,46 @@ impl LoadIndex {
     /// Adds a ready pod serving `load` requests.
     pub(crate) fn insert(&mut self, pod: u32, load: u32) {
         let i = pod as usize;
-        if self.places.len() <= i {
-            self.places.resize(i + 1, None);
+        if self.load.len() <= i {
+            self.load.resize(i + 1, ABSENT);
+            self.pos.resize(i + 1, 0);
         }
-        debug_assert!(self.places[i].is_none(), "pod {pod} is already routed to");
-        let b = &mut self.buckets[load as usize];
-        self.places[i] = Some(Place {
-            load,
-            pos: b.len() as u32,
-        });
-        b.push(pod);
-        self.low = self.low.min(load as usize);
+        debug_assert_eq!(self.load[i], ABSENT, "pod {pod} is already routed to");
+        self.put(pod, load);
         self.len += 1;
+    }
+
+    #[inline]
+    fn put(&mut self, pod: u32, load: u32) {
+        let b = &mut self.buckets[load as usize];
+        self.load[pod as usize] = load;
+        self.pos[pod as usize] = b.len() as u32;
+        b.push(pod);
+        if (load as usize) < self.low {
+            self.low = load as usize;
+        }
+    }
+
+    /// Takes `pod` out of its bucket; the bucket's last pod takes its position.
+    #[inline]
+    fn take(&mut self, pod: u32, load: u32) {
+        let at = self.pos[pod as usize] as usize;
+        let b = &mut self.buckets[load as usize];
+        let last = b.len() - 1;
+        let moved = b[last];
+        b[at] = moved;
+        b.truncate(last);
+        self.pos[moved as usize] = at as u32;
     }
 
     /// Removes a pod (it stops being ready). Returns false when it was not in the index.
     pub(crate) fn remove(&mut self, pod: u32) -> bool {
-        let Some(place) = self.places.get_mut(pod as usize).and_then(Option::take) else {
+        let load = self.load.get(pod as usize).copied().unwrap_or(ABSENT);
+        if load == ABSENT {
             return false;
-        };
-        let b = &mut self.buckets[place.load as usize];
-        b.swap_remove(place.pos as usize);
-        if let Some(&moved) = b.get(place.pos as usize) {
-            if let Some(p) = self.places[moved as usize].as_mut() {
-                p.pos = place.pos;
-            }
         }
+        self.take(pod, load);
+        self.load[pod as usize] = ABSENT;
         self.len -= 1;
         true
     }
@@ -73,27 +86,12 @@ impl LoadIndex {
     /// Records that `pod`'s load changed to `load` (no-op when it is not in the index).
     #[inline]
     pub(crate) fn set_load(&mut self, pod: u32, load: u32) {
-        let Some(Some(place)) = self.places.get(pod as usize).copied() else {
-            return;
-        };
-        if place.load == load {
+        let old = self.load.get(pod as usize).copied().unwrap_or(ABSENT);
+        if old == ABSENT || old == load {
             return;
         }
-        // Out of the old bucket: the last pod there takes this one's position.
-        let old = &mut self.buckets[place.load as usize];
-        old.swap_remove(place.pos as usize);
-        if let Some(&moved) = old.get(place.pos as usize) {
-            if let Some(p) = self.places[moved as usize].as_mut() {
-                p.pos = place.pos;
-            }
-        }
-        let new = &mut self.buckets[load as usize];
-        self.places[pod as usize] = Some(Place {
-            load,
-            pos: new.len() as u32,
-        });
-        new.push(pod);
-        self.low = self.low.min(load as usize);
+        self.take(pod, old);
+        self.put(pod, load);
     }
 
     /// The least-loaded ready pod with a free slot, if any.
@@ -132,6 +130,8 @@ mod tests {
         ix.set_load(2, 1);
         assert_eq!(ix.least_loaded(), Some(2));
         assert_eq!(ix.len(), 3);
+        ix.set_load(7, 0);
+        assert_eq!(ix.least_loaded(), Some(2), "an unknown pod is ignored");
     }
 
     #[test]
@@ -142,6 +142,7 @@ mod tests {
         }
         assert!(ix.remove(0));
         assert!(!ix.remove(0));
+        assert!(!ix.remove(99));
         assert!(ix.remove(3));
         let mut seen = Vec::new();
         while let Some(p) = ix.least_loaded() {
@@ -151,5 +152,7 @@ mod tests {
         seen.sort_unstable();
         assert_eq!(seen, vec![1, 2, 4]);
         assert_eq!(ix.len(), 0);
+        ix.insert(3, 2);
+        assert_eq!(ix.least_loaded(), Some(3), "a removed pod can come back");
     }
 }

@@ -42,7 +42,12 @@ fn run_with(plan: &Plan, policy: Option<Step>) -> SetupRun {
     if let Some(p) = policy {
         sim.policy = Box::new(p);
     }
-    let run = sim.run();
+    sim.schedule_periodic();
+    for a in workloads::arrivals::ArrivalStream::new(plan) {
+        sim.advance_to(a.t_ns);
+        sim.offer(a);
+    }
+    let run = sim.drain();
     assert!(run.requests().identity_holds(), "{:?}", run.requests());
     run
 }
@@ -233,4 +238,35 @@ replicas = 1
     );
     let r = run.requests();
     assert_eq!((r.ok, r.failed, r.timed_out), (1, 1, 1), "{r:?}");
+}
+
+#[test]
+fn lockstep_gives_each_setup_what_it_gets_alone() {
+    let p = plan(&format!(
+        r#"{HEAD}
+[[traffic.shape]]
+kind = "steady"
+rate = 40
+[service]
+time = {{ dist = "exponential", mean = "100ms" }}
+[cluster]
+billing = "replica"
+price_per_replica_hour = 1.0
+[[setup]]
+name = "a"
+[setup.fixed]
+replicas = 5
+[[setup]]
+name = "b"
+[setup.fixed]
+replicas = 3
+"#
+    ));
+    let together = super::simulate_together(&p, &[&p.setups[0], &p.setups[1]]);
+    for (i, run) in together.iter().enumerate() {
+        let alone = super::simulate(&p, &p.setups[i]);
+        assert_eq!(run.requests(), alone.requests());
+        assert_eq!(run.timeline, alone.timeline);
+        assert_eq!(run.latency.summary(), alone.latency.summary());
+    }
 }

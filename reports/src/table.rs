@@ -1,0 +1,239 @@
+//! The ranked tables printed after a run: a header line, then latency and SLO, then cost and
+//! scaling (two tables so each stays readable in a 160-column terminal), then injected faults.
+
+use harness::report::{Recovery, Report, Requests, SetupReport};
+use tabled::Table;
+use tabled::builder::Builder;
+use tabled::settings::object::Columns;
+use tabled::settings::peaker::Priority;
+use tabled::settings::{Alignment, Style, Width};
+
+use crate::format::{duration, ms, pct_floor, pct1, percentile, secs, sig3, usd};
+
+/// The widest a table may get; see [`finish`] for how wider ones shrink.
+const MAX_WIDTH: usize = 160;
+
+/// The narrowest the setup column gets before other columns wrap too.
+const MIN_SETUP_WIDTH: usize = 16;
+
+/// Renders the report for a terminal: a header line (scenario, driver, seed, duration, SLO), a
+/// latency/SLO table and a cost/scaling table of the setups in rank order, and the
+/// [`fault_table`] when any fault was injected. Ends with a newline.
+pub fn ranked_table(report: &Report) -> String {
+    let setups = by_rank(report);
+    let mut out = header(report);
+    out.push_str("\nLatency (from intended send time) and SLO\n");
+    out.push_str(&render(latency_table(&setups)));
+    out.push_str("\nCost and scaling\n");
+    out.push_str(&render(cost_table(&setups)));
+    if let Some(faults) = fault_table(report) {
+        out.push_str("\nInjected faults\n");
+        out.push_str(&faults);
+    }
+    out
+}
+
+/// The injected faults of every setup in rank order, or `None` when there were none. Ends with
+/// a newline.
+pub fn fault_table(report: &Report) -> Option<String> {
+    let setups = by_rank(report);
+    if setups.iter().all(|s| s.faults.is_empty()) {
+        return None;
+    }
+    let mut b = Builder::default();
+    b.push_record(["setup", "at", "kind", "target", "pods lost", "req failed"]);
+    for s in setups {
+        for f in &s.faults {
+            b.push_record([
+                s.name.clone(),
+                duration(f.t_s),
+                f.kind.clone(),
+                f.target.clone(),
+                f.pods_lost.to_string(),
+                f.requests_failed.to_string(),
+            ]);
+        }
+    }
+    let mut table = b.build();
+    table.modify(Columns::new(4..), Alignment::right());
+    Some(render(finish(table, 0)))
+}
+
+/// The setups sorted by rank (stable, so ties keep the report's order).
+fn by_rank(report: &Report) -> Vec<&SetupReport> {
+    let mut setups: Vec<&SetupReport> = report.setups.iter().collect();
+    setups.sort_by_key(|s| s.rank);
+    setups
+}
+
+/// `scenario spike | driver sim | seed 42 | duration 10m | window 1s | SLO p99 <= 500 ms ...`,
+/// and the description on its own line when there is one.
+fn header(report: &Report) -> String {
+    let slo = &report.slo;
+    let mut out = format!(
+        "scenario {} | driver {} | seed {} | duration {} | window {} | SLO {} <= {} (timeout {})\n",
+        report.scenario,
+        report.driver,
+        report.seed,
+        duration(report.duration_s),
+        duration(report.window_s),
+        percentile(slo.percentile),
+        ms(slo.latency_ms),
+        ms(slo.timeout_ms),
+    );
+    if let Some(description) = &report.description {
+        out.push_str(description);
+        out.push('\n');
+    }
+    out
+}
+
+/// Rank, setup, policy, latency percentiles, SLO attainment, violation, errors, recoveries.
+fn latency_table(setups: &[&SetupReport]) -> Table {
+    let mut b = Builder::default();
+    b.push_record([
+        "#", "setup", "policy", "p50", "p95", "p99", "p99.9", "SLO att", "met", "viol s", "errors",
+        "recovery",
+    ]);
+    for s in setups {
+        let l = &s.latency_ms;
+        b.push_record([
+            s.rank.to_string(),
+            s.name.clone(),
+            s.policy.clone(),
+            ms(l.p50),
+            ms(l.p95),
+            ms(l.p99),
+            ms(l.p999),
+            pct_floor(s.slo.attainment),
+            if s.slo.met { "yes" } else { "no" }.to_owned(),
+            secs(s.slo.violation_s),
+            errors(&s.requests),
+            recoveries(&s.slo.recoveries),
+        ]);
+    }
+    let mut table = b.build();
+    table.modify(Columns::one(0), Alignment::right());
+    table.modify(Columns::new(3..8), Alignment::right());
+    table.modify(Columns::new(9..11), Alignment::right());
+    finish(table, 1)
+}
+
+/// Rank, setup, cost, cost per 1k, GPU-hours, idle share, replicas, cold starts, reaction,
+/// most nodes per pool.
+fn cost_table(setups: &[&SetupReport]) -> Table {
+    let mut b = Builder::default();
+    b.push_record([
+        "#",
+        "setup",
+        "cost",
+        "$/1k req",
+        "GPU-h",
+        "idle",
+        "max repl",
+        "cold starts",
+        "scale-up s",
+        "max nodes",
+    ]);
+    for s in setups {
+        let (c, sc) = (&s.cost, &s.scaling);
+        let nodes: Vec<String> = sc
+            .max_nodes
+            .iter()
+            .map(|(p, n)| format!("{p}:{n}"))
+            .collect();
+        b.push_record([
+            s.rank.to_string(),
+            s.name.clone(),
+            usd(c.total_usd),
+            usd(c.per_1k_requests_usd),
+            sig3(c.gpu_hours),
+            pct1(c.idle_fraction),
+            sc.max_replicas.to_string(),
+            sc.cold_starts.to_string(),
+            sc.scale_up_reaction_s.map_or_else(|| "-".to_owned(), secs),
+            if nodes.is_empty() {
+                "-".to_owned()
+            } else {
+                nodes.join(" ")
+            },
+        ]);
+    }
+    let mut table = b.build();
+    table.modify(Columns::one(0), Alignment::right());
+    table.modify(Columns::new(2..9), Alignment::right());
+    finish(table, 1)
+}
+
+/// The shared style: compact borders; a table wider than [`MAX_WIDTH`] wraps its setup column
+/// (column `setup_col`) first, down to [`MIN_SETUP_WIDTH`], and then its widest columns.
+fn finish(mut table: Table, setup_col: usize) -> Table {
+    table.with(Style::psql());
+    let excess = table.total_width().saturating_sub(MAX_WIDTH);
+    if excess > 0 {
+        let setup_width = table
+            .get_records()
+            .iter()
+            .filter_map(|row| row.get(setup_col))
+            .flat_map(|cell| cell.as_ref().lines().map(|line| line.chars().count()))
+            .max()
+            .unwrap_or(0);
+        let target = setup_width.saturating_sub(excess).max(MIN_SETUP_WIDTH);
+        if target < setup_width {
+            table.modify(Columns::one(setup_col), Width::wrap(target));
+        }
+    }
+    if table.total_width() > MAX_WIDTH {
+        table.with(Width::wrap(MAX_WIDTH).priority(Priority::max(true)));
+    }
+    table
+}
+
+/// The table as text, without the padding that trails each line, ending with a newline.
+fn render(table: Table) -> String {
+    table
+        .to_string()
+        .lines()
+        .map(|line| format!("{}\n", line.trim_end()))
+        .collect()
+}
+
+/// `failed + rejected + timed_out` and their share of scheduled requests, e.g. `12 (0.40%)`;
+/// requests never sent are added as `+N unsent`.
+fn errors(r: &Requests) -> String {
+    let count = r.failed + r.rejected + r.timed_out;
+    let mut out = if count == 0 {
+        "0".to_owned()
+    } else {
+        let share = count as f64 / r.scheduled.max(1) as f64;
+        if share < 0.0001 {
+            format!("{count} (<0.01%)")
+        } else {
+            format!("{count} ({:.2}%)", share * 100.0)
+        }
+    };
+    if r.not_sent > 0 {
+        out.push_str(&format!(" +{} unsent", r.not_sent));
+    }
+    out
+}
+
+/// One line per transient, e.g. `spike@5m: 42s`, `never` when it had not recovered; `-` when
+/// there were none.
+fn recoveries(list: &[Recovery]) -> String {
+    if list.is_empty() {
+        return "-".to_owned();
+    }
+    let line = |r: &Recovery| {
+        let event = if r.event.contains('@') {
+            r.event.clone()
+        } else {
+            format!("{}@{}", r.event, duration(r.at_s))
+        };
+        let took = r
+            .recovery_s
+            .map_or_else(|| "never".to_owned(), |s| format!("{}s", secs(s)));
+        format!("{event}: {took}")
+    };
+    list.iter().map(line).collect::<Vec<_>>().join("\n")
+}

@@ -1,0 +1,108 @@
+//! `timeline.csv`: every setup's timeline in long format (one row per setup and window), ready
+//! for pandas, R or a spreadsheet.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+
+use harness::report::{Report, TimelineSample};
+
+use crate::{FileOutput, ReportError, WriteError};
+
+/// `timeline.csv`: one row per (setup, window), one `nodes_<pool>` column per node pool seen in
+/// any setup (0 where a setup has no such pool).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TimelineCsv;
+
+/// Columns before the per-pool node counts.
+const LEADING: [&str; 11] = [
+    "setup",
+    "t_s",
+    "rps",
+    "ok",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "errors",
+    "replicas_desired",
+    "replicas_ready",
+    "pods_pending",
+];
+
+/// Columns after the per-pool node counts.
+const TRAILING: [&str; 4] = ["gpus_allocated", "gpu_util", "queue_depth", "cost_usd"];
+
+impl FileOutput for TimelineCsv {
+    fn file_name(&self) -> &'static str {
+        "timeline.csv"
+    }
+
+    fn what(&self) -> &'static str {
+        "timeline CSV"
+    }
+
+    fn render(&self, report: &Report, out: &mut dyn Write) -> Result<(), WriteError> {
+        let pools = pools(report);
+        let mut csv = csv::Writer::from_writer(out);
+        let header = LEADING
+            .iter()
+            .map(|c| (*c).to_owned())
+            .chain(pools.iter().map(|p| format!("nodes_{p}")))
+            .chain(TRAILING.iter().map(|c| (*c).to_owned()));
+        csv.write_record(header)?;
+        for setup in &report.setups {
+            for sample in &setup.timeline {
+                csv.write_record(row(&setup.name, sample, &pools))?;
+            }
+        }
+        csv.flush()?;
+        Ok(())
+    }
+}
+
+/// Writes every setup's timeline to `path` as CSV (header always written).
+pub fn write_timeline_csv(report: &Report, path: &Path) -> Result<(), ReportError> {
+    TimelineCsv.write_file(report, path)
+}
+
+/// Every node pool any setup reports, in name order.
+fn pools(report: &Report) -> BTreeSet<&str> {
+    report
+        .setups
+        .iter()
+        .flat_map(|s| {
+            let sampled = s.timeline.iter().flat_map(|t| t.nodes.keys());
+            sampled.chain(s.scaling.max_nodes.keys())
+        })
+        .map(String::as_str)
+        .collect()
+}
+
+/// One CSV row; floats in Rust's shortest round-trip form.
+fn row(setup: &str, t: &TimelineSample, pools: &BTreeSet<&str>) -> Vec<String> {
+    let mut row = vec![
+        setup.to_owned(),
+        t.t_s.to_string(),
+        t.rps.to_string(),
+        t.ok.to_string(),
+        t.p50_ms.to_string(),
+        t.p95_ms.to_string(),
+        t.p99_ms.to_string(),
+        t.errors.to_string(),
+        t.replicas_desired.to_string(),
+        t.replicas_ready.to_string(),
+        t.pods_pending.to_string(),
+    ];
+    row.extend(
+        pools
+            .iter()
+            .map(|p| t.nodes.get(*p).copied().unwrap_or(0).to_string()),
+    );
+    row.extend([
+        t.gpus_allocated.to_string(),
+        t.gpu_util.to_string(),
+        t.queue_depth.to_string(),
+        t.cost_usd.to_string(),
+    ]);
+    row
+}

@@ -1,0 +1,195 @@
+//! A small hand-built report shared by the integration tests.
+
+use std::collections::BTreeMap;
+
+use harness::report::{
+    ClassReport, Cost, FaultEvent, Latency, PoolCost, Recovery, Report, Requests, SCHEMA, Scaling,
+    SetupReport, SloResult, SloSpec, TimelineSample,
+};
+
+fn pools<const N: usize>(entries: [(&str, u32); N]) -> BTreeMap<String, u32> {
+    entries.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+fn sample(t_s: f64, ready: u32, nodes: BTreeMap<String, u32>, cost_usd: f64) -> TimelineSample {
+    TimelineSample {
+        t_s,
+        rps: 200.0 + t_s,
+        ok: 195,
+        p50_ms: 40.5,
+        p95_ms: 150.0,
+        p99_ms: 410.25,
+        errors: 5,
+        replicas_desired: ready + 1,
+        replicas_ready: ready,
+        pods_pending: 1,
+        nodes,
+        gpus_allocated: ready,
+        gpu_util: 0.625,
+        queue_depth: 3,
+        cost_usd,
+    }
+}
+
+fn latency(p50: f64, p95: f64, p99: f64, p999: f64) -> Latency {
+    Latency {
+        p50,
+        p90: p95 * 0.8,
+        p95,
+        p99,
+        p999,
+        max: p999 * 1.5,
+        mean: p50 * 1.2,
+    }
+}
+
+fn cost(total_usd: f64, per_1k: f64, gpu_hours: f64, idle: f64, pool: &str, kind: &str) -> Cost {
+    let by_pool = [(
+        pool.to_owned(),
+        PoolCost {
+            usd: total_usd,
+            gpu_hours,
+            capacity_type: kind.to_owned(),
+        },
+    )];
+    Cost {
+        total_usd,
+        per_1k_requests_usd: per_1k,
+        gpu_hours,
+        by_pool: by_pool.into_iter().collect(),
+        idle_fraction: idle,
+    }
+}
+
+fn requests(ok: u64, failed: u64, rejected: u64, timed_out: u64, not_sent: u64) -> Requests {
+    let scheduled = ok + failed + rejected + timed_out + not_sent;
+    Requests {
+        scheduled,
+        sent: scheduled - not_sent,
+        ok,
+        failed,
+        rejected,
+        timed_out,
+        not_sent,
+    }
+}
+
+fn recovery(event: &str, at_s: f64, recovery_s: Option<f64>) -> Recovery {
+    Recovery {
+        event: event.to_owned(),
+        at_s,
+        recovery_s,
+    }
+}
+
+/// Three setups, best first: a KPA that meets the SLO with one spot interruption, an HPA that
+/// misses it, and a fixed fleet that meets it expensively.
+pub fn report() -> Report {
+    let kpa = SetupReport {
+        name: "kpa-panic".to_owned(),
+        rank: 1,
+        policy: "kpa".to_owned(),
+        requests: requests(119_400, 17, 500, 83, 0),
+        latency_ms: latency(42.14, 180.0, 420.5, 1234.0),
+        slo: SloResult {
+            attainment: 0.99527,
+            met: true,
+            violation_s: 12.0,
+            recoveries: vec![recovery("spike@5m", 300.0, Some(38.0))],
+        },
+        cost: cost(3.4567, 0.001667, 2.88, 0.375, "gpu-spot", "spot"),
+        scaling: Scaling {
+            max_replicas: 8,
+            cold_starts: 6,
+            scale_up_reaction_s: Some(41.5),
+            max_nodes: pools([("gpu-spot", 4)]),
+        },
+        classes: vec![ClassReport {
+            name: "chat".to_owned(),
+            requests: requests(119_400, 17, 500, 83, 0),
+            latency_ms: latency(42.14, 180.0, 420.5, 1234.0),
+        }],
+        faults: vec![FaultEvent {
+            t_s: 420.0,
+            kind: "spot_interruption".to_owned(),
+            target: "gpu-spot".to_owned(),
+            pods_lost: 2,
+            requests_failed: 17,
+        }],
+        timeline: vec![
+            sample(1.0, 2, pools([("gpu-spot", 1)]), 0.01),
+            sample(2.0, 3, pools([("gpu-spot", 2)]), 0.02),
+            sample(3.0, 4, pools([("gpu-spot", 2)]), 0.035),
+        ],
+    };
+    let hpa = SetupReport {
+        name: "hpa-default".to_owned(),
+        rank: 2,
+        policy: "hpa".to_owned(),
+        requests: requests(116_000, 1000, 2500, 400, 100),
+        latency_ms: latency(48.0, 640.0, 2150.0, 29_990.0),
+        slo: SloResult {
+            attainment: 0.97129,
+            met: false,
+            violation_s: 95.5,
+            recoveries: vec![
+                recovery("spike@5m", 300.0, None),
+                recovery("fault", 420.0, Some(0.0)),
+            ],
+        },
+        cost: cost(2.1, 0.000905, 1.75, 0.2, "gpu-spot", "spot"),
+        scaling: Scaling {
+            max_replicas: 5,
+            cold_starts: 3,
+            scale_up_reaction_s: None,
+            max_nodes: pools([("gpu-od", 1), ("gpu-spot", 3)]),
+        },
+        classes: vec![],
+        faults: vec![],
+        timeline: vec![
+            sample(1.0, 1, pools([("gpu-od", 1), ("gpu-spot", 1)]), 0.01),
+            sample(2.0, 1, pools([("gpu-od", 1), ("gpu-spot", 2)]), 0.02),
+        ],
+    };
+    let fixed = SetupReport {
+        name: "fixed-10".to_owned(),
+        rank: 3,
+        policy: "fixed".to_owned(),
+        requests: requests(120_000, 0, 0, 0, 0),
+        latency_ms: latency(35.0, 90.0, 140.0, 310.0),
+        slo: SloResult {
+            attainment: 1.0,
+            met: true,
+            violation_s: 0.0,
+            recoveries: vec![],
+        },
+        cost: cost(9.87, 0.008225, 8.0, 0.8125, "gpu-od", "on-demand"),
+        scaling: Scaling {
+            max_replicas: 10,
+            cold_starts: 10,
+            scale_up_reaction_s: None,
+            max_nodes: pools([("gpu-od", 3)]),
+        },
+        classes: vec![],
+        faults: vec![],
+        timeline: vec![
+            sample(1.0, 10, pools([("gpu-od", 3)]), 0.05),
+            sample(2.0, 10, pools([("gpu-od", 3)]), 0.1),
+        ],
+    };
+    Report {
+        schema: SCHEMA.to_owned(),
+        scenario: "spike-demo".to_owned(),
+        description: Some("A 3x spike at 5 minutes on a GPU pool.".to_owned()),
+        driver: "sim".to_owned(),
+        seed: 42,
+        duration_s: 600.0,
+        window_s: 1.0,
+        slo: SloSpec {
+            latency_ms: 500.0,
+            percentile: 99.0,
+            timeout_ms: 30_000.0,
+        },
+        setups: vec![kpa, hpa, fixed],
+    }
+}

@@ -1,0 +1,148 @@
+//! The ranked terminal tables: order, figures, width, and a locked snapshot.
+
+mod common;
+
+use harness::report::Recovery;
+use reports::{fault_table, ranked_table};
+
+/// The whole output for the shared report; update deliberately when the layout changes.
+const SNAPSHOT: &str = "\
+scenario spike-demo | driver sim | seed 42 | duration 10m | window 1s | SLO p99 <= 500 ms (timeout 30.0 s)
+A 3x spike at 5 minutes on a GPU pool.
+
+Latency (from intended send time) and SLO
+ # | setup       | policy |     p50 |     p95 |    p99 |  p99.9 | SLO att | met | viol s |                   errors | recovery
+---+-------------+--------+---------+---------+--------+--------+---------+-----+--------+--------------------------+-----------------
+ 1 | kpa-panic   | kpa    | 42.1 ms |  180 ms | 420 ms | 1.23 s |  99.52% | yes |     12 |              600 (0.50%) | spike@5m: 38s
+ 2 | hpa-default | hpa    | 48.0 ms |  640 ms | 2.15 s | 30.0 s |  97.12% | no  |   95.5 | 3900 (3.25%) +100 unsent | spike@5m: never
+   |             |        |         |         |        |        |         |     |        |                          | fault@7m: 0s
+ 3 | fixed-10    | fixed  | 35.0 ms | 90.0 ms | 140 ms | 310 ms | 100.00% | yes |      0 |                        0 | -
+
+Cost and scaling
+ # | setup       |  cost |  $/1k req | GPU-h |  idle | max repl | cold starts | scale-up s | max nodes
+---+-------------+-------+-----------+-------+-------+----------+-------------+------------+---------------------
+ 1 | kpa-panic   | $3.46 |  $0.00167 |  2.88 | 37.5% |        8 |           6 |       41.5 | gpu-spot:4
+ 2 | hpa-default | $2.10 | $0.000905 |  1.75 | 20.0% |        5 |           3 |          - | gpu-od:1 gpu-spot:3
+ 3 | fixed-10    | $9.87 |  $0.00822 |  8.00 | 81.2% |       10 |          10 |          - | gpu-od:3
+
+Injected faults
+ setup     | at | kind              | target   | pods lost | req failed
+-----------+----+-------------------+----------+-----------+------------
+ kpa-panic | 7m | spot_interruption | gpu-spot |         2 |         17
+";
+
+#[test]
+fn snapshot() {
+    assert_eq!(ranked_table(&common::report()), SNAPSHOT);
+}
+
+/// Byte offsets of each name's first occurrence after `from`, in the given order.
+fn positions(text: &str, names: &[&str]) -> Vec<usize> {
+    names
+        .iter()
+        .map(|n| text.find(n).unwrap_or(usize::MAX))
+        .collect()
+}
+
+#[test]
+fn setups_in_rank_order_in_both_tables() {
+    let text = ranked_table(&common::report());
+    let (latency, cost) = text.split_at(text.find("Cost and scaling").unwrap_or(0));
+    let names = ["kpa-panic", "hpa-default", "fixed-10"];
+    for part in [latency, cost] {
+        let at = positions(part, &names);
+        assert!(
+            at.windows(2).all(|w| w[0] < w[1]),
+            "not in rank order: {at:?}\n{part}"
+        );
+    }
+}
+
+#[test]
+fn rank_decides_the_order_not_the_vector() {
+    let mut report = common::report();
+    report.setups.reverse();
+    assert_eq!(ranked_table(&report), SNAPSHOT);
+}
+
+#[test]
+fn header_and_key_figures() {
+    let text = ranked_table(&common::report());
+    let header = text.lines().next().unwrap_or_default();
+    for part in [
+        "spike-demo",
+        "driver sim",
+        "seed 42",
+        "duration 10m",
+        "SLO p99 <= 500 ms",
+    ] {
+        assert!(header.contains(part), "{part:?} missing from {header:?}");
+    }
+    for figure in [
+        "42.1 ms",
+        "1.23 s",
+        "30.0 s",
+        "99.52%",
+        "97.12%",
+        "spike@5m: 38s",
+        "spike@5m: never",
+        "fault@7m: 0s",
+        "600 (0.50%)",
+        "3900 (3.25%) +100 unsent",
+        "$3.46",
+        "$0.00167",
+        "37.5%",
+        "41.5",
+        "spot_interruption",
+    ] {
+        assert!(text.contains(figure), "{figure:?} missing from\n{text}");
+    }
+}
+
+#[test]
+fn fits_160_columns_with_long_names_and_many_transients() {
+    let mut report = common::report();
+    for s in &mut report.setups {
+        s.name = format!(
+            "{}-target=0.7,min=2,max=40,stabilization=300s,warm-pool=2",
+            s.name
+        );
+        s.slo.recoveries = (1..=4)
+            .map(|i| Recovery {
+                event: format!("burst@{i}0m"),
+                at_s: f64::from(i) * 600.0,
+                recovery_s: Some(12.5),
+            })
+            .collect();
+    }
+    let text = ranked_table(&report);
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 160,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    assert!(text.contains("burst@40m: 12.5s"), "{text}");
+}
+
+#[test]
+fn no_faults_no_fault_table() {
+    let mut report = common::report();
+    for s in &mut report.setups {
+        s.faults.clear();
+    }
+    assert_eq!(fault_table(&report), None);
+    assert!(!ranked_table(&report).contains("Injected faults"));
+}
+
+#[test]
+fn no_setups_still_renders_headers() {
+    let mut report = common::report();
+    report.setups.clear();
+    let text = ranked_table(&report);
+    assert!(
+        text.contains("p99.9") && text.contains("$/1k req"),
+        "{text}"
+    );
+}
