@@ -224,4 +224,52 @@ mod tests {
         assert!(stuck.violated(99.0));
         assert!(!w(0, 0).violated(99.0));
     }
+
+    fn setup(name: &str, met: bool, attainment: f64, per_1k: f64) -> SetupReport {
+        SetupReport {
+            name: name.into(),
+            rank: 0,
+            policy: "fixed".into(),
+            requests: Default::default(),
+            latency_ms: Default::default(),
+            slo: SloResult {
+                attainment,
+                met,
+                violation_s: 0.0,
+                recoveries: vec![],
+            },
+            cost: Cost {
+                total_usd: per_1k,
+                per_1k_requests_usd: per_1k,
+                gpu_hours: 0.0,
+                by_pool: Default::default(),
+                idle_fraction: 0.0,
+            },
+            scaling: Scaling {
+                max_replicas: 0,
+                cold_starts: 0,
+                scale_up_reaction_s: None,
+                max_nodes: Default::default(),
+            },
+            classes: vec![],
+            faults: vec![],
+            timeline: vec![],
+        }
+    }
+
+    #[test]
+    fn setups_meeting_the_slo_rank_first_by_cost_then_the_rest_by_attainment() {
+        let mut v = vec![
+            setup("miss-close", false, 0.985, 0.01),
+            setup("meet-dear", true, 0.999, 0.30),
+            setup("miss-far", false, 0.50, 0.001),
+            setup("meet-cheap", true, 0.991, 0.10),
+        ];
+        rank(&mut v);
+        let order: Vec<_> = v.iter().map(|s| (s.rank, s.name.as_str())).collect();
+        assert_eq!(
+            order,
+            vec![(1, "meet-cheap"), (2, "meet-dear"), (3, "miss-close"), (4, "miss-far")]
+        );
+    }
 }
