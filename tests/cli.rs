@@ -173,3 +173,78 @@ fn bench_sim_prints_its_figures() {
     assert!(out.contains("simulated req/s"), "{out}");
     assert!(out.contains("peak RSS"), "{out}");
 }
+
+/// Ctrl-C ends the run early: the report of what was measured is still written, the accounting
+/// still holds, and the exit code is 130.
+#[test]
+fn an_interrupted_run_still_writes_what_it_measured() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let scenario = dir.path().join("long.toml");
+    // A day at 2000 rps: far longer than the test waits.
+    let src = r#"
+duration = "24h"
+[slo]
+latency = "500ms"
+[traffic]
+[[traffic.shape]]
+kind = "steady"
+rate = 2000
+[service]
+concurrency = 4
+time = "20ms"
+[cluster]
+billing = "replica"
+price_per_replica_hour = 1.0
+[[setup]]
+name = "fixed"
+[setup.fixed]
+replicas = 20
+"#;
+    std::fs::write(&scenario, src).unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .args([
+            "run",
+            &scenario.to_string_lossy(),
+            "--out",
+            &out.to_string_lossy(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(killed.success());
+    // Bounded wait: the run must stop within a minute of the signal.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap_or_else(|e| panic!("wait: {e}")) {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the run did not stop after SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+    let report = read_report(&out);
+    assert!(report.interrupted);
+    assert!(
+        report.duration_s > 0.0 && report.duration_s < 86_400.0,
+        "{}",
+        report.duration_s
+    );
+    let s = &report.setups[0];
+    assert!(s.requests.identity_holds(), "{:?}", s.requests);
+    assert!(s.requests.scheduled > 0);
+    let last = s.timeline.last().map(|w| w.t_s).unwrap_or_default();
+    assert!(
+        (last - report.duration_s).abs() < 1e-6,
+        "the last window ends at the interruption"
+    );
+}

@@ -22,8 +22,11 @@ pub struct Report {
     pub driver: String,
     /// The seed every random draw came from.
     pub seed: u64,
-    /// Seconds of offered traffic.
+    /// Seconds of offered traffic (less than the scenario's when the run was interrupted).
     pub duration_s: f64,
+    /// The run was interrupted (Ctrl-C, SIGTERM) and reports what it measured until then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     /// Seconds per timeline window.
     pub window_s: f64,
     /// The objective the setups are scored against.

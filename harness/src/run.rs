@@ -160,6 +160,10 @@ pub struct SetupRun {
     pub faults: Vec<FaultEvent>,
     /// Requests that found no free replica slot and waited in the queue.
     pub waited: u64,
+    /// Seconds of traffic actually offered (the scenario's duration unless interrupted).
+    pub duration_s: f64,
+    /// The run was interrupted (Ctrl-C) and holds what was measured until then.
+    pub interrupted: bool,
 }
 
 impl SetupRun {

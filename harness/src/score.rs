@@ -22,7 +22,11 @@ pub fn score(plan: &Plan, driver: &str, runs: &[SetupRun]) -> Report {
         description: plan.description.clone(),
         driver: driver.to_string(),
         seed: plan.seed,
-        duration_s: plan.duration.as_secs_f64(),
+        duration_s: runs
+            .iter()
+            .map(|r| r.duration_s)
+            .fold(plan.duration.as_secs_f64(), f64::min),
+        interrupted: runs.iter().any(|r| r.interrupted),
         window_s: plan.window.as_secs_f64(),
         slo: SloSpec {
             latency_ms: plan.slo.latency.as_millis_f64(),
@@ -74,6 +78,7 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
         .transients()
         .into_iter()
         .map(|(name, at)| (name, at.as_secs_f64()))
+        .filter(|(_, at)| *at < run.duration_s)
         .collect();
     let recoveries = transients
         .iter()
@@ -269,7 +274,12 @@ mod tests {
         let order: Vec<_> = v.iter().map(|s| (s.rank, s.name.as_str())).collect();
         assert_eq!(
             order,
-            vec![(1, "meet-cheap"), (2, "meet-dear"), (3, "miss-close"), (4, "miss-far")]
+            vec![
+                (1, "meet-cheap"),
+                (2, "meet-dear"),
+                (3, "miss-close"),
+                (4, "miss-far")
+            ]
         );
     }
 }

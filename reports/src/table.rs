@@ -81,6 +81,9 @@ fn header(report: &Report) -> String {
         ms(slo.latency_ms),
         ms(slo.timeout_ms),
     );
+    if report.interrupted {
+        out.push_str("INTERRUPTED: the figures cover the traffic offered until then\n");
+    }
     if let Some(description) = &report.description {
         out.push_str(description);
         out.push('\n');

@@ -14,6 +14,8 @@ pub mod exit {
     pub const INPUT: u8 = 2;
     /// The target or the environment failed.
     pub const ENV: u8 = 3;
+    /// Interrupted (Ctrl-C, SIGTERM); the partial report is still written.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// A failure and the exit code it maps to.

@@ -2,9 +2,13 @@
 //! write report.json and timeline.csv.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::anyhow;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::flag;
 use workloads::{Plan, Setup};
 
 use super::Failure;
@@ -41,8 +45,16 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         )));
     }
     let setups = choose(&plan, &args.setups)?;
+    // Ctrl-C or SIGTERM ends the run early; what was measured until then is still written. A
+    // second one ends the process at once.
+    let cancel = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        flag::register_conditional_shutdown(signal, 130, Arc::clone(&cancel))
+            .and_then(|_| flag::register(signal, Arc::clone(&cancel)))
+            .map_err(|e| Failure::env(anyhow!("cannot install the signal handler: {e}")))?;
+    }
     let started = Instant::now();
-    let runs = harness::sim::simulate_all(&plan, &setups);
+    let runs = harness::sim::simulate_all(&plan, &setups, Some(&cancel));
     tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "simulated");
     let report = harness::score::score(&plan, "sim", &runs);
     super::print(&reports::ranked_table(&report));
@@ -52,6 +64,15 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     let written = reports::write_all(&report, &out).map_err(Failure::env)?;
     for p in written {
         super::print(&format!("wrote {}\n", p.display()));
+    }
+    if report.interrupted {
+        return Err(Failure {
+            code: super::exit::INTERRUPTED,
+            error: anyhow!(
+                "interrupted after {:.0} s of scenario time; the report holds what was measured until then",
+                report.duration_s
+            ),
+        });
     }
     Ok(())
 }

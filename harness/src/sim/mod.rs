@@ -19,6 +19,7 @@ mod record;
 mod router;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand_pcg::Pcg64Mcg;
 use workloads::arrivals::ArrivalStream;
@@ -40,18 +41,36 @@ use router::LoadIndex;
 /// Runs one setup of the plan to completion: every scheduled request is answered, fails, is
 /// rejected or times out.
 pub fn simulate(plan: &Plan, setup: &Setup) -> SetupRun {
-    simulate_together(plan, &[setup]).remove(0)
+    simulate_together(plan, &[setup], None).remove(0)
 }
+
+/// How often (in arrivals) a run looks at its cancel flag.
+const CANCEL_CHECK: u64 = 1 << 14;
 
 /// Runs several setups on this thread in lockstep over one arrival stream: each arrival is
 /// generated once and offered to every setup, which is cheaper than one stream per setup. The
 /// results are the same as [`simulate`]'s for each setup.
-pub fn simulate_together(plan: &Plan, setups: &[&Setup]) -> Vec<SetupRun> {
+///
+/// When `cancel` is set during the run (Ctrl-C), no more arrivals are offered: the scenario
+/// ends at the last arrival, what was sent is resolved, and the runs say they were interrupted.
+pub fn simulate_together(
+    plan: &Plan,
+    setups: &[&Setup],
+    cancel: Option<&AtomicBool>,
+) -> Vec<SetupRun> {
     let mut sims: Vec<Sim<'_>> = setups.iter().map(|s| Sim::new(plan, s)).collect();
     for sim in &mut sims {
         sim.schedule_periodic();
     }
+    let mut n = 0u64;
     for a in ArrivalStream::new(plan) {
+        n += 1;
+        if n % CANCEL_CHECK == 0 && cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            for sim in &mut sims {
+                sim.stop_at(a.t_ns);
+            }
+            break;
+        }
         for sim in &mut sims {
             sim.advance_to(a.t_ns);
             sim.offer(a);
@@ -61,11 +80,11 @@ pub fn simulate_together(plan: &Plan, setups: &[&Setup]) -> Vec<SetupRun> {
 }
 
 /// Runs every given setup of the plan, each on its own thread, in the given order.
-pub fn simulate_all(plan: &Plan, setups: &[&Setup]) -> Vec<SetupRun> {
+pub fn simulate_all(plan: &Plan, setups: &[&Setup], cancel: Option<&AtomicBool>) -> Vec<SetupRun> {
     std::thread::scope(|s| {
         let handles: Vec<_> = setups
             .iter()
-            .map(|setup| s.spawn(move || simulate(plan, setup)))
+            .map(|setup| s.spawn(move || simulate_together(plan, &[setup], cancel).remove(0)))
             .collect();
         handles
             .into_iter()
@@ -139,6 +158,8 @@ struct Sim<'a> {
     max_ready: u32,
     /// Snapshot of the bill when the scenario's time ran out.
     bill: Option<observe::Bill>,
+    /// The run was cut short; `end` is when.
+    interrupted: bool,
 }
 
 impl<'a> Sim<'a> {
@@ -200,6 +221,7 @@ impl<'a> Sim<'a> {
             cold_starts: 0,
             max_ready: 0,
             bill: None,
+            interrupted: false,
         };
         for _ in 0..initial + setup.warm_pool {
             sim.create_ready_pod();

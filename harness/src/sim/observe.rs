@@ -65,6 +65,9 @@ impl Sim<'_> {
 
     /// The autoscaler's sync: it sees the samples older than the scrape delay.
     pub(super) fn policy_tick(&mut self) {
+        if self.now > self.end {
+            return; // the run was interrupted before this was due
+        }
         let visible_s = self.now.saturating_sub(self.setup.scrape_delay.as_nanos()) as f64 / 1e9;
         let n = if self.now < self.setup.scrape_delay.as_nanos() {
             0
@@ -85,6 +88,9 @@ impl Sim<'_> {
 
     /// The cluster autoscaler's scan.
     pub(super) fn cluster_scan(&mut self) {
+        if self.now > self.end {
+            return; // the run was interrupted before this was due
+        }
         let unneeded = self.plan.scale_down_unneeded.as_nanos();
         let unbound = self.counts.unbound;
         if let Some(c) = self.cluster.as_mut() {
@@ -99,6 +105,9 @@ impl Sim<'_> {
     /// A one-second metrics sample; also lets the clients of requests queued past their timeout
     /// give up.
     pub(super) fn sample(&mut self) {
+        if self.now > self.end {
+            return; // the run was interrupted before this was due
+        }
         let now = self.now;
         let mut expired = Vec::new();
         if let Some(cutoff) = now.checked_sub(self.timeout_ns) {
@@ -140,9 +149,26 @@ impl Sim<'_> {
         self.again(SECOND, Event::Sample);
     }
 
+    /// Ends the scenario early at `t` (the run was interrupted): the open window closes there,
+    /// and no periodic event is scheduled after it.
+    pub(super) fn stop_at(&mut self, t: u64) {
+        if t >= self.end {
+            return;
+        }
+        self.advance_to(t);
+        self.now = t;
+        self.end = t;
+        self.interrupted = true;
+        self.close_window();
+    }
+
     /// Closes a timeline window.
     pub(super) fn close_window(&mut self) {
         let now = self.now;
+        if self.window_start >= self.end {
+            // Already closed when the run was interrupted.
+            return;
+        }
         let (fi, al) = (self.in_flight.integral(now), self.allocated.integral(now));
         let busy = (fi - self.last_window.0) as f64 / self.concurrency as f64;
         let held = (al - self.last_window.1) as f64;
@@ -256,6 +282,8 @@ impl Sim<'_> {
             window_slo: self.rec.window_slo,
             faults: Vec::new(),
             waited: self.rec.waited,
+            duration_s: self.end as f64 / 1e9,
+            interrupted: self.interrupted,
         }
     }
 }

@@ -184,6 +184,7 @@ pub fn report() -> Report {
         driver: "sim".to_owned(),
         seed: 42,
         duration_s: 600.0,
+        interrupted: false,
         window_s: 1.0,
         slo: SloSpec {
             latency_ms: 500.0,
