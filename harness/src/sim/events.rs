@@ -29,8 +29,8 @@ pub(crate) enum Event {
 
 /// Slot width: 2^20 ns, about a millisecond.
 const SLOT_BITS: u32 = 20;
-/// Slots in the wheel: a horizon of about 17 s; later events wait in a heap.
-const SLOTS: u64 = 1 << 14;
+/// Slots in the wheel: a horizon of about 4 s; later events wait in a heap.
+const SLOTS: u64 = 1 << 12;
 
 /// A far-future event, ordered earliest first for [`BinaryHeap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
