@@ -46,7 +46,7 @@ impl PolicyConfig {
         match self {
             PolicyConfig::Fixed(c) => c.replicas,
             PolicyConfig::Hpa(c) => c.min_replicas,
-            PolicyConfig::Kpa(c) => c.initial_scale.unwrap_or(c.min_scale),
+            PolicyConfig::Kpa(c) => c.initial_scale.unwrap_or(1).clamp(c.min_scale, c.max_scale),
             PolicyConfig::Keda(c) => c.min_replicas,
         }
     }

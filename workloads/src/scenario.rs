@@ -290,6 +290,8 @@ struct SetupFile {
     pools: Option<Vec<String>>,
     #[serde(default)]
     speed: Option<f64>,
+    #[serde(default)]
+    initial_replicas: Option<u32>,
 }
 
 /// One autoscaler setup to compare, resolved against the scenario's defaults.
@@ -313,6 +315,9 @@ pub struct Setup {
     pub pools: Vec<Pool>,
     /// Service speed relative to the scenario's service model (2.0 = twice as fast).
     pub speed: f64,
+    /// Replicas ready at the start of the run (the Deployment's spec.replicas when the
+    /// autoscaler takes over), without the warm pool; default: the policy's own starting point.
+    pub initial_replicas: u32,
 }
 
 /// A validated scenario, ready for a driver.
@@ -636,6 +641,17 @@ impl Resolver<'_> {
             PolicyConfig::Kpa(_) => Duration::from_secs(1),
             _ => Duration::from_secs(15),
         });
+        let initial_replicas = f.initial_replicas.unwrap_or(policy.initial_replicas());
+        if initial_replicas > policy.max_replicas() {
+            return self.err(
+                span,
+                format!(
+                    "setup {:?}: initial_replicas {initial_replicas} is above the policy's maximum {}",
+                    f.name,
+                    policy.max_replicas()
+                ),
+            );
+        }
         Ok(Setup {
             name: f.name.clone(),
             policy,
@@ -646,6 +662,7 @@ impl Resolver<'_> {
             price_per_replica_hour,
             pools,
             speed,
+            initial_replicas,
         })
     }
 

@@ -165,7 +165,7 @@ struct Sim<'a> {
 impl<'a> Sim<'a> {
     fn new(plan: &'a Plan, setup: &'a Setup) -> Self {
         let lc = &setup.lifecycle;
-        let initial = setup.policy.initial_replicas();
+        let initial = setup.initial_replicas;
         let cluster = match setup.billing {
             Billing::Node => Some(Cluster::new(
                 &setup.pools,
