@@ -62,6 +62,7 @@ replicas = 30
 
 [[setup]]
 name = "hpa-default"
+initial_replicas = 15
 [setup.hpa]
 min_replicas = 2
 max_replicas = 60
@@ -69,8 +70,9 @@ metric = "concurrency"
 target = 2.0
 
 [[setup]]
-name = "keda-queue"
+name = "keda-warm2"
 warm_pool = 2
+initial_replicas = 13
 [setup.keda]
 max_replicas = 60
 trigger = "concurrency"
