@@ -32,6 +32,12 @@ impl LatencyHist {
         self.0.saturating_record(us.max(1));
     }
 
+    /// Records `count` occurrences of one latency.
+    #[inline]
+    pub fn record_n(&mut self, us: u64, count: u64) {
+        let _ = self.0.record_n(us.max(1), count);
+    }
+
     /// Number of recorded values.
     pub fn len(&self) -> u64 {
         self.0.len()

@@ -257,7 +257,9 @@ impl Sim<'_> {
     }
 
     /// The Run, once every request is resolved.
-    pub(super) fn finish(self) -> SetupRun {
+    pub(super) fn finish(mut self) -> SetupRun {
+        // Latencies recorded after the last window (requests outstanding at the end).
+        self.rec.flush();
         let bill = self.bill.clone().unwrap_or_else(|| self.bill_at(self.end));
         let mut latency = LatencyHist::new(self.timeout_ns / 1000 + 1);
         for c in &self.rec.classes {

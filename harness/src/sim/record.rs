@@ -5,7 +5,7 @@ use workloads::Plan;
 
 use crate::report::{Requests, TimelineSample};
 use crate::run::{ClassRun, LatencyHist, WindowSlo};
-use crate::window_hist::WindowHist;
+use crate::window_hist::{FineHist, WindowHist};
 
 /// Outcomes per class, for the whole run and the open window.
 #[derive(Debug)]
@@ -15,6 +15,8 @@ pub(crate) struct Recorder {
     timeout_ns: u64,
     /// Latencies finished in the open window (compact: percentiles to 1%).
     window: WindowHist,
+    /// Latencies of the open window per class, on their way to the classes' HdrHistograms.
+    pending: Vec<FineHist>,
     /// Arrivals in the open window.
     pub(crate) window_arrivals: u64,
     window_ok: u64,
@@ -55,6 +57,7 @@ impl Recorder {
             slo_ns: plan.slo.latency.as_nanos(),
             timeout_ns,
             window: WindowHist::default(),
+            pending: vec![FineHist::default(); names.len()],
             window_arrivals: 0,
             window_ok: 0,
             window_errors: 0,
@@ -82,7 +85,7 @@ impl Recorder {
         let c = &mut self.classes[class as usize];
         c.requests.ok += 1;
         let us = latency_ns / 1000;
-        c.latency.record(us);
+        self.pending[class as usize].record(us);
         self.window.record(us);
         self.window_ok += 1;
         if latency_ns <= self.slo_ns {
@@ -95,7 +98,7 @@ impl Recorder {
     pub(crate) fn timed_out(&mut self, class: u16) {
         let c = &mut self.classes[class as usize];
         c.requests.timed_out += 1;
-        c.latency.record(self.timeout_ns / 1000);
+        self.pending[class as usize].record(self.timeout_ns / 1000);
         self.window.record(self.timeout_ns / 1000);
         self.window_errors += 1;
     }
@@ -132,6 +135,7 @@ impl Recorder {
         s.errors = self.window_errors;
         [s.p50_ms, s.p95_ms, s.p99_ms] = self.window.quantiles_ms([0.50, 0.95, 0.99]);
         self.window.reset();
+        self.flush();
         let finished = self.window_ok + self.window_errors;
         self.timeline.push(s);
         self.window_slo.push(WindowSlo {
@@ -143,5 +147,12 @@ impl Recorder {
         self.window_ok = 0;
         self.window_errors = 0;
         self.window_within = 0;
+    }
+
+    /// Hands the latencies recorded since the last flush to the classes' HdrHistograms.
+    pub(crate) fn flush(&mut self) {
+        for (p, c) in self.pending.iter_mut().zip(&mut self.classes) {
+            p.drain_into(&mut c.latency);
+        }
     }
 }
