@@ -72,7 +72,8 @@ impl Kpa {
         })
     }
 
-    /// `Scale`: the pods wanted at `now` with `ready` pods serving.
+    /// `Scale`: the pods wanted at `now` with `ready` pods serving (before the reconciler's
+    /// scale-to-zero grace period and min/max bounds, which [`Policy::decide`] applies).
     pub fn scale(&mut self, now: f64, ready: u32, o: Observed) -> u32 {
         let c = &self.config;
         let target = c.target * c.target_utilization / 100.0;
@@ -110,7 +111,14 @@ impl Kpa {
             self.delay.push_back((now, desired));
             desired = self.delay.iter().map(|&(_, d)| d).max().unwrap_or(desired);
         }
-        // Scale to zero only after the grace period of wanting none.
+        desired
+    }
+
+    /// The reconciler's part: scale to zero only after the grace period of wanting none, then
+    /// min-scale and max-scale.
+    pub fn bound(&mut self, now: f64, desired: u32) -> u32 {
+        let c = &self.config;
+        let mut desired = desired;
         if desired == 0 {
             let since = *self.zero_since.get_or_insert(now);
             if now - since < c.scale_to_zero_grace_period.as_secs_f64() {
@@ -132,17 +140,19 @@ impl Policy for Kpa {
         match self.observe(obs) {
             // No data: no decision, as the autoscaler does.
             None => obs.current,
-            Some(o) => self.scale(obs.now, obs.pods.ready, o),
+            Some(o) => {
+                let desired = self.scale(obs.now, obs.pods.ready, o);
+                self.bound(obs.now, desired)
+            }
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    //! After knative/serving `pkg/autoscaler/scaling/autoscaler_test.go`
-    //! (TestAutoscalerStableModeIncreaseWithConcurrencyDefault, TestAutoscalerPanicMode*,
-    //! TestAutoscalerScaleDownDelay, TestAutoscalerRateLimitScaleDown), with targets in
-    //! concurrency per pod.
+    //! Vectors from knative/serving `pkg/autoscaler/scaling/autoscaler_test.go` (the tests named
+    //! after theirs), plus the panic window, rate limits, scale-down delay and scale-to-zero
+    //! grace period in the same style. Targets are concurrency per pod (utilization folded in).
     use super::*;
     use workloads::Duration;
 
@@ -215,13 +225,48 @@ mod tests {
     }
 
     #[test]
+    fn test_autoscaler_stable_mode_decrease() {
+        let mut k = kpa(10.0);
+        assert_eq!(k.scale(0.0, 8, o(100.0, 100.0)), 10);
+        assert_eq!(k.scale(2.0, 8, o(50.0, 50.0)), 5);
+    }
+
+    #[test]
+    fn test_autoscaler_stable_mode_no_traffic_scale_to_zero() {
+        let mut k = kpa(10.0);
+        assert_eq!(k.scale(0.0, 1, o(1.0, 0.0)), 1);
+        assert_eq!(k.scale(2.0, 1, o(0.0, 0.0)), 0);
+    }
+
+    #[test]
+    fn test_autoscaler_panic_mode_double_pod_count() {
+        // The panic concurrency takes precedence.
+        let mut k = kpa(10.0);
+        assert_eq!(k.scale(0.0, 1, o(50.0, 100.0)), 10);
+    }
+
+    #[test]
+    fn test_autoscaler_panic_mode_exponential_track_and_stablize() {
+        let mut k = kpa(1.0);
+        assert_eq!(k.scale(0.0, 1, o(6.0, 6.0)), 6);
+        assert_eq!(k.scale(1.0, 6, o(36.0, 36.0)), 36);
+        assert_eq!(k.scale(2.0, 36, o(216.0, 216.0)), 216);
+        assert_eq!(k.scale(3.0, 216, o(1296.0, 1296.0)), 1296);
+        assert_eq!(k.scale(4.0, 1296, o(1296.0, 1296.0)), 1296);
+    }
+
+    #[test]
     fn scales_to_zero_only_after_the_grace_period() {
         let mut k = kpa(10.0);
-        assert_eq!(k.scale(0.0, 1, o(0.0, 0.0)), 1, "grace period starts");
-        assert_eq!(k.scale(28.0, 1, o(0.0, 0.0)), 1);
-        assert_eq!(k.scale(30.0, 1, o(0.0, 0.0)), 0);
+        let mut step = |t, ready, obs| {
+            let d = k.scale(t, ready, obs);
+            k.bound(t, d)
+        };
+        assert_eq!(step(0.0, 1, o(0.0, 0.0)), 1, "grace period starts");
+        assert_eq!(step(28.0, 1, o(0.0, 0.0)), 1);
+        assert_eq!(step(30.0, 1, o(0.0, 0.0)), 0);
         // From zero, buffered requests bring it back at once (ready counts as 1).
-        assert_eq!(k.scale(40.0, 0, o(0.5, 5.0)), 1);
+        assert_eq!(step(40.0, 0, o(0.5, 5.0)), 1);
     }
 
     #[test]
@@ -229,7 +274,7 @@ mod tests {
         let mut k = kpa(1.0);
         k.config.max_scale = 7;
         k.config.min_scale = 2;
-        assert_eq!(k.scale(0.0, 3, o(100.0, 100.0)), 7);
-        assert_eq!(k.scale(100.0, 3, o(0.0, 0.0)), 2);
+        assert_eq!(k.bound(0.0, 100), 7);
+        assert_eq!(k.bound(100.0, 0), 2);
     }
 }
