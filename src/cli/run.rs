@@ -1,9 +1,10 @@
 //! `scalebench run SCENARIO`: run every setup (or the chosen ones), print the ranked table and
 //! write report.json and timeline.csv.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::anyhow;
@@ -54,7 +55,16 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
             .map_err(|e| Failure::env(anyhow!("cannot install the signal handler: {e}")))?;
     }
     let started = Instant::now();
-    let runs = harness::sim::simulate_all(&plan, &setups, Some(&cancel));
+    let progress: Vec<AtomicU64> = setups.iter().map(|_| AtomicU64::new(0)).collect();
+    let done = AtomicBool::new(false);
+    let runs = std::thread::scope(|s| {
+        if std::io::stderr().is_terminal() {
+            s.spawn(|| show_progress(&plan, &progress, &done));
+        }
+        let runs = harness::sim::simulate_all(&plan, &setups, Some(&cancel), Some(&progress));
+        done.store(true, Ordering::Relaxed);
+        runs
+    });
     tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "simulated");
     let report = harness::score::score(&plan, "sim", &runs);
     super::print(&reports::ranked_table(&report));
@@ -75,6 +85,36 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         });
     }
     Ok(())
+}
+
+/// Shows how far the slowest setup has got, on stderr, until `done`; only for runs that last.
+fn show_progress(plan: &Plan, progress: &[AtomicU64], done: &AtomicBool) {
+    use std::io::Write;
+    let total = plan.duration.as_nanos().max(1) as f64;
+    let started = Instant::now();
+    let mut shown = false;
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if started.elapsed().as_millis() < 1000 {
+            continue;
+        }
+        let reached = progress
+            .iter()
+            .map(|p| p.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(0);
+        let _ = write!(
+            std::io::stderr(),
+            "\rsimulating {}: {:5.1}% of the scenario ({:.0} s elapsed)",
+            plan.name,
+            100.0 * reached as f64 / total,
+            started.elapsed().as_secs_f64()
+        );
+        shown = true;
+    }
+    if shown {
+        let _ = writeln!(std::io::stderr());
+    }
 }
 
 /// The setups named on the command line, in the scenario's order; all when none is named.

@@ -19,7 +19,7 @@ mod record;
 mod router;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rand_pcg::Pcg64Mcg;
 use workloads::arrivals::ArrivalStream;
@@ -41,7 +41,7 @@ use router::LoadIndex;
 /// Runs one setup of the plan to completion: every scheduled request is answered, fails, is
 /// rejected or times out.
 pub fn simulate(plan: &Plan, setup: &Setup) -> SetupRun {
-    simulate_together(plan, &[setup], None).remove(0)
+    simulate_together(plan, &[setup], None, None).remove(0)
 }
 
 /// How often (in arrivals) a run looks at its cancel flag.
@@ -53,10 +53,12 @@ const CANCEL_CHECK: u64 = 1 << 14;
 ///
 /// When `cancel` is set during the run (Ctrl-C), no more arrivals are offered: the scenario
 /// ends at the last arrival, what was sent is resolved, and the runs say they were interrupted.
+/// `progress`, when given, follows the scenario time reached, in nanoseconds.
 pub fn simulate_together(
     plan: &Plan,
     setups: &[&Setup],
     cancel: Option<&AtomicBool>,
+    progress: Option<&AtomicU64>,
 ) -> Vec<SetupRun> {
     let mut sims: Vec<Sim<'_>> = setups.iter().map(|s| Sim::new(plan, s)).collect();
     for sim in &mut sims {
@@ -65,26 +67,45 @@ pub fn simulate_together(
     let mut n = 0u64;
     for a in ArrivalStream::new(plan) {
         n += 1;
-        if n % CANCEL_CHECK == 0 && cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-            for sim in &mut sims {
-                sim.stop_at(a.t_ns);
+        if n % CANCEL_CHECK == 0 {
+            if let Some(p) = progress {
+                p.store(a.t_ns, Ordering::Relaxed);
             }
-            break;
+            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                for sim in &mut sims {
+                    sim.stop_at(a.t_ns);
+                }
+                break;
+            }
         }
         for sim in &mut sims {
             sim.advance_to(a.t_ns);
             sim.offer(a);
         }
     }
-    sims.into_iter().map(Sim::drain).collect()
+    let runs = sims.into_iter().map(Sim::drain).collect();
+    if let Some(p) = progress {
+        p.store(plan.duration.as_nanos(), Ordering::Relaxed);
+    }
+    runs
 }
 
-/// Runs every given setup of the plan, each on its own thread, in the given order.
-pub fn simulate_all(plan: &Plan, setups: &[&Setup], cancel: Option<&AtomicBool>) -> Vec<SetupRun> {
+/// Runs every given setup of the plan, each on its own thread, in the given order;
+/// `progress[i]`, when given, follows setup i's scenario time.
+pub fn simulate_all(
+    plan: &Plan,
+    setups: &[&Setup],
+    cancel: Option<&AtomicBool>,
+    progress: Option<&[AtomicU64]>,
+) -> Vec<SetupRun> {
     std::thread::scope(|s| {
         let handles: Vec<_> = setups
             .iter()
-            .map(|setup| s.spawn(move || simulate_together(plan, &[setup], cancel).remove(0)))
+            .enumerate()
+            .map(|(i, setup)| {
+                let p = progress.and_then(|p| p.get(i));
+                s.spawn(move || simulate_together(plan, &[setup], cancel, p).remove(0))
+            })
             .collect();
         handles
             .into_iter()

@@ -262,7 +262,7 @@ name = "b"
 replicas = 3
 "#
     ));
-    let together = super::simulate_together(&p, &[&p.setups[0], &p.setups[1]], None);
+    let together = super::simulate_together(&p, &[&p.setups[0], &p.setups[1]], None, None);
     for (i, run) in together.iter().enumerate() {
         let alone = super::simulate(&p, &p.setups[i]);
         assert_eq!(run.requests(), alone.requests());
