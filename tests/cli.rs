@@ -68,6 +68,19 @@ fn spike_5x_prints_the_ranked_table_and_writes_both_files() {
         );
         assert_eq!(s.slo.recoveries.len(), 1);
     }
+    // The HPA sees the spike a scrape delay (15 s) late, acts at its next sync (15 s), and its
+    // new pods start (1 s + 20 s) and load (40 s): the first is ready 61-92 s after the spike.
+    let hpa = report.setups.iter().find(|s| s.name == "hpa-default");
+    let reaction = hpa
+        .and_then(|s| s.scaling.scale_up_reaction_s)
+        .unwrap_or(0.0);
+    assert!((61.0..=92.0).contains(&reaction), "hpa reaction {reaction}");
+    let before = hpa.map(|s| s.timeline[599].replicas_desired).unwrap_or(0);
+    let during = hpa.map(|s| s.timeline[700].replicas_desired).unwrap_or(0);
+    assert!(
+        during > before,
+        "the HPA scaled up for the spike: {before} -> {during}"
+    );
     let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap_or_default();
     let mut lines = csv.lines();
     let header = lines.next().unwrap_or_default();

@@ -18,10 +18,11 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     let plan = Plan::load(&args.scenario).map_err(Failure::input)?;
     let names: Vec<&str> = plan.setups.iter().map(|s| s.name.as_str()).collect();
     super::print(&format!(
-        "{}: ok: {} over {}, capacity {:.1} rps, windows of {}, setups: {}\n",
+        "{}: ok: {} over {}, about {:.0} requests, capacity {:.1} rps, windows of {}, setups: {}\n",
         args.scenario.display(),
         plan.name,
         plan.duration,
+        workloads::arrivals::ArrivalStream::new(&plan).expected_count(),
         plan.capacity_rps,
         plan.window,
         names.join(", ")
