@@ -1,0 +1,326 @@
+//! Resolving a scenario file into a [`Plan`]: defaults filled in, cross-references checked, and
+//! every problem pinned to the place in the file it comes from.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use toml::Spanned;
+
+use super::*;
+use crate::error::Located;
+use crate::policy::PolicyConfig;
+use crate::traffic::{ArrivalKind, Shape, Traffic};
+use crate::units::Duration;
+
+pub(super) struct Resolver<'a> {
+    pub(super) path: &'a Path,
+    pub(super) src: &'a str,
+}
+
+impl Resolver<'_> {
+    fn err<T>(&self, span: std::ops::Range<usize>, msg: impl Into<String>) -> Result<T, Located> {
+        Err(Located::at(self.path, self.src, span.start, msg))
+    }
+
+    pub(super) fn resolve(&self, f: ScenarioFile) -> Result<Plan, Located> {
+        if f.duration.get_ref().is_zero() {
+            return self.err(f.duration.span(), "duration must be longer than zero");
+        }
+        let duration = *f.duration.get_ref();
+        let slo = f.slo.get_ref().clone();
+        if !(slo.percentile > 0.0 && slo.percentile < 100.0) {
+            return self.err(
+                f.slo.span(),
+                format!(
+                    "slo.percentile must be between 0 and 100, found {}",
+                    slo.percentile
+                ),
+            );
+        }
+        if slo.latency.is_zero() {
+            return self.err(f.slo.span(), "slo.latency must be longer than zero");
+        }
+        let service = f.service.get_ref().clone();
+        if service.concurrency == 0 {
+            return self.err(f.service.span(), "service.concurrency must be at least 1");
+        }
+        if service.time.mean_secs() <= 0.0 {
+            return self.err(f.service.span(), "service.time must have a mean above zero");
+        }
+        self.check_traffic(&f.traffic)?;
+        let pools = self.check_pools(&f.cluster, service.gpus)?;
+        if f.setups.is_empty() {
+            return self.err(0..0, "a scenario needs at least one [[setup]] to run");
+        }
+        let mut names = HashSet::new();
+        let mut setups = Vec::with_capacity(f.setups.len());
+        for s in &f.setups {
+            let setup = self.resolve_setup(s, &f.cluster, &pools, &service)?;
+            if !names.insert(setup.name.clone()) {
+                return self.err(s.span(), format!("two setups are named {:?}", setup.name));
+            }
+            setups.push(setup);
+        }
+        let traffic = f.traffic.get_ref().clone();
+        let capacity_rps = self.capacity(&f.traffic, &service, &setups)?;
+        let window = match &f.window {
+            Some(w) if w.get_ref().is_zero() => {
+                return self.err(w.span(), "window must be longer than zero");
+            }
+            Some(w) => *w.get_ref(),
+            None => auto_window(duration),
+        };
+        let name = f.name.clone().unwrap_or_else(|| {
+            self.path
+                .file_stem()
+                .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
+        });
+        Ok(Plan {
+            name,
+            description: f.description.clone(),
+            path: self.path.to_path_buf(),
+            duration,
+            seed: f.seed,
+            window,
+            slo,
+            traffic,
+            capacity_rps,
+            service,
+            scan_interval: f.cluster.scan_interval,
+            scale_down_unneeded: f.cluster.scale_down_unneeded,
+            setups,
+        })
+    }
+
+    fn check_traffic(&self, t: &Spanned<Traffic>) -> Result<(), Located> {
+        let traffic = t.get_ref();
+        match (traffic.arrival, traffic.cv) {
+            (ArrivalKind::Gamma, None) => {
+                return self.err(t.span(), "arrival = \"gamma\" needs cv (the coefficient of variation of the gaps, e.g. cv = 2.0)");
+            }
+            (ArrivalKind::Gamma, Some(cv)) if !(cv > 0.0 && cv.is_finite()) => {
+                return self.err(t.span(), format!("cv must be above zero, found {cv}"));
+            }
+            (ArrivalKind::Poisson | ArrivalKind::Constant, Some(_)) => {
+                return self.err(t.span(), "cv only applies to arrival = \"gamma\"");
+            }
+            _ => {}
+        }
+        if traffic.shapes.is_empty() {
+            return self.err(t.span(), "traffic needs at least one [[traffic.shape]] (e.g. kind = \"steady\", rate = \"50%\")");
+        }
+        for shape in &traffic.shapes {
+            match shape {
+                Shape::Spike { factor, .. } if !(*factor >= 0.0 && factor.is_finite()) => {
+                    return self.err(
+                        t.span(),
+                        format!("a spike's factor must be zero or more, found {factor}"),
+                    );
+                }
+                Shape::Diurnal {
+                    min, max, period, ..
+                } => {
+                    if period.is_zero() {
+                        return self.err(t.span(), "a diurnal shape needs a period above zero");
+                    }
+                    if let (crate::Rate::Rps(lo), crate::Rate::Rps(hi)) = (min, max) {
+                        if lo > hi {
+                            return self.err(
+                                t.span(),
+                                format!("a diurnal shape needs min <= max, found {lo} > {hi}"),
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut names = HashSet::new();
+        for c in &traffic.classes {
+            if !(c.weight > 0.0 && c.weight.is_finite()) {
+                return self.err(
+                    t.span(),
+                    format!("class {:?} needs a weight above zero", c.name),
+                );
+            }
+            if !names.insert(c.name.as_str()) {
+                return self.err(
+                    t.span(),
+                    format!("two request classes are named {:?}", c.name),
+                );
+            }
+        }
+        if traffic.classes.len() > u16::MAX as usize {
+            return self.err(t.span(), "too many request classes");
+        }
+        Ok(())
+    }
+
+    fn check_pools(&self, cluster: &Cluster, gpus: u32) -> Result<Vec<Pool>, Located> {
+        let mut names = HashSet::new();
+        let mut out = Vec::new();
+        for p in &cluster.pools {
+            let pool = p.get_ref();
+            if !names.insert(pool.name.clone()) {
+                return self.err(p.span(), format!("two pools are named {:?}", pool.name));
+            }
+            if !(pool.price_per_hour >= 0.0 && pool.price_per_hour.is_finite()) {
+                return self.err(p.span(), "price_per_hour must be zero or more");
+            }
+            if pool.min_nodes > pool.max_nodes {
+                return self.err(
+                    p.span(),
+                    format!(
+                        "pool {:?}: min_nodes {} is above max_nodes {}",
+                        pool.name, pool.min_nodes, pool.max_nodes
+                    ),
+                );
+            }
+            if pool.replicas_per_node(gpus) == 0 {
+                return self.err(p.span(), format!(
+                    "pool {:?}: a replica needs {gpus} GPUs but a node has {} (set gpus_per_node, or pods_per_node for a CPU service)",
+                    pool.name, pool.gpus_per_node
+                ));
+            }
+            out.push(pool.clone());
+        }
+        Ok(out)
+    }
+
+    fn resolve_setup(
+        &self,
+        s: &Spanned<SetupFile>,
+        cluster: &Cluster,
+        pools: &[Pool],
+        service: &Service,
+    ) -> Result<Setup, Located> {
+        let f = s.get_ref();
+        let span = s.span();
+        let mut chosen = Vec::new();
+        if let Some(c) = &f.fixed {
+            chosen.push(PolicyConfig::Fixed(c.clone()));
+        }
+        if let Some(c) = &f.hpa {
+            chosen.push(PolicyConfig::Hpa(c.clone()));
+        }
+        if let Some(c) = &f.kpa {
+            chosen.push(PolicyConfig::Kpa(c.clone()));
+        }
+        if let Some(c) = &f.keda {
+            chosen.push(PolicyConfig::Keda(c.clone()));
+        }
+        if chosen.len() != 1 {
+            return self.err(span, format!(
+                "setup {:?} needs exactly one policy table ([setup.fixed], [setup.hpa], [setup.kpa] or [setup.keda]), found {}",
+                f.name,
+                chosen.len()
+            ));
+        }
+        let policy = chosen.remove(0);
+        if let Err(msg) = crate::validate_policy(&policy) {
+            return self.err(span, format!("setup {:?}: {msg}", f.name));
+        }
+        let billing = f.billing.unwrap_or(cluster.billing);
+        let price = f.price_per_replica_hour.or(cluster.price_per_replica_hour);
+        let pools = match &f.pools {
+            None => pools.to_vec(),
+            Some(names) => {
+                let mut v = Vec::new();
+                for n in names {
+                    match pools.iter().find(|p| &p.name == n) {
+                        Some(p) => v.push(p.clone()),
+                        None => {
+                            let known: Vec<&str> = pools.iter().map(|p| p.name.as_str()).collect();
+                            return self.err(span, format!("setup {:?} names pool {n:?}, which is not defined (pools: {known:?})", f.name));
+                        }
+                    }
+                }
+                v
+            }
+        };
+        let price_per_replica_hour = match (billing, price) {
+            (Billing::Replica, None) => {
+                return self.err(span, format!("setup {:?} uses billing = \"replica\" and needs price_per_replica_hour (in [cluster] or the setup)", f.name));
+            }
+            (_, Some(p)) if !(p >= 0.0 && p.is_finite()) => {
+                return self.err(span, "price_per_replica_hour must be zero or more");
+            }
+            (_, p) => p.unwrap_or(0.0),
+        };
+        if billing == Billing::Node && pools.is_empty() {
+            return self.err(
+                span,
+                format!(
+                    "setup {:?} uses node billing but no [[cluster.pool]] is defined for it",
+                    f.name
+                ),
+            );
+        }
+        let speed = f.speed.unwrap_or(1.0);
+        if !(speed > 0.0 && speed.is_finite()) {
+            return self.err(
+                span,
+                format!("setup {:?}: speed must be above zero", f.name),
+            );
+        }
+        let scrape_delay = f.scrape_delay.unwrap_or(match policy {
+            PolicyConfig::Kpa(_) => Duration::from_secs(1),
+            _ => Duration::from_secs(15),
+        });
+        let initial_replicas = f.initial_replicas.unwrap_or(policy.initial_replicas());
+        if initial_replicas > policy.max_replicas() {
+            return self.err(
+                span,
+                format!(
+                    "setup {:?}: initial_replicas {initial_replicas} is above the policy's maximum {}",
+                    f.name,
+                    policy.max_replicas()
+                ),
+            );
+        }
+        Ok(Setup {
+            name: f.name.clone(),
+            policy,
+            warm_pool: f.warm_pool,
+            scrape_delay,
+            lifecycle: service.lifecycle.with(&f.lifecycle),
+            billing,
+            price_per_replica_hour,
+            pools,
+            speed,
+            initial_replicas,
+        })
+    }
+
+    fn capacity(
+        &self,
+        t: &Spanned<Traffic>,
+        service: &Service,
+        setups: &[Setup],
+    ) -> Result<f64, Located> {
+        let traffic = t.get_ref();
+        if let Some(c) = traffic.capacity {
+            if !(c > 0.0 && c.is_finite()) {
+                return self.err(t.span(), "traffic.capacity must be above zero");
+            }
+            return Ok(c);
+        }
+        let replicas = traffic.capacity_replicas.unwrap_or_else(|| {
+            setups
+                .iter()
+                .map(|s| s.policy.max_replicas())
+                .max()
+                .unwrap_or(0)
+        });
+        let per_replica = service.concurrency as f64 / service.time.mean_secs();
+        let cap = replicas as f64 * per_replica;
+        let needs = traffic
+            .shapes
+            .iter()
+            .any(|s| s.rates().iter().any(|r| r.needs_capacity()));
+        if needs && (cap.is_nan() || cap <= 0.0) {
+            return self.err(t.span(), "rates are given as a share of capacity, but capacity is zero: set traffic.capacity (rps) or traffic.capacity_replicas");
+        }
+        Ok(cap)
+    }
+}
