@@ -38,10 +38,15 @@ fn plan(src: &str) -> Plan {
 }
 
 fn run_with(plan: &Plan, policy: Option<Step>) -> SetupRun {
-    let mut sim = Sim::new(plan, &plan.setups[0]);
-    if let Some(p) = policy {
-        sim.policy = Box::new(p);
+    match policy {
+        Some(p) => run_with_policy(plan, Box::new(p)),
+        None => run_with_policy(plan, crate::autoscale::build(&plan.setups[0].policy)),
     }
+}
+
+fn run_with_policy(plan: &Plan, policy: Box<dyn Policy>) -> SetupRun {
+    let mut sim = Sim::new(plan, &plan.setups[0]);
+    sim.policy = policy;
     sim.schedule_periodic();
     for a in workloads::arrivals::ArrivalStream::new(plan) {
         sim.advance_to(a.t_ns);
@@ -269,4 +274,66 @@ replicas = 3
         assert_eq!(run.timeline, alone.timeline);
         assert_eq!(run.latency.summary(), alone.latency.summary());
     }
+}
+
+/// Records what it was shown: (now, newest visible sample time, ready pods it was told of).
+struct Spy {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(f64, Option<f64>, u32)>>>,
+    replicas: u32,
+}
+
+impl Policy for Spy {
+    fn interval(&self) -> f64 {
+        5.0
+    }
+
+    fn decide(&mut self, obs: &Observation<'_>) -> u32 {
+        if let Ok(mut v) = self.seen.lock() {
+            v.push((obs.now, obs.latest().map(|s| s.t), obs.pods.ready));
+        }
+        self.replicas
+    }
+}
+
+#[test]
+fn policies_see_metrics_a_scrape_delay_late_and_the_warm_pool_is_extra() {
+    let p = plan(&format!(
+        r#"{HEAD}
+[[traffic.shape]]
+kind = "steady"
+rate = 10
+[service]
+time = "10ms"
+[cluster]
+billing = "replica"
+price_per_replica_hour = 3600.0
+[[setup]]
+name = "w"
+warm_pool = 2
+scrape_delay = "12s"
+[setup.fixed]
+replicas = 1
+"#
+    ));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let run = run_with_policy(
+        &p,
+        Box::new(Spy {
+            seen: seen.clone(),
+            replicas: 1,
+        }),
+    );
+    let seen = seen.lock().map(|v| v.clone()).unwrap_or_default();
+    assert!(seen.len() > 100);
+    for &(now, latest, ready) in &seen {
+        assert_eq!(ready, 1, "the policy is not shown the warm pool");
+        match latest {
+            // Samples come every second; the newest visible one is 12-13 s old.
+            Some(t) => assert!(now - t >= 12.0 && now - t < 13.0 + 1e-9, "{now} sees {t}"),
+            None => assert!(now < 13.0, "{now} sees nothing"),
+        }
+    }
+    // 1 + 2 warm replicas for the whole 10 minutes at 1 $ per replica-second.
+    assert_eq!(run.max_ready, 3);
+    assert_eq!(run.cost_usd(), 3.0 * 600.0);
 }
