@@ -276,9 +276,12 @@ replicas = 3
     }
 }
 
-/// Records what it was shown: (now, newest visible sample time, ready pods it was told of).
+/// What a policy was shown: (now, newest visible sample time, ready pods it was told of).
+type Shown = std::sync::Arc<std::sync::Mutex<Vec<(f64, Option<f64>, u32)>>>;
+
+/// Records what it was shown.
 struct Spy {
-    seen: std::sync::Arc<std::sync::Mutex<Vec<(f64, Option<f64>, u32)>>>,
+    seen: Shown,
     replicas: u32,
 }
 
@@ -315,7 +318,7 @@ scrape_delay = "12s"
 replicas = 1
 "#
     ));
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen: Shown = Default::default();
     let run = run_with_policy(
         &p,
         Box::new(Spy {
