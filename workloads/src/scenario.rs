@@ -356,6 +356,12 @@ pub struct Plan {
 /// The most windows a timeline has; longer runs get longer windows.
 pub const MAX_WINDOWS: u64 = 2000;
 
+/// The most timeline windows a scenario may ask for: each keeps a sample in every report.
+pub const MAX_USER_WINDOWS: u64 = 100_000;
+
+/// The most requests one replica may serve at once (each is a slot the simulator holds).
+pub const MAX_CONCURRENCY: u32 = 100_000;
+
 impl Plan {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Plan, ScenarioError> {

@@ -88,3 +88,19 @@ fn invalid_values_are_explained() {
         .map_err(|e| e.to_string());
     assert!(e.is_err_and(|e| e.contains("needs cv")));
 }
+
+#[test]
+fn sizes_that_would_exhaust_memory_are_refused() {
+    let src = BASE.replace("concurrency = 2", "concurrency = 5000000");
+    let e = Plan::parse(Path::new("c.toml"), &format!("{src}{FIXED}")).map(|_| ());
+    assert!(e.is_err_and(|e| {
+        e.to_string()
+            .contains("service.concurrency must be between 1 and")
+    }));
+    let src = BASE.replace(
+        "duration = \"10m\"",
+        "duration = \"24h\"\nwindow = \"10ms\"",
+    );
+    let e = Plan::parse(Path::new("w.toml"), &format!("{src}{FIXED}")).map(|_| ());
+    assert!(e.is_err_and(|e| e.to_string().contains("more than 100000 windows")));
+}

@@ -41,8 +41,14 @@ impl Resolver<'_> {
             return self.err(f.slo.span(), "slo.latency must be longer than zero");
         }
         let service = f.service.get_ref().clone();
-        if service.concurrency == 0 {
-            return self.err(f.service.span(), "service.concurrency must be at least 1");
+        if service.concurrency == 0 || service.concurrency > MAX_CONCURRENCY {
+            return self.err(
+                f.service.span(),
+                format!(
+                    "service.concurrency must be between 1 and {MAX_CONCURRENCY}, found {}",
+                    service.concurrency
+                ),
+            );
         }
         if service.time.mean_secs() <= 0.0 {
             return self.err(f.service.span(), "service.time must have a mean above zero");
@@ -66,6 +72,15 @@ impl Resolver<'_> {
         let window = match &f.window {
             Some(w) if w.get_ref().is_zero() => {
                 return self.err(w.span(), "window must be longer than zero");
+            }
+            Some(w) if duration.as_nanos().div_ceil(w.get_ref().as_nanos()) > MAX_USER_WINDOWS => {
+                return self.err(
+                    w.span(),
+                    format!(
+                        "window {} cuts a {duration} run into more than {MAX_USER_WINDOWS} windows; use a longer window (or leave it out for about {MAX_WINDOWS})",
+                        w.get_ref()
+                    ),
+                );
             }
             Some(w) => *w.get_ref(),
             None => auto_window(duration),
