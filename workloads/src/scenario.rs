@@ -359,6 +359,9 @@ pub const MAX_WINDOWS: u64 = 2000;
 /// The most timeline windows a scenario may ask for: each keeps a sample in every report.
 pub const MAX_USER_WINDOWS: u64 = 100_000;
 
+/// The most requests a scenario may offer (about a day at 1.2 M rps).
+pub const MAX_REQUESTS: f64 = 1e11;
+
 /// The most requests one replica may serve at once (each is a slot the simulator holds).
 pub const MAX_CONCURRENCY: u32 = 100_000;
 

@@ -103,4 +103,7 @@ fn sizes_that_would_exhaust_memory_are_refused() {
     );
     let e = Plan::parse(Path::new("w.toml"), &format!("{src}{FIXED}")).map(|_| ());
     assert!(e.is_err_and(|e| e.to_string().contains("more than 100000 windows")));
+    let src = BASE.replace("rate = \"50%\"", "rate = 1e308");
+    let e = Plan::parse(Path::new("r.toml"), &format!("{src}{FIXED}")).map(|_| ());
+    assert!(e.is_err_and(|e| e.to_string().contains("at most 1e11 are supported")));
 }

@@ -90,7 +90,7 @@ impl Resolver<'_> {
                 .file_stem()
                 .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
         });
-        Ok(Plan {
+        let plan = Plan {
             name,
             description: f.description.clone(),
             path: self.path.to_path_buf(),
@@ -104,7 +104,22 @@ impl Resolver<'_> {
             scan_interval: f.cluster.scan_interval,
             scale_down_unneeded: f.cluster.scale_down_unneeded,
             setups,
-        })
+        };
+        let offered = crate::arrivals::ArrivalStream::new(&plan).expected_count();
+        if offered.is_nan() || offered > MAX_REQUESTS {
+            let about = if offered.is_finite() {
+                format!("about {offered:.3e}")
+            } else {
+                "more than 1e300".to_string()
+            };
+            return self.err(
+                f.traffic.span(),
+                format!(
+                    "the traffic offers {about} requests; at most {MAX_REQUESTS:.0e} are supported per run"
+                ),
+            );
+        }
+        Ok(plan)
     }
 
     fn check_traffic(&self, t: &Spanned<Traffic>) -> Result<(), Located> {
