@@ -45,6 +45,14 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
             args.driver
         )));
     }
+    let faults = chaos::FaultPlan::from_plan(&plan).map_err(Failure::input)?;
+    if !faults.faults.is_empty() {
+        return Err(Failure::input(anyhow!(
+            "{}: the scenario's [[faults]] are valid, but the simulator does not inject faults yet \
+             (issue 3); remove them to run",
+            plan.path.display()
+        )));
+    }
     let setups = choose(&plan, &args.setups)?;
     // Ctrl-C or SIGTERM ends the run early; what was measured until then is still written. A
     // second one ends the process at once.

@@ -16,6 +16,7 @@ pub struct Args {
 /// Checks the scenario and prints what it would run.
 pub fn cmd(args: Args) -> Result<(), Failure> {
     let plan = Plan::load(&args.scenario).map_err(Failure::input)?;
+    let faults = chaos::FaultPlan::from_plan(&plan).map_err(Failure::input)?;
     let names: Vec<&str> = plan.setups.iter().map(|s| s.name.as_str()).collect();
     super::print(&format!(
         "{}: ok: {} over {}, about {:.0} requests, capacity {:.1} rps, windows of {}, setups: {}\n",
@@ -27,5 +28,13 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         plan.window,
         names.join(", ")
     ));
+    for f in &faults.faults {
+        super::print(&format!(
+            "  fault at {}: {} on {}\n",
+            f.at(),
+            f.kind(),
+            f.target()
+        ));
+    }
     Ok(())
 }

@@ -34,6 +34,8 @@ struct ScenarioFile {
     cluster: Cluster,
     #[serde(default, rename = "setup")]
     setups: Vec<Spanned<SetupFile>>,
+    #[serde(default)]
+    faults: Vec<Spanned<toml::Table>>,
 }
 
 fn default_seed() -> u64 {
@@ -351,6 +353,18 @@ pub struct Plan {
     pub scale_down_unneeded: Duration,
     /// The setups to compare.
     pub setups: Vec<Setup>,
+    /// The `[[faults]]` entries as written; the `chaos` crate reads them into a fault plan.
+    #[serde(skip)]
+    pub faults: Vec<RawFault>,
+}
+
+/// A `[[faults]]` entry as written, with where it is in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawFault {
+    /// Its keys and values.
+    pub table: toml::Table,
+    /// Its place in the file (the message is empty): errors about it start from here.
+    pub at: Located,
 }
 
 /// The most windows a timeline has; longer runs get longer windows.

@@ -104,6 +104,14 @@ impl Resolver<'_> {
             scan_interval: f.cluster.scan_interval,
             scale_down_unneeded: f.cluster.scale_down_unneeded,
             setups,
+            faults: f
+                .faults
+                .iter()
+                .map(|t| RawFault {
+                    table: t.get_ref().clone(),
+                    at: Located::at(self.path, self.src, t.span().start, ""),
+                })
+                .collect(),
         };
         let offered = crate::arrivals::ArrivalStream::new(&plan).expected_count();
         if offered.is_nan() || offered > MAX_REQUESTS {
