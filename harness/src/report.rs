@@ -220,6 +220,9 @@ pub struct FaultEvent {
     pub pods_lost: u32,
     /// Requests failed because of it.
     pub requests_failed: u64,
+    /// Evictions a disruption budget blocked.
+    #[serde(default)]
+    pub blocked: u32,
 }
 
 /// One window of the timeline.
@@ -255,4 +258,7 @@ pub struct TimelineSample {
     pub queue_depth: u32,
     /// Cost accrued since the start.
     pub cost_usd: f64,
+    /// Faults that struck in the window (markers such as `spot-interruption@10m`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<String>,
 }

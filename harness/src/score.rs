@@ -74,12 +74,18 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
         .filter(|(_, w)| w.violated(percentile))
         .map(|((start, end), _)| end - start)
         .fold(0.0, |a, b| a + b);
-    let transients: Vec<(String, f64)> = plan
+    // Spikes, bursts and faults: recovery is measured from each.
+    let mut transients: Vec<(String, f64)> = plan
         .transients()
         .into_iter()
         .map(|(name, at)| (name, at.as_secs_f64()))
+        .chain(run.faults.iter().map(|f| {
+            let at = workloads::Duration::from_secs_f64(f.t_s);
+            (format!("{}@{at}", f.kind), f.t_s)
+        }))
         .filter(|(_, at)| *at < run.duration_s)
         .collect();
+    transients.sort_by(|a, b| a.1.total_cmp(&b.1));
     let recoveries = transients
         .iter()
         .enumerate()

@@ -30,7 +30,13 @@ const LEADING: [&str; 11] = [
 ];
 
 /// Columns after the per-pool node counts.
-const TRAILING: [&str; 4] = ["gpus_allocated", "gpu_util", "queue_depth", "cost_usd"];
+const TRAILING: [&str; 5] = [
+    "gpus_allocated",
+    "gpu_util",
+    "queue_depth",
+    "cost_usd",
+    "faults",
+];
 
 impl FileOutput for TimelineCsv {
     fn file_name(&self) -> &'static str {
@@ -103,6 +109,7 @@ fn row(setup: &str, t: &TimelineSample, pools: &BTreeSet<&str>) -> Vec<String> {
         t.gpu_util.to_string(),
         t.queue_depth.to_string(),
         t.cost_usd.to_string(),
+        t.faults.join(";"),
     ]);
     row
 }

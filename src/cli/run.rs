@@ -46,13 +46,6 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         )));
     }
     let faults = chaos::FaultPlan::from_plan(&plan).map_err(Failure::input)?;
-    if !faults.faults.is_empty() {
-        return Err(Failure::input(anyhow!(
-            "{}: the scenario's [[faults]] are valid, but the simulator does not inject faults yet \
-             (issue 3); remove them to run",
-            plan.path.display()
-        )));
-    }
     let setups = choose(&plan, &args.setups)?;
     // Ctrl-C or SIGTERM ends the run early; what was measured until then is still written. A
     // second one ends the process at once.
@@ -69,7 +62,8 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         if std::io::stderr().is_terminal() {
             s.spawn(|| show_progress(&plan, &progress, &done));
         }
-        let runs = harness::sim::simulate_all(&plan, &setups, Some(&cancel), Some(&progress));
+        let runs =
+            harness::sim::simulate_all(&plan, &setups, &faults, Some(&cancel), Some(&progress));
         done.store(true, Ordering::Relaxed);
         runs
     });

@@ -27,6 +27,8 @@ pub(crate) struct PoolState {
     max_nodes: u32,
     /// Nodes that exist (provisioning or up): the ones being paid for.
     pub(crate) nodes: Gauge,
+    /// The pool cannot provision until then (an outage), in ns.
+    pub(crate) out_until: u64,
     /// The most nodes at once.
     pub(crate) max_seen: u32,
 }
@@ -37,6 +39,8 @@ struct Node {
     pool: usize,
     up: bool,
     gone: bool,
+    /// Cordoned (a spot notice): nothing new is bound to it.
+    cordoned: bool,
     /// Pods bound to it.
     used: u32,
     /// Empty and up since.
@@ -68,6 +72,7 @@ impl Cluster {
                     min_nodes: p.min_nodes,
                     max_nodes: p.max_nodes,
                     nodes: Gauge::default(),
+                    out_until: 0,
                     max_seen: 0,
                 })
                 .collect(),
@@ -98,6 +103,7 @@ impl Cluster {
             pool,
             up,
             gone: false,
+            cordoned: false,
             used: 0,
             empty_since: up.then_some(now),
         });
@@ -111,7 +117,7 @@ impl Cluster {
     pub(crate) fn bind(&mut self) -> Option<u32> {
         let mut best: Option<(u32, u32)> = None;
         for (i, n) in self.nodes.iter().enumerate() {
-            if !n.up || n.gone || n.used >= self.pools[n.pool].per_node {
+            if !n.up || n.gone || n.cordoned || n.used >= self.pools[n.pool].per_node {
                 continue;
             }
             if best.is_none_or(|(_, used)| n.used > used) {
@@ -128,6 +134,9 @@ impl Cluster {
     /// A pod bound to `node` is gone.
     pub(crate) fn release(&mut self, now: u64, node: u32) {
         let n = &mut self.nodes[node as usize];
+        if n.gone {
+            return;
+        }
         n.used = n.used.saturating_sub(1);
         if n.used == 0 {
             n.empty_since = Some(now);
@@ -156,6 +165,9 @@ impl Cluster {
             .sum();
         let mut need = (unschedulable as u64).saturating_sub(coming);
         for p in 0..self.pools.len() {
+            if self.pools[p].out_until > now {
+                continue; // out of capacity: the next pool in the list is the fallback
+            }
             while need > 0 && (self.pools[p].nodes.get() as u32) < self.pools[p].max_nodes {
                 let id = self.add_node(now, p, false);
                 let delay = self.pools[p].provision.sample(&mut self.rng).as_nanos();
@@ -177,6 +189,37 @@ impl Cluster {
             }
         }
         started
+    }
+
+    /// The index of the pool named `name`.
+    pub(crate) fn pool_index(&self, name: &str) -> Option<usize> {
+        self.pools.iter().position(|p| p.name == name)
+    }
+
+    /// The nodes of `pool` that exist (cordoned ones only when asked), oldest first.
+    pub(crate) fn nodes_of(&self, pool: usize, with_cordoned: bool) -> Vec<u32> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.pool == pool && !n.gone && (with_cordoned || !n.cordoned))
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+
+    /// Cordons a node: nothing new is bound to it.
+    pub(crate) fn cordon(&mut self, node: u32) {
+        self.nodes[node as usize].cordoned = true;
+    }
+
+    /// The node is taken away (reclaimed or lost): it stops being paid for. Its pods must be
+    /// gone already or be released by the caller.
+    pub(crate) fn remove_node(&mut self, now: u64, node: u32) {
+        let n = &mut self.nodes[node as usize];
+        if !n.gone {
+            n.gone = true;
+            n.used = 0;
+            self.pools[n.pool].nodes.sub(now, 1);
+        }
     }
 
     /// Nodes per pool that exist now (provisioning or up).

@@ -60,6 +60,8 @@ impl Sim<'_> {
             Event::ClusterScan => self.cluster_scan(),
             Event::Sample => self.sample(),
             Event::Window => self.close_window(),
+            Event::Fault { index } => self.fault(index),
+            Event::Reclaim { node, fault } => self.lose_node(node, fault),
         }
     }
 

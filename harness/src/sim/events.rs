@@ -21,6 +21,10 @@ pub(crate) enum Event {
     PolicyTick,
     /// The cluster autoscaler's scan.
     ClusterScan,
+    /// Fault `index` of the plan strikes.
+    Fault { index: u32 },
+    /// A spot node's notice (from fault `fault`) ends: it is reclaimed.
+    Reclaim { node: u32, fault: u32 },
     /// A one-second metrics sample.
     Sample,
     /// A timeline window closes.

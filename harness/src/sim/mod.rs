@@ -11,6 +11,7 @@
 mod cluster;
 mod engine;
 mod events;
+mod faults;
 mod gauge;
 mod observe;
 mod pods;
@@ -21,6 +22,7 @@ mod router;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use chaos::FaultPlan;
 use rand_pcg::Pcg64Mcg;
 use workloads::arrivals::ArrivalStream;
 use workloads::dist::Sampler;
@@ -40,8 +42,10 @@ use router::LoadIndex;
 
 /// Runs one setup of the plan to completion: every scheduled request is answered, fails, is
 /// rejected or times out.
+///
+/// The plan's `[[faults]]` are not injected: use [`simulate_together`] with its fault plan.
 pub fn simulate(plan: &Plan, setup: &Setup) -> SetupRun {
-    simulate_together(plan, &[setup], None, None).remove(0)
+    simulate_together(plan, &[setup], &FaultPlan::default(), None, None).remove(0)
 }
 
 /// How often (in arrivals) a run looks at its cancel flag.
@@ -57,12 +61,14 @@ const CANCEL_CHECK: u64 = 1 << 14;
 pub fn simulate_together(
     plan: &Plan,
     setups: &[&Setup],
+    faults: &FaultPlan,
     cancel: Option<&AtomicBool>,
     progress: Option<&AtomicU64>,
 ) -> Vec<SetupRun> {
-    let mut sims: Vec<Sim<'_>> = setups.iter().map(|s| Sim::new(plan, s)).collect();
+    let mut sims: Vec<Sim<'_>> = setups.iter().map(|s| Sim::new(plan, s, faults)).collect();
     for sim in &mut sims {
         sim.schedule_periodic();
+        sim.schedule_faults();
     }
     let mut n = 0u64;
     for a in ArrivalStream::new(plan) {
@@ -95,6 +101,7 @@ pub fn simulate_together(
 pub fn simulate_all(
     plan: &Plan,
     setups: &[&Setup],
+    faults: &FaultPlan,
     cancel: Option<&AtomicBool>,
     progress: Option<&[AtomicU64]>,
 ) -> Vec<SetupRun> {
@@ -104,7 +111,7 @@ pub fn simulate_all(
             .enumerate()
             .map(|(i, setup)| {
                 let p = progress.and_then(|p| p.get(i));
-                s.spawn(move || simulate_together(plan, &[setup], cancel, p).remove(0))
+                s.spawn(move || simulate_together(plan, &[setup], faults, cancel, p).remove(0))
             })
             .collect();
         handles
@@ -181,10 +188,15 @@ struct Sim<'a> {
     bill: Option<observe::Bill>,
     /// The run was cut short; `end` is when.
     interrupted: bool,
+    /// The scenario's faults, and what each did.
+    faults: &'a FaultPlan,
+    fault_events: Vec<crate::report::FaultEvent>,
+    /// Faults that struck in the open window.
+    window_faults: Vec<String>,
 }
 
 impl<'a> Sim<'a> {
-    fn new(plan: &'a Plan, setup: &'a Setup) -> Self {
+    fn new(plan: &'a Plan, setup: &'a Setup, faults: &'a FaultPlan) -> Self {
         let lc = &setup.lifecycle;
         let initial = setup.initial_replicas;
         let cluster = match setup.billing {
@@ -243,6 +255,9 @@ impl<'a> Sim<'a> {
             max_ready: 0,
             bill: None,
             interrupted: false,
+            faults,
+            fault_events: Vec::new(),
+            window_faults: Vec::new(),
         };
         for _ in 0..initial + setup.warm_pool {
             sim.create_ready_pod();

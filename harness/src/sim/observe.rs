@@ -198,6 +198,7 @@ impl Sim<'_> {
             },
             queue_depth: self.queue.len() as u32,
             cost_usd: bill.usd(),
+            faults: std::mem::take(&mut self.window_faults),
         };
         let stuck = self
             .queue
@@ -282,7 +283,7 @@ impl Sim<'_> {
             scale_up_reaction_s: self.scale_up_reaction.map(|ns| ns as f64 / 1e9),
             timeline: self.rec.timeline,
             window_slo: self.rec.window_slo,
-            faults: Vec::new(),
+            faults: self.fault_events,
             waited: self.rec.waited,
             duration_s: self.end as f64 / 1e9,
             interrupted: self.interrupted,

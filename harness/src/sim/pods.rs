@@ -46,6 +46,8 @@ pub(crate) struct Pod {
     pub(crate) slots: Vec<Slot>,
     pub(crate) free: Vec<u32>,
     pub(crate) created: u64,
+    /// The fault that evicted it, if one did.
+    pub(crate) fault: Option<u32>,
 }
 
 /// Pods per state.
@@ -107,6 +109,7 @@ impl Sim<'_> {
             slots: vec![Slot::default(); c as usize],
             free: (0..c).rev().collect(),
             created: self.now,
+            fault: None,
         });
         self.live.push(id);
         self.replicas.add(self.now, 1);
@@ -200,7 +203,7 @@ impl Sim<'_> {
     }
 
     /// Deletes a pod: at once when it serves nothing, else it drains.
-    fn delete_pod(&mut self, p: u32) {
+    pub(super) fn delete_pod(&mut self, p: u32) {
         if let Some(i) = self.live.iter().rposition(|&x| x == p) {
             self.live.remove(i);
         }
@@ -225,6 +228,22 @@ impl Sim<'_> {
         if self.pods[p as usize].state != PodState::Draining {
             return;
         }
+        let failed = self.kill_pod(p);
+        if let Some(f) = self.pods[p as usize].fault {
+            self.fault_events[f as usize].requests_failed += failed;
+        }
+    }
+
+    /// Kills a pod now: the requests it serves fail (those whose clients still wait are
+    /// counted), and it is gone. Returns how many requests failed.
+    pub(super) fn kill_pod(&mut self, p: u32) -> u64 {
+        if self.pods[p as usize].state == PodState::Gone {
+            return 0;
+        }
+        if let Some(i) = self.live.iter().rposition(|&x| x == p) {
+            self.live.remove(i);
+        }
+        self.router.remove(p);
         let pod = &mut self.pods[p as usize];
         let mut killed = Vec::new();
         for s in pod.slots.iter_mut().filter(|s| s.busy) {
@@ -237,10 +256,11 @@ impl Sim<'_> {
         let n = pod.in_flight as u64;
         pod.in_flight = 0;
         self.in_flight.sub(self.now, n);
-        for class in killed {
+        for &class in &killed {
             self.rec.failed(class);
         }
         self.gone(p);
+        killed.len() as u64
     }
 
     /// The pod is gone: its room on the node is free.

@@ -45,7 +45,8 @@ fn run_with(plan: &Plan, policy: Option<Step>) -> SetupRun {
 }
 
 fn run_with_policy(plan: &Plan, policy: Box<dyn Policy>) -> SetupRun {
-    let mut sim = Sim::new(plan, &plan.setups[0]);
+    let no_faults = chaos::FaultPlan::default();
+    let mut sim = Sim::new(plan, &plan.setups[0], &no_faults);
     sim.policy = policy;
     sim.schedule_periodic();
     for a in workloads::arrivals::ArrivalStream::new(plan) {
@@ -267,7 +268,13 @@ name = "b"
 replicas = 3
 "#
     ));
-    let together = super::simulate_together(&p, &[&p.setups[0], &p.setups[1]], None, None);
+    let together = super::simulate_together(
+        &p,
+        &[&p.setups[0], &p.setups[1]],
+        &chaos::FaultPlan::default(),
+        None,
+        None,
+    );
     for (i, run) in together.iter().enumerate() {
         let alone = super::simulate(&p, &p.setups[i]);
         assert_eq!(run.requests(), alone.requests());
@@ -339,4 +346,144 @@ replicas = 1
     // 1 + 2 warm replicas for the whole 10 minutes at 1 $ per replica-second.
     assert_eq!(run.max_ready, 3);
     assert_eq!(run.cost_usd(), 3.0 * 600.0);
+}
+
+fn run_faulty(src: &str) -> SetupRun {
+    let p = plan(src);
+    let faults = match chaos::FaultPlan::from_plan(&p) {
+        Ok(f) => f,
+        Err(e) => panic!("{e}"),
+    };
+    let run = super::simulate_together(&p, &[&p.setups[0]], &faults, None, None).remove(0);
+    assert!(run.requests().identity_holds(), "{:?}", run.requests());
+    run
+}
+
+const POOLS: &str = r#"
+[[cluster.pool]]
+name = "spot"
+capacity_type = "spot"
+gpus_per_node = 1
+price_per_hour = 3.6
+provision = "1m"
+max_nodes = 3
+[[cluster.pool]]
+name = "od"
+gpus_per_node = 1
+price_per_hour = 7.2
+provision = "1m"
+max_nodes = 3
+"#;
+
+#[test]
+fn a_spot_node_serves_through_its_notice_then_its_pod_is_replaced_cold() {
+    let run = run_faulty(&format!(
+        r#"{HEAD}
+[[traffic.shape]]
+kind = "steady"
+rate = 5
+[service]
+time = "50ms"
+lifecycle = {{ schedule = "0s", start = "10s", load = "20s" }}
+{POOLS}
+[[setup]]
+name = "s"
+pools = ["spot"]
+[setup.fixed]
+replicas = 2
+[[faults]]
+kind = "spot-interruption"
+pool = "spot"
+at = "1m"
+nodes = 1
+notice = "30s"
+"#
+    ));
+    let f = &run.faults[0];
+    assert_eq!(
+        (f.kind.as_str(), f.target.as_str(), f.pods_lost),
+        ("spot-interruption", "spot", 1)
+    );
+    // Both pods serve through the notice; one dies at the reclaim (90 s).
+    assert_eq!(run.timeline[88].replicas_ready, 2);
+    assert_eq!(run.timeline[91].replicas_ready, 1);
+    assert_eq!(
+        run.timeline[59].faults,
+        vec!["spot-interruption@1m".to_string()]
+    );
+    // The replacement waits for a new node (the scan at 90 s, just after the reclaim, asks for
+    // it; up at 150 s), then starts and loads (ready at 180 s): a cold start.
+    assert_eq!(run.cold_starts, 1);
+    assert_eq!(run.timeline[178].replicas_ready, 1);
+    assert_eq!(run.timeline[180].replicas_ready, 2);
+    // Paid: node 0 for 600 s, node 1 until its reclaim at 90 s, node 2 from 90 s.
+    let usd = run.pools["spot"].usd;
+    assert!((usd - (600.0 + 90.0 + 510.0) * 0.001).abs() < 1e-9, "{usd}");
+}
+
+#[test]
+fn an_eviction_drains_respects_the_budget_and_counts_what_it_kills() {
+    let run = run_faulty(&format!(
+        r#"{HEAD}
+[[traffic.shape]]
+kind = "burst"
+requests = 4
+at = "59s"
+[service]
+time = "20s"
+lifecycle = {{ schedule = "0s", start = "10s", load = "20s", grace_period = "5s" }}
+[cluster]
+billing = "replica"
+price_per_replica_hour = 1.0
+[[setup]]
+name = "s"
+[setup.fixed]
+replicas = 4
+[[faults]]
+kind = "pod-eviction"
+at = "1m"
+pods = 2
+max_unavailable = 1
+"#
+    ));
+    let f = &run.faults[0];
+    // The budget lets one of the two go; it was serving a request, killed at its grace end.
+    assert_eq!((f.pods_lost, f.blocked, f.requests_failed), (1, 1, 1));
+    let r = run.requests();
+    assert_eq!((r.ok, r.failed), (3, 1));
+    assert_eq!(run.cold_starts, 1, "replaced by a cold pod");
+}
+
+#[test]
+fn a_pool_outage_falls_back_to_the_next_pool() {
+    let run = run_faulty(&format!(
+        r#"{HEAD}
+[[traffic.shape]]
+kind = "steady"
+rate = 5
+[service]
+time = "50ms"
+lifecycle = {{ schedule = "0s", start = "10s", load = "20s" }}
+{POOLS}
+[[setup]]
+name = "s"
+pools = ["spot", "od"]
+[setup.fixed]
+replicas = 2
+[[faults]]
+kind = "pool-outage"
+pool = "spot"
+at = "1m"
+for = "5m"
+"#
+    ));
+    assert_eq!(run.faults[0].pods_lost, 2);
+    assert_eq!(run.timeline[61].nodes.get("spot"), Some(&0));
+    assert_eq!(
+        run.timeline[120].nodes.get("od"),
+        Some(&2),
+        "provisioned on demand instead"
+    );
+    assert_eq!(run.timeline[599].replicas_ready, 2);
+    assert!(run.pools["od"].usd > 0.0);
 }

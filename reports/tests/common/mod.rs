@@ -28,6 +28,11 @@ fn sample(t_s: f64, ready: u32, nodes: BTreeMap<String, u32>, cost_usd: f64) -> 
         gpu_util: 0.625,
         queue_depth: 3,
         cost_usd,
+        faults: if t_s == 2.0 {
+            vec!["pod-eviction@2s".to_owned()]
+        } else {
+            vec![]
+        },
     }
 }
 
@@ -115,6 +120,7 @@ pub fn report() -> Report {
             target: "gpu-spot".to_owned(),
             pods_lost: 2,
             requests_failed: 17,
+            blocked: 0,
         }],
         timeline: vec![
             sample(1.0, 2, pools([("gpu-spot", 1)]), 0.01),
