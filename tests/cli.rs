@@ -261,3 +261,60 @@ replicas = 20
         "the last window ends at the interruption"
     );
 }
+
+/// Faults show in the report and the timeline, and the accounting still holds.
+#[test]
+fn fault_scenarios_report_their_faults() {
+    for (name, kind, setups) in [
+        ("spot-fallback.toml", "pool-outage", 3),
+        ("evictions.toml", "pod-eviction", 3),
+    ] {
+        let (o, report, out, _dir) = run(name);
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(stdout.contains("Injected faults"), "{stdout}");
+        assert_eq!(report.setups.len(), setups);
+        for s in &report.setups {
+            assert!(
+                s.requests.identity_holds(),
+                "{name} {}: {:?}",
+                s.name,
+                s.requests
+            );
+            assert_eq!(s.faults.len(), 1);
+            assert_eq!(s.faults[0].kind, kind);
+            assert!(
+                s.timeline.iter().any(|w| !w.faults.is_empty()),
+                "a timeline marker"
+            );
+            assert!(s.slo.recoveries.iter().any(|r| r.event.starts_with(kind)));
+        }
+        let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap_or_default();
+        assert!(csv.contains(kind), "{name}: the marker is in timeline.csv");
+    }
+}
+
+/// Losing the spot pool costs the spot-only setup its SLO; falling back to on-demand recovers.
+#[test]
+fn spot_fallback_recovers_only_with_a_fallback_pool() {
+    let (_, report, _, _dir) = run("spot-fallback.toml");
+    let get = |n: &str| report.setups.iter().find(|s| s.name == n).cloned();
+    let (Some(od), Some(spot), Some(fallback)) = (
+        get("on-demand-only"),
+        get("spot-only"),
+        get("spot-then-on-demand"),
+    ) else {
+        panic!("setups missing");
+    };
+    assert_eq!(od.faults[0].pods_lost, 0, "on-demand only is untouched");
+    assert!(spot.faults[0].pods_lost > 0 && fallback.faults[0].pods_lost > 0);
+    let recovery = |s: &harness::report::SetupReport| s.slo.recoveries[0].recovery_s;
+    let (Some(back), Some(spot_back)) = (recovery(&fallback), recovery(&spot)) else {
+        panic!("both recover eventually");
+    };
+    assert!(
+        back < spot_back,
+        "fallback {back} s, spot only {spot_back} s"
+    );
+    assert!(fallback.cost.by_pool["gpu-on-demand"].usd > 0.0);
+    assert!(spot.cost.total_usd < od.cost.total_usd);
+}
