@@ -252,6 +252,16 @@ pub struct Pool {
     pub min_nodes: u32,
     /// The most nodes this pool may have.
     pub max_nodes: u32,
+    /// Random spot interruptions per node-hour (0: none), drawn from the run's seed.
+    #[serde(default)]
+    pub interruption_rate: f64,
+    /// The notice a random interruption gives (120 s, as on AWS).
+    #[serde(default = "default_notice")]
+    pub interruption_notice: Duration,
+}
+
+fn default_notice() -> Duration {
+    Duration::from_secs(120)
 }
 
 fn default_provision() -> DurationDist {

@@ -107,3 +107,16 @@ fn sizes_that_would_exhaust_memory_are_refused() {
     let e = Plan::parse(Path::new("r.toml"), &format!("{src}{FIXED}")).map(|_| ());
     assert!(e.is_err_and(|e| e.to_string().contains("at most 1e11 are supported")));
 }
+
+#[test]
+fn only_spot_pools_are_interrupted() {
+    let src = BASE.replace("max_nodes = 5", "max_nodes = 5\ninterruption_rate = 0.5");
+    let e = Plan::parse(Path::new("i.toml"), &format!("{src}{FIXED}")).map(|_| ());
+    assert!(e.is_err_and(|e| {
+        e.to_string()
+            .contains("only spot pools have an interruption_rate")
+    }));
+    let spot = src.replace("name = \"gpu\"", "name = \"gpu\"\ncapacity_type = \"spot\"");
+    let p = Plan::parse(Path::new("i.toml"), &format!("{spot}{FIXED}"));
+    assert!(p.is_ok_and(|p| p.setups[0].pools[0].interruption_rate == 0.5));
+}

@@ -29,6 +29,10 @@ pub(crate) struct PoolState {
     pub(crate) nodes: Gauge,
     /// The pool cannot provision until then (an outage), in ns.
     pub(crate) out_until: u64,
+    /// Random interruptions per node-second (0: none).
+    pub(crate) interruptions_per_s: f64,
+    /// Their notice, ns.
+    pub(crate) notice_ns: u64,
     /// The most nodes at once.
     pub(crate) max_seen: u32,
 }
@@ -73,6 +77,8 @@ impl Cluster {
                     max_nodes: p.max_nodes,
                     nodes: Gauge::default(),
                     out_until: 0,
+                    interruptions_per_s: p.interruption_rate / 3600.0,
+                    notice_ns: p.interruption_notice.as_nanos(),
                     max_seen: 0,
                 })
                 .collect(),
@@ -206,6 +212,22 @@ impl Cluster {
             .collect()
     }
 
+    /// Every node that exists, with its pool.
+    pub(crate) fn all_nodes(&self) -> Vec<(u32, usize)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !n.gone)
+            .map(|(i, n)| (i as u32, n.pool))
+            .collect()
+    }
+
+    /// The node's pool, when it still exists and is not cordoned.
+    pub(crate) fn serving_pool(&self, node: u32) -> Option<usize> {
+        let n = &self.nodes[node as usize];
+        (!n.gone && !n.cordoned).then_some(n.pool)
+    }
+
     /// Cordons a node: nothing new is bound to it.
     pub(crate) fn cordon(&mut self, node: u32) {
         self.nodes[node as usize].cordoned = true;
@@ -256,6 +278,8 @@ mod tests {
             provision: DurationDist::fixed(Duration::from_secs(120)),
             min_nodes: min,
             max_nodes: max,
+            interruption_rate: 0.0,
+            interruption_notice: Duration::from_secs(120),
         }
     }
 

@@ -54,8 +54,10 @@ impl Sim<'_> {
                 if let Some(c) = self.cluster.as_mut() {
                     c.node_up(self.now, node);
                 }
+                self.arm_interruption(node);
                 self.bind_waiting();
             }
+            Event::Interrupt { node } => self.random_interruption(node),
             Event::PolicyTick => self.policy_tick(),
             Event::ClusterScan => self.cluster_scan(),
             Event::Sample => self.sample(),

@@ -23,6 +23,8 @@ pub(crate) enum Event {
     ClusterScan,
     /// Fault `index` of the plan strikes.
     Fault { index: u32 },
+    /// A spot node's random interruption comes (its notice starts).
+    Interrupt { node: u32 },
     /// A spot node's notice (from fault `fault`) ends: it is reclaimed.
     Reclaim { node: u32, fault: u32 },
     /// A one-second metrics sample.

@@ -34,6 +34,50 @@ impl Sim<'_> {
         }
     }
 
+    /// Draws when a spot node that just came up will be interrupted, if its pool has a rate.
+    pub(super) fn arm_interruption(&mut self, node: u32) {
+        let Some(c) = self.cluster.as_ref() else {
+            return;
+        };
+        let Some(pool) = c.serving_pool(node) else {
+            return;
+        };
+        let rate = c.pools[pool].interruptions_per_s;
+        if rate <= 0.0 {
+            return;
+        }
+        let e: f64 = rand_distr::Distribution::sample(&rand_distr::Exp1, &mut self.rng);
+        let at = self.now.saturating_add(super::pods::secs_to_ns(e / rate));
+        if at < self.end {
+            self.agenda.push(at, Event::Interrupt { node });
+        }
+    }
+
+    /// A random spot interruption: the node gets its pool's notice, then is reclaimed.
+    pub(super) fn random_interruption(&mut self, node: u32) {
+        let Some(c) = self.cluster.as_mut() else {
+            return;
+        };
+        let Some(pool) = c.serving_pool(node) else {
+            return; // already gone or under notice
+        };
+        c.cordon(node);
+        let (name, notice) = (c.pools[pool].name.clone(), c.pools[pool].notice_ns);
+        let index = self.fault_events.len() as u32;
+        self.fault_events.push(FaultEvent {
+            t_s: self.now as f64 / 1e9,
+            kind: "spot-interruption".to_string(),
+            target: name,
+            pods_lost: 0,
+            requests_failed: 0,
+            blocked: 0,
+        });
+        let at = workloads::Duration::from_nanos(self.now);
+        self.window_faults.push(format!("spot-interruption@{at}"));
+        self.agenda
+            .push(self.now + notice, Event::Reclaim { node, fault: index });
+    }
+
     /// Picks `k` of `items` with the run's random stream (a partial Fisher-Yates shuffle).
     fn pick(&mut self, mut items: Vec<u32>, k: usize) -> Vec<u32> {
         let k = k.min(items.len());

@@ -69,6 +69,14 @@ pub fn simulate_together(
     for sim in &mut sims {
         sim.schedule_periodic();
         sim.schedule_faults();
+        let nodes = sim
+            .cluster
+            .as_ref()
+            .map(|c| c.all_nodes())
+            .unwrap_or_default();
+        for (node, _) in nodes {
+            sim.arm_interruption(node);
+        }
     }
     let mut n = 0u64;
     for a in ArrivalStream::new(plan) {

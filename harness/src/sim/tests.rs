@@ -487,3 +487,49 @@ for = "5m"
     assert_eq!(run.timeline[599].replicas_ready, 2);
     assert!(run.pools["od"].usd > 0.0);
 }
+
+#[test]
+fn a_spot_pool_with_an_interruption_rate_loses_nodes_at_random_and_recovers() {
+    let src = format!(
+        r#"{HEAD}
+[[traffic.shape]]
+kind = "steady"
+rate = 5
+[service]
+time = "50ms"
+lifecycle = {{ schedule = "0s", start = "10s", load = "20s" }}
+[[cluster.pool]]
+name = "spot"
+capacity_type = "spot"
+gpus_per_node = 1
+price_per_hour = 3.6
+provision = "1m"
+max_nodes = 6
+interruption_rate = 6.0
+interruption_notice = "30s"
+[[setup]]
+name = "s"
+[setup.fixed]
+replicas = 3
+"#
+    );
+    let run = run_faulty(&src);
+    // 3 nodes at 6 per node-hour over 10 minutes: about 3 interruptions.
+    assert!(
+        !run.faults.is_empty() && run.faults.len() <= 10,
+        "{}",
+        run.faults.len()
+    );
+    for f in &run.faults {
+        assert_eq!(
+            (f.kind.as_str(), f.target.as_str()),
+            ("spot-interruption", "spot")
+        );
+    }
+    let reclaimed: u32 = run.faults.iter().map(|f| f.pods_lost).sum();
+    assert!(run.cold_starts >= 1 && run.cold_starts <= reclaimed);
+    // The same seed, the same interruptions.
+    let again = run_faulty(&src);
+    let times = |r: &SetupRun| r.faults.iter().map(|f| f.t_s).collect::<Vec<_>>();
+    assert_eq!(times(&run), times(&again));
+}

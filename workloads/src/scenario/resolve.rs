@@ -205,6 +205,21 @@ impl Resolver<'_> {
             if !(pool.price_per_hour >= 0.0 && pool.price_per_hour.is_finite()) {
                 return self.err(p.span(), "price_per_hour must be zero or more");
             }
+            if !(pool.interruption_rate >= 0.0 && pool.interruption_rate.is_finite()) {
+                return self.err(
+                    p.span(),
+                    "interruption_rate must be zero or more (interruptions per node-hour)",
+                );
+            }
+            if pool.interruption_rate > 0.0 && pool.capacity_type != CapacityType::Spot {
+                return self.err(
+                    p.span(),
+                    format!(
+                        "pool {:?} is on-demand: only spot pools have an interruption_rate",
+                        pool.name
+                    ),
+                );
+            }
             if pool.min_nodes > pool.max_nodes {
                 return self.err(
                     p.span(),
