@@ -359,6 +359,14 @@ fn run_faulty(src: &str) -> SetupRun {
     run
 }
 
+/// 5 rps of 50 ms requests; pods start in 10 s and load in 20 s.
+const LIGHT_LOAD: &str = r#"[[traffic.shape]]
+kind = "steady"
+rate = 5
+[service]
+time = "50ms"
+lifecycle = { schedule = "0s", start = "10s", load = "20s" }"#;
+
 const POOLS: &str = r#"
 [[cluster.pool]]
 name = "spot"
@@ -379,12 +387,7 @@ max_nodes = 3
 fn a_spot_node_serves_through_its_notice_then_its_pod_is_replaced_cold() {
     let run = run_faulty(&format!(
         r#"{HEAD}
-[[traffic.shape]]
-kind = "steady"
-rate = 5
-[service]
-time = "50ms"
-lifecycle = {{ schedule = "0s", start = "10s", load = "20s" }}
+{LIGHT_LOAD}
 {POOLS}
 [[setup]]
 name = "s"
@@ -458,12 +461,7 @@ max_unavailable = 1
 fn a_pool_outage_falls_back_to_the_next_pool() {
     let run = run_faulty(&format!(
         r#"{HEAD}
-[[traffic.shape]]
-kind = "steady"
-rate = 5
-[service]
-time = "50ms"
-lifecycle = {{ schedule = "0s", start = "10s", load = "20s" }}
+{LIGHT_LOAD}
 {POOLS}
 [[setup]]
 name = "s"
@@ -492,12 +490,7 @@ for = "5m"
 fn a_spot_pool_with_an_interruption_rate_loses_nodes_at_random_and_recovers() {
     let src = format!(
         r#"{HEAD}
-[[traffic.shape]]
-kind = "steady"
-rate = 5
-[service]
-time = "50ms"
-lifecycle = {{ schedule = "0s", start = "10s", load = "20s" }}
+{LIGHT_LOAD}
 [[cluster.pool]]
 name = "spot"
 capacity_type = "spot"
