@@ -223,6 +223,9 @@ pub struct FaultEvent {
     /// Evictions a disruption budget blocked.
     #[serde(default)]
     pub blocked: u32,
+    /// Requests killed with their pods and sent again (setups with `retry_killed`).
+    #[serde(default)]
+    pub retried: u64,
 }
 
 /// One window of the timeline.

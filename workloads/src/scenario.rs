@@ -306,6 +306,8 @@ struct SetupFile {
     speed: Option<f64>,
     #[serde(default)]
     initial_replicas: Option<u32>,
+    #[serde(default)]
+    retry_killed: bool,
 }
 
 /// One autoscaler setup to compare, resolved against the scenario's defaults.
@@ -332,6 +334,9 @@ pub struct Setup {
     /// Replicas ready at the start of the run (the Deployment's spec.replicas when the
     /// autoscaler takes over), without the warm pool; default: the policy's own starting point.
     pub initial_replicas: u32,
+    /// Requests killed with their pod (eviction, reclaim) are sent again, keeping their intended
+    /// time, instead of failing: a client or gateway that retries.
+    pub retry_killed: bool,
 }
 
 /// A validated scenario, ready for a driver.

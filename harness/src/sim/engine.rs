@@ -75,6 +75,12 @@ impl Sim<'_> {
             service_ns: secs_to_ns(a.service_s / self.speed),
             class: a.class,
         };
+        self.route(w);
+    }
+
+    /// Sends a request to the least-loaded ready pod, or queues it.
+    #[inline]
+    pub(super) fn route(&mut self, w: Waiting) {
         if self.queue.is_empty() {
             if let Some(pod) = self.router.least_loaded() {
                 self.dispatch(pod, w);
@@ -86,7 +92,7 @@ impl Sim<'_> {
                 self.rec.waited += 1;
                 self.waiting.set(self.now, self.queue.len() as u64);
             }
-            Offer::Rejected => self.rec.rejected(a.class),
+            Offer::Rejected => self.rec.rejected(w.class),
             Offer::Shed(shed) => {
                 self.rec.waited += 1;
                 self.rec.rejected(shed.class);
@@ -108,6 +114,7 @@ impl Sim<'_> {
         s.token = s.token.wrapping_add(1);
         s.intended = w.intended;
         s.class = w.class;
+        s.service_ns = w.service_ns;
         s.busy = true;
         s.waiting = true;
         let token = s.token;

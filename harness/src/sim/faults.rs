@@ -28,6 +28,7 @@ impl Sim<'_> {
                 pods_lost: 0,
                 requests_failed: 0,
                 blocked: 0,
+                retried: 0,
             });
             self.agenda
                 .push(f.at().as_nanos(), Event::Fault { index: i as u32 });
@@ -71,6 +72,7 @@ impl Sim<'_> {
             pods_lost: 0,
             requests_failed: 0,
             blocked: 0,
+            retried: 0,
         });
         let at = workloads::Duration::from_nanos(self.now);
         self.window_faults.push(format!("spot-interruption@{at}"));
@@ -184,9 +186,15 @@ impl Sim<'_> {
             .filter(|(_, p)| p.node == Some(node) && p.state != PodState::Gone)
             .map(|(i, _)| i as u32)
             .collect();
-        let mut failed = 0;
+        // Out of the router first, so that a retried request does not land on a pod about to die.
         for &p in &victims {
-            failed += self.kill_pod(p);
+            self.router.remove(p);
+        }
+        let (mut failed, mut retried) = (0, 0);
+        for &p in &victims {
+            let (f, r) = self.kill_pod(p);
+            failed += f;
+            retried += r;
         }
         if let Some(c) = self.cluster.as_mut() {
             c.remove_node(self.now, node);
@@ -194,6 +202,7 @@ impl Sim<'_> {
         let record = &mut self.fault_events[fault as usize];
         record.pods_lost += victims.len() as u32;
         record.requests_failed += failed;
+        record.retried += retried;
         self.reconcile();
     }
 }

@@ -5,6 +5,7 @@
 
 use super::Sim;
 use super::events::Event;
+use super::queue::Waiting;
 use crate::autoscale;
 
 /// Where a pod is in its life.
@@ -30,6 +31,8 @@ pub(crate) struct Slot {
     /// Intended send time of the request in it.
     pub(crate) intended: u64,
     pub(crate) class: u16,
+    /// Its service time, to send it again if the pod dies under it.
+    pub(crate) service_ns: u64,
     /// Bumped at every use, so that events of an earlier use are recognised as stale.
     pub(crate) token: u32,
     pub(crate) busy: bool,
@@ -228,17 +231,19 @@ impl Sim<'_> {
         if self.pods[p as usize].state != PodState::Draining {
             return;
         }
-        let failed = self.kill_pod(p);
+        let (failed, retried) = self.kill_pod(p);
         if let Some(f) = self.pods[p as usize].fault {
-            self.fault_events[f as usize].requests_failed += failed;
+            let record = &mut self.fault_events[f as usize];
+            record.requests_failed += failed;
+            record.retried += retried;
         }
     }
 
-    /// Kills a pod now: the requests it serves fail (those whose clients still wait are
-    /// counted), and it is gone. Returns how many requests failed.
-    pub(super) fn kill_pod(&mut self, p: u32) -> u64 {
+    /// Kills a pod now: the requests it serves whose clients still wait fail, or are sent again
+    /// when the setup retries them; the pod is gone. Returns (failed, retried).
+    pub(super) fn kill_pod(&mut self, p: u32) -> (u64, u64) {
         if self.pods[p as usize].state == PodState::Gone {
-            return 0;
+            return (0, 0);
         }
         if let Some(i) = self.live.iter().rposition(|&x| x == p) {
             self.live.remove(i);
@@ -250,17 +255,30 @@ impl Sim<'_> {
             s.busy = false;
             if s.waiting {
                 s.waiting = false;
-                killed.push(s.class);
+                killed.push(Waiting {
+                    intended: s.intended,
+                    service_ns: s.service_ns,
+                    class: s.class,
+                });
             }
         }
         let n = pod.in_flight as u64;
         pod.in_flight = 0;
         self.in_flight.sub(self.now, n);
-        for &class in &killed {
-            self.rec.failed(class);
-        }
         self.gone(p);
-        killed.len() as u64
+        let count = killed.len() as u64;
+        if self.setup.retry_killed {
+            // Sent again with their intended time: the client sees one slower request.
+            for w in killed {
+                self.route(w);
+            }
+            (0, count)
+        } else {
+            for w in &killed {
+                self.rec.failed(w.class);
+            }
+            (count, 0)
+        }
     }
 
     /// The pod is gone: its room on the node is free.

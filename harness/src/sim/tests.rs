@@ -526,3 +526,42 @@ replicas = 3
     let times = |r: &SetupRun| r.faults.iter().map(|f| f.t_s).collect::<Vec<_>>();
     assert_eq!(times(&run), times(&again));
 }
+
+#[test]
+fn a_setup_that_retries_sends_killed_requests_again_and_counts_them_once() {
+    let run = run_faulty(&format!(
+        r#"{}
+[[traffic.shape]]
+kind = "burst"
+requests = 4
+at = "59s"
+[service]
+time = "20s"
+lifecycle = {{ schedule = "0s", start = "10s", load = "20s", grace_period = "5s" }}
+[cluster]
+billing = "replica"
+price_per_replica_hour = 1.0
+[[setup]]
+name = "s"
+retry_killed = true
+[setup.fixed]
+replicas = 4
+[[faults]]
+kind = "pod-eviction"
+at = "1m"
+pods = 1
+"#,
+        HEAD.replace("timeout = \"30s\"", "timeout = \"2m\"")
+    ));
+    let f = &run.faults[0];
+    assert_eq!((f.pods_lost, f.requests_failed, f.retried), (1, 0, 1));
+    let r = run.requests();
+    assert_eq!((r.scheduled, r.ok, r.failed, r.timed_out), (4, 4, 0, 0));
+    // Killed at 65 s, it waits for the first free pod (79 s) and is served again from the
+    // start: 20 s more, 40 s after its intended time.
+    assert!(
+        (run.latency.summary().max - 40_000.0).abs() < 50.0,
+        "{}",
+        run.latency.summary().max
+    );
+}

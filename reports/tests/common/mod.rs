@@ -121,6 +121,7 @@ pub fn report() -> Report {
             pods_lost: 2,
             requests_failed: 17,
             blocked: 0,
+            retried: 0,
         }],
         timeline: vec![
             sample(1.0, 2, pools([("gpu-spot", 1)]), 0.01),

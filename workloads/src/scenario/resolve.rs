@@ -342,6 +342,7 @@ impl Resolver<'_> {
             pools,
             speed,
             initial_replicas,
+            retry_killed: f.retry_killed,
         })
     }
 
