@@ -7,7 +7,7 @@
 //! the `now` they are given, so the same inputs always give the same decisions.
 
 mod fixed;
-mod hpa;
+pub mod hpa;
 mod keda;
 mod kpa;
 

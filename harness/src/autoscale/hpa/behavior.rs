@@ -1,310 +1,348 @@
-//! The HPA controller's normalization, ported from Kubernetes'
-//! `pkg/controller/podautoscaler/horizontal.go`: `stabilizeRecommendationWithBehaviors` (the
-//! highest recommendation of the scale-down window and the lowest of the scale-up window bound
-//! the change), `convertDesiredReplicasWithBehaviorRate` with
-//! `calculateScaleUpLimitWithScalingRules` / `calculateScaleDownLimitWithBehaviors` (Pods and
-//! Percent policies against the replica count at the start of each policy's period, selectPolicy
-//! Max / Min / Disabled), then minReplicas / maxReplicas.
+//! The HPA controller's normalization of a proposal: stabilization windows, scaling policies and
+//! the min/max clamp.
+//!
+//! A port of kubernetes `pkg/controller/podautoscaler/horizontal.go`:
+//! `normalizeDesiredReplicasWithBehaviors`, `stabilizeRecommendationWithBehaviors`,
+//! `convertDesiredReplicasWithBehaviorRate`, `calculateScaleUpLimitWithScalingRules`,
+//! `calculateScaleDownLimitWithBehaviors`, `getReplicasChangePerPeriod`, `storeScaleEvent`,
+//! `markScaleEventsOutdated`, `getLongestPolicyPeriod` and `recordInitialRecommendation`, with the
+//! API server's defaulting of `spec.behavior` (`GenerateHPAScaleUpRules` /
+//! `GenerateHPAScaleDownRules` in `pkg/apis/autoscaling/v2/defaults.go`). Time comparisons keep
+//! Go's strict `After`/`Before`. Replica arithmetic is done in `i64` (Go uses `int32`).
 
-use workloads::policy::{Behavior, ScalingPolicyKind, ScalingRules, SelectPolicy};
+use workloads::policy::{ScalingPolicyKind, ScalingRules, SelectPolicy};
 
-/// A recommendation the controller made, and when.
+/// One resolved HPAScalingPolicy.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Recommendation {
-    t: f64,
-    replicas: u32,
+pub struct ResolvedPolicy {
+    /// Pods or Percent.
+    pub kind: ScalingPolicyKind,
+    /// How many pods, or what percent.
+    pub value: u32,
+    /// periodSeconds.
+    pub period: f64,
 }
 
-/// A scale change the controller made, and when.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct ScaleEvent {
-    t: f64,
-    change: u32,
+/// HPAScalingRules after API defaulting: every field set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rules {
+    /// stabilizationWindowSeconds.
+    pub stabilization_window: f64,
+    /// selectPolicy.
+    pub select_policy: SelectPolicy,
+    /// policies.
+    pub policies: Vec<ResolvedPolicy>,
 }
 
-/// The controller's memory of one HPA: recommendations and scale events.
-#[derive(Debug, Clone)]
-pub struct Normalizer {
-    behavior: Behavior,
-    min: u32,
-    max: u32,
-    recommendations: Vec<Recommendation>,
-    ups: Vec<ScaleEvent>,
-    downs: Vec<ScaleEvent>,
-}
-
-fn window(rules: &ScalingRules) -> f64 {
-    rules.stabilization_window.map_or(0.0, |d| d.as_secs_f64())
-}
-
-fn longest_period(rules: &ScalingRules) -> f64 {
-    rules
-        .policies
-        .iter()
-        .map(|p| p.period.as_secs_f64())
-        .fold(0.0, f64::max)
-}
-
-impl Normalizer {
-    /// The normalizer of an HPA with these behaviors and bounds.
-    pub fn new(behavior: &Behavior, min: u32, max: u32) -> Self {
-        Normalizer {
-            behavior: behavior.clone(),
-            min,
-            max,
-            recommendations: Vec::new(),
-            ups: Vec::new(),
-            downs: Vec::new(),
-        }
+impl Rules {
+    /// `GenerateHPAScaleUpRules`: unset fields default to 0 s, Max, and 4 pods / 100% per 15 s.
+    pub fn scale_up(rules: &ScalingRules) -> Self {
+        Self::resolve(rules, 0.0, ScalingRules::default_up())
     }
 
-    /// `normalizeDesiredReplicasWithBehaviors`: the replica count to set at `now` (seconds),
-    /// from the metrics' recommendation. Records the recommendation; the caller records the
-    /// change with [`Normalizer::record_scale`] when it scales.
-    pub fn normalize(&mut self, now: f64, current: u32, desired: u32) -> u32 {
-        let stabilized = self.stabilize(now, current, desired);
-        self.limit_rate(now, current, stabilized)
+    /// `GenerateHPAScaleDownRules` plus the controller's `maybeInitScaleDownStabilizationWindow`:
+    /// an unset window takes `--horizontal-pod-autoscaler-downscale-stabilization`
+    /// (`downscale_window`, 300 s by default); unset policies are 100% per 15 s.
+    pub fn scale_down(rules: &ScalingRules, downscale_window: f64) -> Self {
+        Self::resolve(rules, downscale_window, ScalingRules::default_down())
     }
 
-    fn stabilize(&mut self, now: f64, current: u32, desired: u32) -> u32 {
-        let up_cutoff = now - window(&self.behavior.scale_up);
-        let down_cutoff = now - window(&self.behavior.scale_down);
-        let (mut up, mut down) = (desired, desired);
-        let mut old = None;
-        for (i, r) in self.recommendations.iter().enumerate() {
-            if r.t > up_cutoff {
-                up = up.min(r.replicas);
-            }
-            if r.t > down_cutoff {
-                down = down.max(r.replicas);
-            }
-            if r.t < up_cutoff && r.t < down_cutoff {
-                old = Some(i);
-            }
-        }
-        let recommendation = current.max(up).min(down);
-        let rec = Recommendation {
-            t: now,
-            replicas: desired,
-        };
-        match old {
-            Some(i) => self.recommendations[i] = rec,
-            None => self.recommendations.push(rec),
-        }
-        recommendation
-    }
-
-    fn limit_rate(&self, now: f64, current: u32, desired: u32) -> u32 {
-        let (current_i, desired_i) = (current as i64, desired as i64);
-        if desired > current {
-            let limit = self.scale_up_limit(now, current_i).max(current_i);
-            let allowed = (self.max as i64).min(limit);
-            desired_i.min(allowed).max(0) as u32
-        } else if desired < current {
-            let limit = self.scale_down_limit(now, current_i).min(current_i);
-            let allowed = (self.min as i64).max(limit);
-            desired_i.max(allowed).max(0) as u32
+    fn resolve(rules: &ScalingRules, default_window: f64, defaults: ScalingRules) -> Self {
+        let policies = if rules.policies.is_empty() {
+            &defaults.policies
         } else {
-            desired
-        }
-    }
-
-    /// Replicas at the start of a policy's period: now's, minus what was added and plus what
-    /// was removed within the period.
-    fn period_start(&self, now: f64, current: i64, period: f64) -> i64 {
-        let cutoff = now - period;
-        let sum = |events: &[ScaleEvent]| -> i64 {
-            events
-                .iter()
-                .filter(|e| e.t > cutoff)
-                .map(|e| e.change as i64)
-                .sum()
+            &rules.policies
         };
-        current - sum(&self.ups) + sum(&self.downs)
-    }
-
-    fn scale_up_limit(&self, now: f64, current: i64) -> i64 {
-        let rules = &self.behavior.scale_up;
-        let (mut result, pick): (i64, fn(i64, i64) -> i64) = match rules.select_policy {
-            SelectPolicy::Disabled => return current,
-            SelectPolicy::Min => (i64::MAX, i64::min),
-            SelectPolicy::Max => (i64::MIN, i64::max),
-        };
-        for p in &rules.policies {
-            let start = self.period_start(now, current, p.period.as_secs_f64());
-            let proposed = match p.kind {
-                ScalingPolicyKind::Pods => start + p.value as i64,
-                // Rounded up so that a small percentage still adds a pod.
-                ScalingPolicyKind::Percent => {
-                    (start as f64 * (1.0 + p.value as f64 / 100.0)).ceil() as i64
-                }
-            };
-            result = pick(result, proposed);
-        }
-        if rules.policies.is_empty() {
-            i64::MAX
-        } else {
-            result
-        }
-    }
-
-    fn scale_down_limit(&self, now: f64, current: i64) -> i64 {
-        let rules = &self.behavior.scale_down;
-        let (mut result, pick): (i64, fn(i64, i64) -> i64) = match rules.select_policy {
-            SelectPolicy::Disabled => return current,
-            SelectPolicy::Min => (i64::MIN, i64::max),
-            SelectPolicy::Max => (i64::MAX, i64::min),
-        };
-        for p in &rules.policies {
-            let start = self.period_start(now, current, p.period.as_secs_f64());
-            let proposed = match p.kind {
-                ScalingPolicyKind::Pods => start - p.value as i64,
-                ScalingPolicyKind::Percent => {
-                    (start as f64 * (1.0 - p.value as f64 / 100.0)) as i64
-                }
-            };
-            result = pick(result, proposed);
-        }
-        if rules.policies.is_empty() {
-            i64::MIN
-        } else {
-            result
-        }
-    }
-
-    /// `storeScaleEvent`: the controller changed the scale from `from` to `to` at `now`.
-    pub fn record_scale(&mut self, now: f64, from: u32, to: u32) {
-        let keep_up = now - longest_period(&self.behavior.scale_up);
-        let keep_down = now - longest_period(&self.behavior.scale_down);
-        self.ups.retain(|e| e.t > keep_up);
-        self.downs.retain(|e| e.t > keep_down);
-        if to > from {
-            self.ups.push(ScaleEvent {
-                t: now,
-                change: to - from,
-            });
-        } else if to < from {
-            self.downs.push(ScaleEvent {
-                t: now,
-                change: from - to,
-            });
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    //! After Kubernetes' `pkg/controller/podautoscaler/horizontal_test.go`
-    //! (TestScalingWithRules, TestNormalizeDesiredReplicasWithBehavior,
-    //! TestStoreScaleEvents / TestCalculateScaleUpLimitWithScalingRules) and the defaults the API
-    //! server fills in.
-    use super::*;
-    use workloads::Duration;
-    use workloads::policy::ScalingPolicy;
-
-    fn rules(
-        window: u64,
-        select: SelectPolicy,
-        policies: &[(ScalingPolicyKind, u32, u64)],
-    ) -> ScalingRules {
-        ScalingRules {
-            stabilization_window: Some(Duration::from_secs(window)),
-            select_policy: select,
+        Rules {
+            stabilization_window: rules
+                .stabilization_window
+                .map_or(default_window, |d| d.as_secs_f64()),
+            select_policy: rules.select_policy,
             policies: policies
                 .iter()
-                .map(|&(kind, value, period)| ScalingPolicy {
-                    kind,
-                    value,
-                    period: Duration::from_secs(period),
+                .map(|p| ResolvedPolicy {
+                    kind: p.kind,
+                    value: p.value,
+                    period: p.period.as_secs_f64(),
                 })
                 .collect(),
         }
     }
 
-    use ScalingPolicyKind::{Percent, Pods};
-
-    #[test]
-    fn default_scale_up_is_max_of_4_pods_and_100_percent_per_15s() {
-        let mut n = Normalizer::new(&Behavior::default(), 1, 100);
-        // From 1: max(1 + 4, 2 x 1) = 5.
-        assert_eq!(n.normalize(0.0, 1, 50), 5);
-        n.record_scale(0.0, 1, 5);
-        // Within the same 15 s period the start is still 1: no more.
-        assert_eq!(n.normalize(10.0, 5, 50), 5);
-        // Next period, from 5: max(5 + 4, 10) = 10.
-        assert_eq!(n.normalize(16.0, 5, 50), 10);
-        n.record_scale(16.0, 5, 10);
-        assert_eq!(n.normalize(32.0, 10, 50), 20);
-    }
-
-    #[test]
-    fn default_scale_down_waits_for_the_300s_window() {
-        let mut n = Normalizer::new(&Behavior::default(), 1, 100);
-        assert_eq!(n.normalize(0.0, 10, 10), 10);
-        // Load drops: the highest recommendation of the last 300 s (10) holds.
-        for t in (15..300).step_by(15) {
-            assert_eq!(n.normalize(t as f64, 10, 2), 10, "at {t} s");
-        }
-        // Once the 10 is older than 300 s, the scale-down (100% per 15 s) goes all the way.
-        assert_eq!(n.normalize(301.0, 10, 2), 2);
-    }
-
-    #[test]
-    fn pods_and_percent_with_select_policy() {
-        // TestScalingWithRules-style: scale up by 2 pods or 50% per 60 s.
-        let up = |select| Behavior {
-            scale_up: rules(0, select, &[(Pods, 2, 60), (Percent, 50, 60)]),
-            scale_down: ScalingRules::default_down(),
-        };
-        let mut max = Normalizer::new(&up(SelectPolicy::Max), 1, 100);
-        assert_eq!(
-            max.normalize(0.0, 10, 40),
-            15,
-            "Max: 50% of 10 beats 2 pods"
-        );
-        let mut min = Normalizer::new(&up(SelectPolicy::Min), 1, 100);
-        assert_eq!(min.normalize(0.0, 10, 40), 12, "Min: 2 pods");
-        let mut off = Normalizer::new(&up(SelectPolicy::Disabled), 1, 100);
-        assert_eq!(off.normalize(0.0, 10, 40), 10, "Disabled");
-    }
-
-    #[test]
-    fn scale_down_percent_rounds_down_and_counts_the_period() {
-        let b = Behavior {
-            scale_up: ScalingRules::default_up(),
-            scale_down: rules(0, SelectPolicy::Max, &[(Percent, 10, 60)]),
-        };
-        let mut n = Normalizer::new(&b, 1, 100);
-        // 10% of 25 is 2.5: the limit is int(22.5) = 22.
-        assert_eq!(n.normalize(0.0, 25, 5), 22);
-        n.record_scale(0.0, 25, 22);
-        // Within the period the start is still 25: limit 22, no further.
-        assert_eq!(n.normalize(30.0, 22, 5), 22);
-        assert_eq!(n.normalize(61.0, 22, 5), 19);
-    }
-
-    #[test]
-    fn scale_up_stabilization_takes_the_lowest_recent_recommendation() {
-        let b = Behavior {
-            scale_up: rules(60, SelectPolicy::Max, &[(Percent, 1000, 15)]),
-            scale_down: rules(0, SelectPolicy::Max, &[(Percent, 100, 15)]),
-        };
-        let mut n = Normalizer::new(&b, 1, 100);
-        assert_eq!(n.normalize(0.0, 2, 2), 2);
-        // A brief spike is ignored while the window still holds a 2.
-        assert_eq!(n.normalize(15.0, 2, 8), 2);
-        assert_eq!(n.normalize(61.0, 2, 8), 8);
-    }
-
-    #[test]
-    fn bounds_apply_last() {
-        let mut n = Normalizer::new(&Behavior::default(), 2, 6);
-        assert_eq!(n.normalize(0.0, 4, 50), 6, "maxReplicas");
-        let b = Behavior {
-            scale_up: ScalingRules::default_up(),
-            scale_down: rules(0, SelectPolicy::Max, &[(Percent, 100, 15)]),
-        };
-        let mut n = Normalizer::new(&b, 2, 6);
-        assert_eq!(n.normalize(0.0, 4, 0), 2, "minReplicas");
+    /// `getLongestPolicyPeriod`.
+    pub fn longest_policy_period(&self) -> f64 {
+        self.policies.iter().map(|p| p.period).fold(0.0, f64::max)
     }
 }
+
+/// `timestampedScaleEvent`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScaleEvent {
+    /// Replicas added (in the scale-up list) or removed (in the scale-down list); positive.
+    pub replica_change: i64,
+    /// When the scale happened, in seconds.
+    pub timestamp: f64,
+    /// Older than the longest policy period: the slot may be reused.
+    pub outdated: bool,
+}
+
+/// `timestampedRecommendation`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recommendation {
+    /// The unstabilized desired replica count.
+    pub replicas: i64,
+    /// When it was made, in seconds.
+    pub timestamp: f64,
+}
+
+/// What `normalizeDesiredReplicasWithBehaviors` works on (`NormalizationArg`).
+#[derive(Debug, Clone, Copy)]
+pub struct NormalizationArg<'a> {
+    /// spec.behavior.scaleUp, defaulted.
+    pub scale_up: &'a Rules,
+    /// spec.behavior.scaleDown, defaulted.
+    pub scale_down: &'a Rules,
+    /// spec.minReplicas.
+    pub min_replicas: i64,
+    /// spec.maxReplicas.
+    pub max_replicas: i64,
+    /// The scale's spec.replicas.
+    pub current_replicas: i64,
+    /// The proposal from the metrics (or the stabilized one, once stabilized).
+    pub desired_replicas: i64,
+}
+
+/// The controller's memory for one HPA: recommendations and scale events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    /// Recent unstabilized recommendations.
+    pub recommendations: Vec<Recommendation>,
+    /// Recent scale-ups.
+    pub scale_up_events: Vec<ScaleEvent>,
+    /// Recent scale-downs.
+    pub scale_down_events: Vec<ScaleEvent>,
+    initialized: bool,
+}
+
+impl History {
+    /// `recordInitialRecommendation`: the first reconcile records the current count.
+    pub fn record_initial_recommendation(&mut self, current: i64, now: f64) {
+        if !self.initialized {
+            self.initialized = true;
+            self.recommendations.push(Recommendation {
+                replicas: current,
+                timestamp: now,
+            });
+        }
+    }
+
+    /// `normalizeDesiredReplicasWithBehaviors`: stabilize, then apply the rate limits and the
+    /// min/max bounds.
+    pub fn normalize_desired_replicas_with_behaviors(
+        &mut self,
+        mut args: NormalizationArg<'_>,
+        now: f64,
+    ) -> i64 {
+        args.desired_replicas = self.stabilize_recommendation_with_behaviors(&args, now);
+        self.convert_desired_replicas_with_behavior_rate(&args, now)
+    }
+
+    /// `stabilizeRecommendationWithBehaviors`: the current count pulled into
+    /// [min of the recommendations in the up window, max of those in the down window]; records
+    /// the new recommendation, reusing a slot older than both windows.
+    pub fn stabilize_recommendation_with_behaviors(
+        &mut self,
+        args: &NormalizationArg<'_>,
+        now: f64,
+    ) -> i64 {
+        let up_cutoff = now - args.scale_up.stabilization_window;
+        let down_cutoff = now - args.scale_down.stabilization_window;
+        let mut up = args.desired_replicas;
+        let mut down = args.desired_replicas;
+        let mut old_sample = None;
+        for (i, rec) in self.recommendations.iter().enumerate() {
+            if rec.timestamp > up_cutoff {
+                up = up.min(rec.replicas);
+            }
+            if rec.timestamp > down_cutoff {
+                down = down.max(rec.replicas);
+            }
+            if rec.timestamp < up_cutoff && rec.timestamp < down_cutoff {
+                old_sample = Some(i);
+            }
+        }
+        let mut recommendation = args.current_replicas;
+        if recommendation < up {
+            recommendation = up;
+        }
+        if recommendation > down {
+            recommendation = down;
+        }
+        let new = Recommendation {
+            replicas: args.desired_replicas,
+            timestamp: now,
+        };
+        match old_sample {
+            Some(i) => self.recommendations[i] = new,
+            None => self.recommendations.push(new),
+        }
+        recommendation
+    }
+
+    /// `convertDesiredReplicasWithBehaviorRate`: the rate limits of the policies and min/max.
+    pub fn convert_desired_replicas_with_behavior_rate(
+        &self,
+        args: &NormalizationArg<'_>,
+        now: f64,
+    ) -> i64 {
+        let (up_events, down_events) = (&self.scale_up_events, &self.scale_down_events);
+        if args.desired_replicas > args.current_replicas {
+            let limit = calculate_scale_up_limit_with_scaling_rules(
+                args.current_replicas,
+                up_events,
+                down_events,
+                args.scale_up,
+                now,
+            )
+            // No further scale-up until the recent scale-up events age out.
+            .max(args.current_replicas);
+            let maximum_allowed = args.max_replicas.min(limit);
+            if args.desired_replicas > maximum_allowed {
+                return maximum_allowed;
+            }
+        } else if args.desired_replicas < args.current_replicas {
+            let limit = calculate_scale_down_limit_with_behaviors(
+                args.current_replicas,
+                up_events,
+                down_events,
+                args.scale_down,
+                now,
+            )
+            // No further scale-down until the recent scale-down events age out.
+            .min(args.current_replicas);
+            let minimum_allowed = args.min_replicas.max(limit);
+            if args.desired_replicas < minimum_allowed {
+                return minimum_allowed;
+            }
+        }
+        args.desired_replicas
+    }
+
+    /// `storeScaleEvent`: records a rescale, reusing an outdated slot of the same direction.
+    pub fn store_scale_event(
+        &mut self,
+        scale_up: &Rules,
+        scale_down: &Rules,
+        prev: i64,
+        new: i64,
+        now: f64,
+    ) {
+        let (events, longest, change) = if new > prev {
+            let longest = scale_up.longest_policy_period();
+            (&mut self.scale_up_events, longest, new - prev)
+        } else {
+            let longest = scale_down.longest_policy_period();
+            (&mut self.scale_down_events, longest, prev - new)
+        };
+        mark_scale_events_outdated(events, longest, now);
+        let event = ScaleEvent {
+            replica_change: change,
+            timestamp: now,
+            outdated: false,
+        };
+        match events.iter().rposition(|e| e.outdated) {
+            Some(i) => events[i] = event,
+            None => events.push(event),
+        }
+    }
+}
+
+/// `markScaleEventsOutdated`.
+fn mark_scale_events_outdated(events: &mut [ScaleEvent], longest_period: f64, now: f64) {
+    let cutoff = now - longest_period;
+    for e in events.iter_mut().filter(|e| e.timestamp < cutoff) {
+        e.outdated = true;
+    }
+}
+
+/// `getReplicasChangePerPeriod`: the replicas changed by the events of the last `period` s.
+pub fn get_replicas_change_per_period(period: f64, events: &[ScaleEvent], now: f64) -> i64 {
+    let cutoff = now - period;
+    events
+        .iter()
+        .filter(|e| e.timestamp > cutoff)
+        .map(|e| e.replica_change)
+        .sum()
+}
+
+/// The replica count at the start of a policy's period.
+fn period_start_replicas(
+    current: i64,
+    up_events: &[ScaleEvent],
+    down_events: &[ScaleEvent],
+    period: f64,
+    now: f64,
+) -> i64 {
+    current - get_replicas_change_per_period(period, up_events, now)
+        + get_replicas_change_per_period(period, down_events, now)
+}
+
+/// `calculateScaleUpLimitWithScalingRules`: the most replicas the policies allow now.
+pub fn calculate_scale_up_limit_with_scaling_rules(
+    current: i64,
+    up_events: &[ScaleEvent],
+    down_events: &[ScaleEvent],
+    rules: &Rules,
+    now: f64,
+) -> i64 {
+    let (mut result, pick): (i64, fn(i64, i64) -> i64) = match rules.select_policy {
+        SelectPolicy::Disabled => return current,
+        // For scaling up, the smallest change is the smallest count.
+        SelectPolicy::Min => (i64::from(i32::MAX), i64::min),
+        SelectPolicy::Max => (i64::from(i32::MIN), i64::max),
+    };
+    for policy in &rules.policies {
+        let start = period_start_replicas(current, up_events, down_events, policy.period, now);
+        let proposed = match policy.kind {
+            ScalingPolicyKind::Pods => start + i64::from(policy.value),
+            // Rounded up so that a small percentage still adds a pod.
+            ScalingPolicyKind::Percent => {
+                (start as f64 * (1.0 + f64::from(policy.value) / 100.0)).ceil() as i64
+            }
+        };
+        result = pick(result, proposed);
+    }
+    result
+}
+
+/// `calculateScaleDownLimitWithBehaviors`: the fewest replicas the policies allow now.
+pub fn calculate_scale_down_limit_with_behaviors(
+    current: i64,
+    up_events: &[ScaleEvent],
+    down_events: &[ScaleEvent],
+    rules: &Rules,
+    now: f64,
+) -> i64 {
+    let (mut result, pick): (i64, fn(i64, i64) -> i64) = match rules.select_policy {
+        SelectPolicy::Disabled => return current,
+        // For scaling down, the smallest change is the largest count.
+        SelectPolicy::Min => (i64::from(i32::MIN), i64::max),
+        SelectPolicy::Max => (i64::from(i32::MAX), i64::min),
+    };
+    for policy in &rules.policies {
+        let start = period_start_replicas(current, up_events, down_events, policy.period, now);
+        let proposed = match policy.kind {
+            ScalingPolicyKind::Pods => start - i64::from(policy.value),
+            // Go's int32() conversion truncates toward zero.
+            ScalingPolicyKind::Percent => {
+                (start as f64 * (1.0 - f64::from(policy.value) / 100.0)).trunc() as i64
+            }
+        };
+        result = pick(result, proposed);
+    }
+    result
+}
+
+#[cfg(test)]
+#[path = "behavior_tests.rs"]
+mod tests;

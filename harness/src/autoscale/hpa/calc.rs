@@ -1,396 +1,349 @@
-//! The HPA's replica calculator, ported from Kubernetes'
-//! `pkg/controller/podautoscaler/replica_calculator.go`: how pods are grouped (deleted and
-//! failed pods are ignored, pending pods are set aside, pods without metrics are "missing",
-//! unready pods are set aside for resource metrics), and how the usage ratio becomes a replica
-//! count (the tolerance, missing pods assumed at the target on scale-down and at zero on
-//! scale-up, set-aside pods at zero on scale-up, and no change when that flips the direction).
+//! The HPA's replica calculator: how many replicas one metric asks for.
+//!
+//! A port of kubernetes `pkg/controller/podautoscaler/replica_calculator.go` (the autoscaling/v2
+//! controller: `groupPods`, `GetResourceReplicas`, `calcPlainMetricReplicas`,
+//! `GetExternalPerPodMetricReplicas` and `Tolerances.isWithin`) and of the two ratio helpers in
+//! `pkg/controller/podautoscaler/metrics/utilization.go`. Metric values are kept as the integer
+//! milli-units the controller works in (`Quantity.MilliValue()`), so its integer truncations
+//! (utilization percent, average usage) happen here too. Times are seconds of scenario time.
 
-/// A pod's phase as the API server reports it.
+use thiserror::Error;
+
+/// The phase of a pod (`status.phase`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Not yet running (unscheduled, pulling, starting).
+pub enum PodPhase {
+    /// Not yet bound, or its containers are not running yet.
     Pending,
-    /// Running.
+    /// Bound and at least one container running.
     Running,
-    /// Failed.
+    /// All containers exited with success.
+    Succeeded,
+    /// All containers exited, at least one with failure.
     Failed,
 }
 
-/// A pod as the replica calculator sees it.
+/// The pod's `Ready` condition.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PodView {
-    /// Its phase.
-    pub phase: Phase,
-    /// Its Ready condition.
+pub struct ReadyCondition {
+    /// `status == True`.
     pub ready: bool,
-    /// It has a deletion timestamp.
+    /// `lastTransitionTime`, in seconds.
+    pub last_transition: f64,
+}
+
+/// One pod's metric as the metrics API returns it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PodMetric {
+    /// The value in milli-units (for a resource: usage in milli-units of the resource).
+    pub value: i64,
+    /// When the sample was taken, in seconds.
+    pub timestamp: f64,
+    /// The window the sample was averaged over, in seconds.
+    pub window: f64,
+}
+
+/// A pod as the controller's pod lister sees it, with its metric if the metrics API had one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PodInfo {
+    /// `status.phase`.
+    pub phase: PodPhase,
+    /// The `Ready` condition, if the pod has one.
+    pub ready_condition: Option<ReadyCondition>,
+    /// `status.startTime`, if set.
+    pub start_time: Option<f64>,
+    /// `metadata.deletionTimestamp` is set.
     pub deleting: bool,
-    /// Its metric (per-pod value, or utilisation percent for resource metrics), if reported.
-    pub metric: Option<f64>,
+    /// The pod's metric, if the metrics API returned one.
+    pub metric: Option<PodMetric>,
+    /// The pod's request of the resource in milli-units (only read for utilization targets).
+    pub request: i64,
 }
 
-impl PodView {
-    /// A running, ready pod reporting `metric`.
-    #[cfg(test)]
-    pub fn ready(metric: f64) -> Self {
-        PodView {
-            phase: Phase::Running,
-            ready: true,
-            deleting: false,
-            metric: Some(metric),
-        }
-    }
-}
-
-/// How a metric's pods are grouped.
+/// Which readiness rules `groupPods` applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricKind {
-    /// A resource metric with a Utilization target (CPU-like: unready pods are set aside).
-    Resource,
-    /// A Pods metric with an AverageValue target.
-    Pods,
+pub enum MetricSource {
+    /// A CPU-like resource metric: samples of pods that are unready, still initialising, or whose
+    /// sample predates their readiness are set aside (`resource == v1.ResourceCPU`).
+    CpuLikeResource,
+    /// Any other metric: only pending pods are set aside.
+    Plain,
 }
 
 /// Why no replica count could be computed (the controller then leaves the scale alone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum CalcError {
-    /// No pod reported a metric ("did not receive metrics for any ready pods").
-    NoMetrics,
-    /// There are no pods.
+    /// The selector matched no pod.
+    #[error("no pods returned by selector while calculating replica count")]
     NoPods,
+    /// No pod that counts had a metric.
+    #[error("did not receive metrics for targeted pods (pods might be unready)")]
+    NoMetrics,
+    /// The requests of the pods with metrics sum to zero.
+    #[error("no metrics returned matched known pods")]
+    NoMatchingRequests,
 }
 
-/// `GetResourceReplicas` / `calcPlainMetricReplicas`: the replica count for per-pod metrics.
-/// `target` is the utilisation percent (resource) or the average value per pod (Pods metric).
-pub fn pod_metric_replicas(
-    current: u32,
-    pods: &[PodView],
-    kind: MetricKind,
-    target: f64,
-    tolerance: f64,
-) -> Result<u32, CalcError> {
-    if pods.is_empty() {
-        return Err(CalcError::NoPods);
+/// A replica count proposed for a utilization target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceProposal {
+    /// The proposed replica count.
+    pub replicas: u32,
+    /// Current utilization in percent of the request (truncated, as the controller reports it).
+    pub utilization: i32,
+    /// Average raw usage per pod in milli-units.
+    pub raw_average: i64,
+}
+
+/// The outcome of `groupPods`: indices into the pod slice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodGroups {
+    /// Pods whose metric counts as is.
+    pub ready_count: usize,
+    /// Pending pods and (CPU-like metrics only) pods whose sample is not trusted yet.
+    pub unready: Vec<usize>,
+    /// Pods without a metric.
+    pub missing: Vec<usize>,
+    /// Deleted or failed pods: ignored entirely.
+    pub ignored: Vec<usize>,
+}
+
+/// The controller's replica calculator with its flags.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplicaCalculator {
+    /// `--horizontal-pod-autoscaler-tolerance` (both directions).
+    pub tolerance: f64,
+    /// `--horizontal-pod-autoscaler-cpu-initialization-period` in seconds.
+    pub cpu_initialization_period: f64,
+    /// `--horizontal-pod-autoscaler-initial-readiness-delay` in seconds.
+    pub delay_of_initial_readiness_status: f64,
+}
+
+impl ReplicaCalculator {
+    /// A calculator with the given tolerance and kube-controller-manager's defaults for the
+    /// other flags (5 min CPU initialization period, 30 s initial readiness delay).
+    pub fn new(tolerance: f64) -> Self {
+        ReplicaCalculator {
+            tolerance,
+            cpu_initialization_period: 300.0,
+            delay_of_initial_readiness_status: 30.0,
+        }
     }
-    // groupPods
-    let mut ready_count = 0u32;
-    let mut metrics: Vec<f64> = Vec::new();
-    let (mut ignored, mut missing) = (0u32, 0u32);
-    for p in pods {
-        if p.deleting || p.phase == Phase::Failed {
-            continue;
+
+    /// `Tolerances.isWithin`: true when the ratio is too close to 1 to act on.
+    pub fn is_within(&self, usage_ratio: f64) -> bool {
+        (1.0 - self.tolerance) <= usage_ratio && usage_ratio <= (1.0 + self.tolerance)
+    }
+
+    /// `groupPods`: sorts pods into ready, unready, missing-metric and ignored ones.
+    pub fn group_pods(&self, pods: &[PodInfo], source: MetricSource, now: f64) -> PodGroups {
+        let mut g = PodGroups::default();
+        for (i, pod) in pods.iter().enumerate() {
+            if pod.deleting || pod.phase == PodPhase::Failed {
+                g.ignored.push(i);
+                continue;
+            }
+            if pod.phase == PodPhase::Pending {
+                g.unready.push(i);
+                continue;
+            }
+            let Some(metric) = pod.metric else {
+                g.missing.push(i);
+                continue;
+            };
+            if source == MetricSource::CpuLikeResource
+                && self.cpu_sample_untrusted(pod, metric, now)
+            {
+                g.unready.push(i);
+                continue;
+            }
+            g.ready_count += 1;
         }
-        if p.phase == Phase::Pending {
-            ignored += 1;
-            continue;
-        }
-        let Some(m) = p.metric else {
-            missing += 1;
-            continue;
+        g
+    }
+
+    /// The CPU branch of `groupPods`.
+    fn cpu_sample_untrusted(&self, pod: &PodInfo, metric: PodMetric, now: f64) -> bool {
+        let (Some(cond), Some(start)) = (pod.ready_condition, pod.start_time) else {
+            return true;
         };
-        if kind == MetricKind::Resource && !p.ready {
-            // An unready pod that has never been ready (ours are loading) is set aside.
-            ignored += 1;
-            continue;
+        if start + self.cpu_initialization_period > now {
+            // Still initialising: ignore it if unready or if no full metric window has been
+            // collected since it last changed readiness.
+            !cond.ready || metric.timestamp < cond.last_transition + metric.window
+        } else {
+            // Ignore it if unready and it has never been ready.
+            !cond.ready && start + self.delay_of_initial_readiness_status > cond.last_transition
         }
-        ready_count += 1;
-        metrics.push(m);
     }
-    if metrics.is_empty() {
-        return Err(CalcError::NoMetrics);
-    }
-    let ratio = |sum: f64, n: usize| sum / n as f64 / target;
-    let usage_ratio = ratio(metrics.iter().sum(), metrics.len());
-    let rebalance_ignored = ignored > 0 && usage_ratio > 1.0;
-    if !rebalance_ignored && missing == 0 {
-        if (1.0 - usage_ratio).abs() <= tolerance {
-            return Ok(current);
+
+    /// `GetResourceReplicas`: the replicas for a target utilization (percent of request).
+    pub fn resource_replicas(
+        &self,
+        current: u32,
+        target_utilization: i32,
+        pods: &[PodInfo],
+        now: f64,
+    ) -> Result<ResourceProposal, CalcError> {
+        if pods.is_empty() {
+            return Err(CalcError::NoPods);
         }
-        return Ok(ceil(usage_ratio * ready_count as f64));
-    }
-    let mut sum: f64 = metrics.iter().sum();
-    let mut n = metrics.len();
-    if missing > 0 {
-        // On a scale-down, missing pods are taken to be at the target; on a scale-up, at zero.
-        // (At a ratio of exactly 1 the resource path leaves them out, the Pods path counts them
-        // at zero, as upstream does.)
+        let g = self.group_pods(pods, MetricSource::CpuLikeResource, now);
+        let mut metrics = counted_metrics(pods, &g);
+        if metrics.is_empty() {
+            return Err(CalcError::NoMetrics);
+        }
+        let (usage_ratio, utilization, raw_average) =
+            resource_utilization_ratio(&metrics, pods, target_utilization)?;
+        let proposal = |replicas| ResourceProposal {
+            replicas,
+            utilization,
+            raw_average,
+        };
+        let scale_up_with_unready = !g.unready.is_empty() && usage_ratio > 1.0;
+        if !scale_up_with_unready && g.missing.is_empty() {
+            if self.is_within(usage_ratio) {
+                return Ok(proposal(current));
+            }
+            return Ok(proposal(ceil_replicas(usage_ratio * g.ready_count as f64)));
+        }
         if usage_ratio < 1.0 {
-            sum += target * missing as f64;
-            n += missing as usize;
-        } else if usage_ratio > 1.0 || kind == MetricKind::Pods {
-            n += missing as usize;
+            // Scale-down: missing pods use 100% of their request (or the target, if above 100%).
+            let fallback = i64::from(target_utilization.max(100));
+            metrics.extend(
+                g.missing
+                    .iter()
+                    .map(|&i| (i, pods[i].request * fallback / 100)),
+            );
+        } else if usage_ratio > 1.0 {
+            metrics.extend(g.missing.iter().map(|&i| (i, 0)));
         }
+        if scale_up_with_unready {
+            metrics.extend(g.unready.iter().map(|&i| (i, 0)));
+        }
+        let (new_ratio, _, _) = resource_utilization_ratio(&metrics, pods, target_utilization)?;
+        if self.is_within(new_ratio) || direction_flipped(usage_ratio, new_ratio) {
+            return Ok(proposal(current));
+        }
+        let new_replicas = ceil_replicas(new_ratio * metrics.len() as f64);
+        if (new_ratio < 1.0 && new_replicas > current)
+            || (new_ratio > 1.0 && new_replicas < current)
+        {
+            return Ok(proposal(current));
+        }
+        Ok(proposal(new_replicas))
     }
-    if rebalance_ignored {
-        // On a scale-up, set-aside pods are taken to be at zero.
-        n += ignored as usize;
+
+    /// `calcPlainMetricReplicas`: the replicas for an average value per pod (a Pods metric, or a
+    /// resource with an AverageValue target when `source` is CPU-like). Returns the proposal and
+    /// the current average usage in milli-units.
+    pub fn plain_metric_replicas(
+        &self,
+        current: u32,
+        target_usage: i64,
+        pods: &[PodInfo],
+        source: MetricSource,
+        now: f64,
+    ) -> Result<(u32, i64), CalcError> {
+        if pods.is_empty() {
+            return Err(CalcError::NoPods);
+        }
+        let g = self.group_pods(pods, source, now);
+        let mut metrics = counted_metrics(pods, &g);
+        if metrics.is_empty() {
+            return Err(CalcError::NoMetrics);
+        }
+        let (usage_ratio, usage) = metric_usage_ratio(&metrics, target_usage);
+        let scale_up_with_unready = !g.unready.is_empty() && usage_ratio > 1.0;
+        if !scale_up_with_unready && g.missing.is_empty() {
+            if self.is_within(usage_ratio) {
+                return Ok((current, usage));
+            }
+            return Ok((ceil_replicas(usage_ratio * g.ready_count as f64), usage));
+        }
+        if usage_ratio < 1.0 {
+            // Scale-down: missing pods use exactly the target.
+            metrics.extend(g.missing.iter().map(|&i| (i, target_usage)));
+        } else if usage_ratio > 1.0 {
+            metrics.extend(g.missing.iter().map(|&i| (i, 0)));
+        }
+        if scale_up_with_unready {
+            metrics.extend(g.unready.iter().map(|&i| (i, 0)));
+        }
+        let (new_ratio, _) = metric_usage_ratio(&metrics, target_usage);
+        if self.is_within(new_ratio) || direction_flipped(usage_ratio, new_ratio) {
+            return Ok((current, usage));
+        }
+        let new_replicas = ceil_replicas(new_ratio * metrics.len() as f64);
+        if (new_ratio < 1.0 && new_replicas > current)
+            || (new_ratio > 1.0 && new_replicas < current)
+        {
+            return Ok((current, usage));
+        }
+        Ok((new_replicas, usage))
     }
-    let new_ratio = ratio(sum, n);
-    if (1.0 - new_ratio).abs() <= tolerance
-        || (usage_ratio < 1.0 && new_ratio > 1.0)
-        || (usage_ratio > 1.0 && new_ratio < 1.0)
-    {
-        return Ok(current);
+
+    /// `GetExternalPerPodMetricReplicas`: an External metric with an AverageValue target.
+    /// `status_replicas` is the scale's `status.replicas`; `values` are the metric's series in
+    /// milli-units. Returns the proposal and the usage per replica in milli-units.
+    pub fn external_per_pod_replicas(
+        &self,
+        status_replicas: u32,
+        target_per_pod: i64,
+        values: &[i64],
+    ) -> (u32, i64) {
+        let usage = values.iter().fold(0_i64, |acc, &v| acc.saturating_add(v));
+        let mut replicas = status_replicas;
+        let usage_ratio = usage as f64 / (target_per_pod as f64 * f64::from(status_replicas));
+        if !self.is_within(usage_ratio) {
+            replicas = ceil_replicas(usage as f64 / target_per_pod as f64);
+        }
+        let per_replica = (usage as f64 / f64::from(status_replicas)).ceil() as i64;
+        (replicas, per_replica)
     }
-    let new_replicas = ceil(new_ratio * n as f64);
-    if (new_ratio < 1.0 && new_replicas > current) || (new_ratio > 1.0 && new_replicas < current) {
-        return Ok(current);
-    }
-    Ok(new_replicas)
 }
 
-/// `GetExternalPerPodMetricReplicas`: an External metric with an AverageValue target, against
-/// the pods that exist (`status_replicas`).
-pub fn external_per_pod_replicas(
-    status_replicas: u32,
-    total: f64,
-    target: f64,
-    tolerance: f64,
-) -> u32 {
-    let usage_ratio = total / (target * status_replicas as f64);
-    if status_replicas == 0 || (1.0 - usage_ratio).abs() > tolerance {
-        ceil(total / target)
-    } else {
-        status_replicas
-    }
+/// The metrics of the pods that count (neither ignored nor unready), as (pod, value).
+fn counted_metrics(pods: &[PodInfo], g: &PodGroups) -> Vec<(usize, i64)> {
+    pods.iter()
+        .enumerate()
+        .filter(|(i, _)| !g.ignored.contains(i) && !g.unready.contains(i))
+        .filter_map(|(i, p)| p.metric.map(|m| (i, m.value)))
+        .collect()
 }
 
-fn ceil(x: f64) -> u32 {
-    if x.is_finite() && x > 0.0 {
-        x.ceil().min(u32::MAX as f64) as u32
-    } else {
-        0
+/// `metrics.GetResourceUtilizationRatio`: (ratio, utilization percent, raw average).
+fn resource_utilization_ratio(
+    metrics: &[(usize, i64)],
+    pods: &[PodInfo],
+    target_utilization: i32,
+) -> Result<(f64, i32, i64), CalcError> {
+    let metrics_total: i64 = metrics.iter().map(|&(_, v)| v).sum();
+    let requests_total: i64 = metrics.iter().map(|&(i, _)| pods[i].request).sum();
+    if requests_total == 0 {
+        return Err(CalcError::NoMatchingRequests);
     }
+    let utilization = (metrics_total * 100 / requests_total) as i32;
+    let ratio = f64::from(utilization) / f64::from(target_utilization);
+    Ok((ratio, utilization, metrics_total / metrics.len() as i64))
+}
+
+/// `metrics.GetMetricUsageRatio`: (ratio, average usage). `metrics` is never empty here.
+fn metric_usage_ratio(metrics: &[(usize, i64)], target_usage: i64) -> (f64, i64) {
+    let total: i64 = metrics.iter().map(|&(_, v)| v).sum();
+    let usage = total / metrics.len().max(1) as i64;
+    (usage as f64 / target_usage as f64, usage)
+}
+
+/// True when rebalancing flipped the direction of the change.
+fn direction_flipped(usage_ratio: f64, new_ratio: f64) -> bool {
+    (usage_ratio < 1.0 && new_ratio > 1.0) || (usage_ratio > 1.0 && new_ratio < 1.0)
+}
+
+/// `int32(math.Ceil(x))`, capped at the int32 range the API allows.
+pub(crate) fn ceil_replicas(x: f64) -> u32 {
+    x.ceil().clamp(0.0, f64::from(i32::MAX)) as u32
 }
 
 #[cfg(test)]
-mod tests {
-    //! Vectors from Kubernetes' `pkg/controller/podautoscaler/replica_calculator_test.go`
-    //! (test names as there). Resource levels there are milli-CPU against 1000m requests, so a
-    //! level of 300 is 30% utilisation.
-    use super::*;
-
-    const TOL: f64 = 0.1;
-
-    fn cpu(levels: &[f64]) -> Vec<PodView> {
-        levels.iter().map(|&l| PodView::ready(l / 10.0)).collect()
-    }
-
-    fn with_ready(mut pods: Vec<PodView>, ready: &[bool]) -> Vec<PodView> {
-        for (p, &r) in pods.iter_mut().zip(ready) {
-            p.ready = r;
-        }
-        pods
-    }
-
-    #[test]
-    fn test_replica_calc_scale_up() {
-        let pods = cpu(&[300.0, 500.0, 700.0]);
-        assert_eq!(
-            pod_metric_replicas(3, &pods, MetricKind::Resource, 30.0, TOL),
-            Ok(5)
-        );
-    }
-
-    #[test]
-    fn test_replica_calc_scale_up_unready_less_scale() {
-        let pods = with_ready(cpu(&[300.0, 500.0, 700.0]), &[false, true, true]);
-        assert_eq!(
-            pod_metric_replicas(3, &pods, MetricKind::Resource, 30.0, TOL),
-            Ok(4)
-        );
-    }
-
-    #[test]
-    fn test_replica_calc_scale_up_unready_no_scale() {
-        let pods = with_ready(cpu(&[400.0, 500.0, 700.0]), &[true, false, false]);
-        assert_eq!(
-            pod_metric_replicas(3, &pods, MetricKind::Resource, 30.0, TOL),
-            Ok(3)
-        );
-    }
-
-    #[test]
-    fn test_replica_calc_scale_up_ignores_failed_pods() {
-        let mut pods = cpu(&[500.0, 700.0]);
-        for _ in 0..2 {
-            pods.push(PodView {
-                phase: Phase::Failed,
-                ready: false,
-                deleting: false,
-                metric: None,
-            });
-        }
-        assert_eq!(
-            pod_metric_replicas(2, &pods, MetricKind::Resource, 30.0, TOL),
-            Ok(4)
-        );
-    }
-
-    #[test]
-    fn test_replica_calc_scale_up_ignores_deletion_pods() {
-        let mut pods = cpu(&[500.0, 700.0]);
-        for _ in 0..2 {
-            pods.push(PodView {
-                phase: Phase::Running,
-                ready: false,
-                deleting: true,
-                metric: None,
-            });
-        }
-        assert_eq!(
-            pod_metric_replicas(2, &pods, MetricKind::Resource, 30.0, TOL),
-            Ok(4)
-        );
-    }
-
-    #[test]
-    fn test_replica_calc_scale_up_cm() {
-        // qps levels 20, 10, 30 against a target of 15 per pod.
-        let pods: Vec<_> = [20.0, 10.0, 30.0].map(PodView::ready).to_vec();
-        assert_eq!(
-            pod_metric_replicas(3, &pods, MetricKind::Pods, 15.0, TOL),
-            Ok(4)
-        );
-    }
-
-    #[test]
-    fn test_replica_calc_scale_up_cm_unready_hot_cpu_no_less_scale() {
-        // A Pods metric: an unready pod that reports a metric counts like any other.
-        let pods = with_ready(
-            [50.0, 10.0, 30.0].map(PodView::ready).to_vec(),
-            &[true, true, false],
-        );
-        assert_eq!(
-            pod_metric_replicas(3, &pods, MetricKind::Pods, 15.0, TOL),
-            Ok(6)
-        );
-    }
-
-    #[test]
-    fn test_replica_calc_scale_down() {
-        let pods = cpu(&[100.0, 300.0, 500.0, 250.0, 250.0]);
-        assert_eq!(
-            pod_metric_replicas(5, &pods, MetricKind::Resource, 50.0, TOL),
-            Ok(3)
-        );
-    }
-
-    #[test]
-    fn test_replica_calc_scale_down_cm() {
-        let pods: Vec<_> = [12.0; 5].map(PodView::ready).to_vec();
-        assert_eq!(
-            pod_metric_replicas(5, &pods, MetricKind::Pods, 20.0, TOL),
-            Ok(3)
-        );
-    }
-
-    #[test]
-    fn test_replica_calc_scale_down_exclude_unready_pods() {
-        let pods = with_ready(
-            cpu(&[100.0, 300.0, 500.0, 250.0, 250.0]),
-            &[true, true, true, false, false],
-        );
-        assert_eq!(
-            pod_metric_replicas(5, &pods, MetricKind::Resource, 50.0, TOL),
-            Ok(2)
-        );
-    }
-
-    #[test]
-    fn test_replica_calc_scale_down_exclude_unscheduled_pods() {
-        let mut pods = cpu(&[100.0]);
-        for _ in 0..4 {
-            pods.push(PodView {
-                phase: Phase::Pending,
-                ready: false,
-                deleting: false,
-                metric: None,
-            });
-        }
-        assert_eq!(
-            pod_metric_replicas(5, &pods, MetricKind::Resource, 50.0, TOL),
-            Ok(1)
-        );
-    }
-
-    #[test]
-    fn test_replica_calc_tolerance() {
-        // Levels 1010m, 1030m and 1020m at a 100% target (upstream's requests are 0.9, 1.0 and
-        // 1.1 CPU; here all are 1 CPU): about 102%, within the 10% tolerance.
-        let pods = cpu(&[1010.0, 1030.0, 1020.0]);
-        assert_eq!(
-            pod_metric_replicas(3, &pods, MetricKind::Resource, 100.0, TOL),
-            Ok(3)
-        );
-    }
-
-    /// After the TestReplicaCalcMissingMetrics* family: a ratio of exactly 1 with a pod that
-    /// reports nothing changes nothing.
-    #[test]
-    fn missing_metrics_at_the_target_change_nothing() {
-        let mut pods = cpu(&[900.0, 1100.0]);
-        pods.push(PodView {
-            metric: None,
-            ..PodView::ready(0.0)
-        });
-        assert_eq!(
-            pod_metric_replicas(2, &pods, MetricKind::Resource, 100.0, TOL),
-            Ok(2)
-        );
-    }
-
-    /// After the TestReplicaCalcMissingMetrics* family: missing pods count as 0 on a scale-up
-    /// and as the target on a scale-down.
-    #[test]
-    fn missing_metrics_damp_both_directions() {
-        // 2 pods at 200%, one missing: (2 + 2 + 0) / 3 = 1.33 of target -> ceil(4) = 4.
-        let mut pods = cpu(&[2000.0, 2000.0]);
-        pods.push(PodView {
-            metric: None,
-            ..PodView::ready(0.0)
-        });
-        assert_eq!(
-            pod_metric_replicas(3, &pods, MetricKind::Resource, 100.0, TOL),
-            Ok(4)
-        );
-        // Scale-down: 2 pods at 20%, one missing counts as 100%: (0.2+0.2+1)/3 = 0.47 -> 2.
-        let mut pods = cpu(&[200.0, 200.0]);
-        pods.push(PodView {
-            metric: None,
-            ..PodView::ready(0.0)
-        });
-        assert_eq!(
-            pod_metric_replicas(3, &pods, MetricKind::Resource, 100.0, TOL),
-            Ok(2)
-        );
-    }
-
-    #[test]
-    fn test_replica_calc_per_pod_cm_external() {
-        // TestReplicaCalcScaleUpPerPodCMExternal: 8600 over 3 pods at 2150 per pod -> 4.
-        assert_eq!(external_per_pod_replicas(3, 8600.0, 2150.0, TOL), 4);
-        // TestReplicaCalcScaleDownPerPodCMExternal: 8600 over 5 pods at 2867 per pod -> 3.
-        assert_eq!(external_per_pod_replicas(5, 8600.0, 2867.0, TOL), 3);
-        // Within tolerance: no change.
-        assert_eq!(external_per_pod_replicas(4, 8600.0, 2150.0, TOL), 4);
-    }
-
-    #[test]
-    fn no_metrics_at_all_is_an_error() {
-        let pods = [PodView {
-            phase: Phase::Pending,
-            ready: false,
-            deleting: false,
-            metric: None,
-        }];
-        assert_eq!(
-            pod_metric_replicas(1, &pods, MetricKind::Pods, 1.0, TOL),
-            Err(CalcError::NoMetrics)
-        );
-        assert_eq!(
-            pod_metric_replicas(1, &[], MetricKind::Pods, 1.0, TOL),
-            Err(CalcError::NoPods)
-        );
-    }
-}
+#[path = "calc_tests/mod.rs"]
+mod tests;

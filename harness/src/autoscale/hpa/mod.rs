@@ -1,247 +1,243 @@
-//! The Kubernetes HorizontalPodAutoscaler (autoscaling/v2), to the letter of its controller:
-//! every sync period the replica calculator turns the latest visible metrics into a
-//! recommendation ([`calc`]), and the behaviors stabilize and rate-limit it ([`behavior`]).
+//! The Kubernetes Horizontal Pod Autoscaler (autoscaling/v2), as the controller in
+//! kube-controller-manager runs it.
 //!
-//! How the simulator's metrics map onto HPA metric types:
-//! - `concurrency` and `rps`: a Pods metric with an AverageValue target; each ready pod reports
-//!   the per-pod average of the latest sample, pods still loading report nothing (missing),
-//!   pending pods are set aside;
-//! - `queue`: an External metric with an AverageValue target per pod (the queue length against
-//!   the pods that exist);
-//! - `gpu-util`: a Resource metric with a Utilization target, where loading pods are unready and
-//!   set aside as CPU pods are.
+//! [`calc`] ports the replica calculator (one metric -> a proposal), [`behavior`] ports the
+//! normalization (stabilization windows, scaling policies, min/max), and [`Controller`] ports the
+//! part of `reconcileAutoscaler` in `pkg/controller/podautoscaler/horizontal.go` that joins them.
+//! [`Hpa`] turns the simulator's [`Observation`] into the pods and metrics the controller would
+//! read. KEDA reuses [`Controller`] for the HPA it creates.
 //!
-//! When no sample is visible yet, or no pod reports a metric, the HPA leaves the scale alone, as
-//! the controller does when it cannot get metrics. When spec.replicas is 0 and minReplicas is
-//! not, autoscaling is disabled (KEDA relies on this to own 0 <-> 1).
+//! Where this differs from a real cluster:
+//! - `spec.behavior` is always set (the scenario's defaults are the API server's), so the
+//!   controller's legacy path for a nil behavior (`normalizeDesiredReplicas`: scale-up limit
+//!   max(2 x current, 4), no periods) is not modelled. The two agree from 4 replicas up; below
+//!   that the behavior path allows current + 4 (e.g. 1 -> 5 where the legacy path gives 4).
+//! - The pod list is synthesised from [`PodCounts`] and one aggregated sample: every ready pod
+//!   reports the same per-pod average, there are no metrics for pods outside the list, and
+//!   ready pods are taken to be past the CPU initialization period.
+//! - Values become milli-units by rounding (`Quantity.MilliValue()` rounds up, and metrics
+//!   adapters differ); the controller's own integer truncations are kept.
 
 pub mod behavior;
 pub mod calc;
 
-use workloads::policy::{HpaConfig, HpaMetric};
+use workloads::policy::{Behavior, HpaConfig, HpaMetric};
 
-use super::{MetricSample, Observation, Policy};
-use behavior::Normalizer;
-use calc::{MetricKind, Phase, PodView};
+use self::behavior::{History, NormalizationArg, Rules};
+use self::calc::{
+    CalcError, MetricSource, PodInfo, PodMetric, PodPhase, ReadyCondition, ReplicaCalculator,
+};
+use super::{Observation, PodCounts, Policy};
 
-/// A Kubernetes HPA.
+/// `--horizontal-pod-autoscaler-downscale-stabilization` default, in seconds.
+pub const DOWNSCALE_STABILIZATION: f64 = 300.0;
+
+/// The request given to each pod for the `gpu-util` Resource metric: one GPU, in milli-units.
+const GPU_REQUEST_MILLI: i64 = 1000;
+
+/// One HPA object and the controller's memory of it.
+#[derive(Debug, Clone)]
+pub struct Controller {
+    min_replicas: u32,
+    max_replicas: u32,
+    scale_up: Rules,
+    scale_down: Rules,
+    history: History,
+}
+
+impl Controller {
+    /// An HPA with these bounds and `spec.behavior` (defaulted as the API server does).
+    pub fn new(min_replicas: u32, max_replicas: u32, behavior: &Behavior) -> Self {
+        Controller {
+            min_replicas,
+            max_replicas,
+            scale_up: Rules::scale_up(&behavior.scale_up),
+            scale_down: Rules::scale_down(&behavior.scale_down, DOWNSCALE_STABILIZATION),
+            history: History::default(),
+        }
+    }
+
+    /// The controller's memory (recommendations and scale events).
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// One `reconcileAutoscaler` pass at `now` for a target whose spec.replicas is `current`;
+    /// `proposal` computes the metric's proposal. Returns the new spec.replicas.
+    ///
+    /// As in the controller: with spec.replicas 0 and minReplicas > 0 autoscaling is disabled;
+    /// out-of-range counts are clamped without looking at metrics; when the metric cannot be
+    /// computed nothing changes and nothing is recorded.
+    pub fn reconcile(
+        &mut self,
+        now: f64,
+        current: u32,
+        proposal: impl FnOnce() -> Result<u32, CalcError>,
+    ) -> u32 {
+        let cur = i64::from(current);
+        self.history.record_initial_recommendation(cur, now);
+        if current == 0 && self.min_replicas != 0 {
+            // "scaling is disabled since the replica count of the target is zero".
+            return current;
+        }
+        let desired = if current > self.max_replicas {
+            i64::from(self.max_replicas)
+        } else if current < self.min_replicas {
+            i64::from(self.min_replicas)
+        } else {
+            let Ok(metric_desired) = proposal() else {
+                return current;
+            };
+            let args = NormalizationArg {
+                scale_up: &self.scale_up,
+                scale_down: &self.scale_down,
+                min_replicas: i64::from(self.min_replicas),
+                max_replicas: i64::from(self.max_replicas),
+                current_replicas: cur,
+                desired_replicas: i64::from(metric_desired),
+            };
+            self.history
+                .normalize_desired_replicas_with_behaviors(args, now)
+        };
+        if desired != cur {
+            self.history
+                .store_scale_event(&self.scale_up, &self.scale_down, cur, desired, now);
+        }
+        desired.clamp(0, i64::from(u32::MAX)) as u32
+    }
+}
+
+/// The HPA as a [`Policy`]: called every sync period.
+///
+/// The metric comes from the newest visible [`MetricSample`](super::MetricSample):
+/// - `concurrency`: a Pods metric, AverageValue target; each ready pod reports
+///   `in_flight / sample.ready`;
+/// - `rps`: a Pods metric, AverageValue target; each ready pod reports `arrival_rps / sample.ready`;
+/// - `queue`: an External metric, AverageValue target (`GetExternalPerPodMetricReplicas` with
+///   status.replicas = the non-terminating pods);
+/// - `gpu-util`: a CPU-like Resource metric, Utilization target; each ready pod reports
+///   `gpu_util_pct` of a one-GPU request.
+///
+/// Pods are built from [`PodCounts`]: ready pods are Running and Ready (long past the CPU
+/// initialization period) with the per-pod value; loading pods are Running, not Ready, without a
+/// metric; pending pods are Pending; draining pods carry a deletion timestamp.
 #[derive(Debug, Clone)]
 pub struct Hpa {
-    config: HpaConfig,
-    normalizer: Normalizer,
+    metric: HpaMetric,
+    target: f64,
+    sync_period: f64,
+    calc: ReplicaCalculator,
+    controller: Controller,
 }
 
 impl Hpa {
     /// An HPA from its settings.
     pub fn new(c: &HpaConfig) -> Self {
         Hpa {
-            config: c.clone(),
-            normalizer: Normalizer::new(&c.behavior, c.min_replicas, c.max_replicas),
+            metric: c.metric,
+            target: c.target,
+            sync_period: c.sync_period.as_secs_f64(),
+            calc: ReplicaCalculator::new(c.tolerance),
+            controller: Controller::new(c.min_replicas, c.max_replicas, &c.behavior),
         }
     }
 
-    /// The replica calculator's recommendation for `sample` with the pods of `obs`, or `None`
-    /// when it has no metrics to go on.
-    pub fn recommend(&self, obs: &Observation<'_>, sample: &MetricSample) -> Option<u32> {
-        let c = &self.config;
-        let pods = obs.pods;
-        let current = obs.current;
-        let per_pod = |total: f64| {
-            if sample.ready == 0 {
-                None
-            } else {
-                Some(total / sample.ready as f64)
-            }
-        };
-        let views = |metric: Option<f64>| -> Vec<PodView> {
-            let mut v = Vec::with_capacity(pods.total() as usize);
-            v.extend((0..pods.ready).map(|_| PodView {
-                phase: Phase::Running,
-                ready: true,
-                deleting: false,
-                metric,
-            }));
-            v.extend((0..pods.loading).map(|_| PodView {
-                phase: Phase::Running,
-                ready: false,
-                deleting: false,
-                metric: if c.metric == HpaMetric::GpuUtil {
-                    Some(0.0)
-                } else {
-                    None
-                },
-            }));
-            v.extend((0..pods.pending).map(|_| PodView {
-                phase: Phase::Pending,
-                ready: false,
-                deleting: false,
-                metric: None,
-            }));
-            v
-        };
-        match c.metric {
-            HpaMetric::Concurrency | HpaMetric::Rps => {
-                let total = match c.metric {
-                    HpaMetric::Concurrency => sample.in_flight,
-                    _ => sample.arrival_rps,
-                };
-                let v = views(per_pod(total));
-                calc::pod_metric_replicas(current, &v, MetricKind::Pods, c.target, c.tolerance).ok()
+    /// The controller state (for inspection in tests and reports).
+    pub fn controller(&self) -> &Controller {
+        &self.controller
+    }
+
+    /// The metric's proposal for this observation.
+    fn proposal(&self, obs: &Observation<'_>) -> Result<u32, CalcError> {
+        // No sample yet: the metrics API has nothing, so the controller keeps the scale.
+        let sample = obs.latest().ok_or(CalcError::NoMetrics)?;
+        let per_pod = |v: f64| (sample.ready > 0).then(|| milli(v / f64::from(sample.ready)));
+        match self.metric {
+            HpaMetric::Concurrency => self.pods_metric(obs, per_pod(sample.in_flight)),
+            HpaMetric::Rps => self.pods_metric(obs, per_pod(sample.arrival_rps)),
+            HpaMetric::Queue => {
+                let status_replicas = obs.pods.total();
+                let (replicas, _) = self.calc.external_per_pod_replicas(
+                    status_replicas,
+                    milli(self.target),
+                    &[milli(sample.queue)],
+                );
+                Ok(replicas)
             }
             HpaMetric::GpuUtil => {
-                let v = views((sample.ready > 0).then_some(sample.gpu_util_pct));
-                calc::pod_metric_replicas(current, &v, MetricKind::Resource, c.target, c.tolerance)
-                    .ok()
+                let value = (sample.ready > 0).then(|| milli(sample.gpu_util_pct / 100.0));
+                let pods = pod_list(&obs.pods, value, sample.t, GPU_REQUEST_MILLI);
+                let target = self.target.round() as i32;
+                let p = self
+                    .calc
+                    .resource_replicas(obs.current, target, &pods, obs.now)?;
+                Ok(p.replicas)
             }
-            HpaMetric::Queue => Some(calc::external_per_pod_replicas(
-                pods.total(),
-                sample.queue,
-                c.target,
-                c.tolerance,
-            )),
         }
     }
 
-    /// One sync of the controller (`reconcileAutoscaler`): the replica count to set.
-    pub fn sync(&mut self, obs: &Observation<'_>) -> u32 {
-        let c = &self.config;
-        let current = obs.current;
-        let desired = if current == 0 && c.min_replicas != 0 {
-            // Autoscaling is disabled for this resource.
-            return 0;
-        } else if current > c.max_replicas {
-            c.max_replicas
-        } else if current < c.min_replicas {
-            c.min_replicas
-        } else {
-            let Some(recommended) = obs.latest().and_then(|s| self.recommend(obs, s)) else {
-                return current;
-            };
-            self.normalizer.normalize(obs.now, current, recommended)
-        };
-        if desired != current {
-            self.normalizer.record_scale(obs.now, current, desired);
-        }
-        desired
+    fn pods_metric(&self, obs: &Observation<'_>, value: Option<i64>) -> Result<u32, CalcError> {
+        let t = obs.latest().map_or(obs.now, |s| s.t);
+        let pods = pod_list(&obs.pods, value, t, 0);
+        let (replicas, _) = self.calc.plain_metric_replicas(
+            obs.current,
+            milli(self.target),
+            &pods,
+            MetricSource::Plain,
+            obs.now,
+        )?;
+        Ok(replicas)
     }
 }
 
 impl Policy for Hpa {
     fn interval(&self) -> f64 {
-        self.config.sync_period.as_secs_f64()
+        self.sync_period
     }
 
     fn decide(&mut self, obs: &Observation<'_>) -> u32 {
-        self.sync(obs)
+        let proposal = self.proposal(obs);
+        self.controller.reconcile(obs.now, obs.current, || proposal)
     }
+}
+
+/// A value in the milli-units the controller computes in (`Quantity.MilliValue()`, rounded).
+pub(crate) fn milli(x: f64) -> i64 {
+    (x * 1000.0).round() as i64
+}
+
+/// The pods of [`PodCounts`] as the pod lister would list them. Ready pods report `value` (in
+/// milli-units) sampled at `sample_t`; `value` None means the metrics API returned nothing.
+fn pod_list(pods: &PodCounts, value: Option<i64>, sample_t: f64, request: i64) -> Vec<PodInfo> {
+    // Ready pods started and became ready long ago, so the CPU-like rules trust their samples.
+    let long_ago = f64::NEG_INFINITY;
+    let pod = |phase, ready: Option<bool>, metric, deleting| PodInfo {
+        phase,
+        ready_condition: ready.map(|ready| ReadyCondition {
+            ready,
+            last_transition: long_ago,
+        }),
+        start_time: ready.map(|_| long_ago),
+        deleting,
+        metric,
+        request,
+    };
+    let metric = value.map(|value| PodMetric {
+        value,
+        timestamp: sample_t,
+        window: 1.0,
+    });
+    let mut list = Vec::with_capacity((pods.total() + pods.draining) as usize);
+    let ready = pod(PodPhase::Running, Some(true), metric, false);
+    let loading = pod(PodPhase::Running, Some(false), None, false);
+    let pending = pod(PodPhase::Pending, None, None, false);
+    let draining = pod(PodPhase::Running, Some(true), None, true);
+    list.extend(std::iter::repeat_n(ready, pods.ready as usize));
+    list.extend(std::iter::repeat_n(loading, pods.loading as usize));
+    list.extend(std::iter::repeat_n(pending, pods.pending as usize));
+    list.extend(std::iter::repeat_n(draining, pods.draining as usize));
+    list
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::autoscale::PodCounts;
-    use workloads::Duration;
-    use workloads::policy::Behavior;
-
-    fn hpa(metric: HpaMetric, target: f64) -> Hpa {
-        Hpa::new(&HpaConfig {
-            min_replicas: 1,
-            max_replicas: 40,
-            metric,
-            target,
-            tolerance: 0.1,
-            sync_period: Duration::from_secs(15),
-            behavior: Behavior::default(),
-        })
-    }
-
-    fn sample(ready: u32, in_flight: f64, queue: f64) -> MetricSample {
-        MetricSample {
-            t: 0.0,
-            ready,
-            in_flight,
-            queue,
-            arrival_rps: 0.0,
-            gpu_util_pct: 0.0,
-        }
-    }
-
-    fn obs(
-        now: f64,
-        current: u32,
-        ready: u32,
-        loading: u32,
-        s: &[MetricSample],
-    ) -> Observation<'_> {
-        Observation {
-            now,
-            current,
-            pods: PodCounts {
-                pending: 0,
-                loading,
-                ready,
-                draining: 0,
-            },
-            samples: s,
-        }
-    }
-
-    #[test]
-    fn three_times_the_target_on_two_pods_asks_for_six() {
-        let mut h = hpa(HpaMetric::Concurrency, 2.0);
-        let s = [sample(2, 12.0, 0.0)];
-        assert_eq!(h.decide(&obs(15.0, 2, 2, 0, &s)), 6);
-    }
-
-    #[test]
-    fn a_big_jump_is_limited_by_the_default_scale_up_policy() {
-        let mut h = hpa(HpaMetric::Concurrency, 1.0);
-        let s = [sample(2, 60.0, 0.0)];
-        // Wants 60, may add max(4 pods, 100%) to 2: 6.
-        assert_eq!(h.decide(&obs(15.0, 2, 2, 0, &s)), 6);
-        // Next sync: 4 pods still loading report nothing and count as 0 on a scale-up:
-        // (30 + 30 + 0 x 4) / 6 = 10 per pod -> 60, limited to max(6 + 4, 12) = 12.
-        assert_eq!(h.decide(&obs(30.0, 6, 2, 4, &s)), 12);
-    }
-
-    #[test]
-    fn no_visible_metrics_keep_the_scale() {
-        let mut h = hpa(HpaMetric::Concurrency, 1.0);
-        assert_eq!(h.decide(&obs(15.0, 3, 3, 0, &[])), 3);
-        let s = [sample(0, 0.0, 0.0)];
-        assert_eq!(
-            h.decide(&obs(30.0, 3, 0, 3, &s)),
-            3,
-            "no pod reports a metric"
-        );
-    }
-
-    #[test]
-    fn scale_down_waits_300s_then_follows_the_load() {
-        let mut h = hpa(HpaMetric::Concurrency, 2.0);
-        let busy = [sample(10, 20.0, 0.0)];
-        assert_eq!(h.decide(&obs(0.0, 10, 10, 0, &busy)), 10);
-        let idle = [sample(10, 4.0, 0.0)];
-        let mut t = 15.0;
-        while t < 300.0 {
-            assert_eq!(h.decide(&obs(t, 10, 10, 0, &idle)), 10, "at {t}");
-            t += 15.0;
-        }
-        assert_eq!(h.decide(&obs(300.0 + 15.0, 10, 10, 0, &idle)), 2);
-    }
-
-    #[test]
-    fn queue_is_an_external_average_value_metric() {
-        let mut h = hpa(HpaMetric::Queue, 5.0);
-        let s = [sample(2, 8.0, 40.0)];
-        // 40 waiting / 5 per pod = 8, limited to max(2 + 4, 4) = 6.
-        assert_eq!(h.decide(&obs(15.0, 2, 2, 0, &s)), 6);
-    }
-
-    #[test]
-    fn zero_replicas_with_a_nonzero_minimum_disables_autoscaling() {
-        let mut h = hpa(HpaMetric::Concurrency, 1.0);
-        let s = [sample(0, 0.0, 50.0)];
-        assert_eq!(h.decide(&obs(15.0, 0, 0, 0, &s)), 0);
-    }
-}
+mod tests;
