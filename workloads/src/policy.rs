@@ -246,6 +246,28 @@ pub struct KpaConfig {
     /// The autoscaler's tick interval (default 2s).
     #[serde(default = "two_s")]
     pub tick: Duration,
+    /// The metric (the `metric` annotation; default `concurrency`). Knative's default `target` for
+    /// `rps` is 200 (requests-per-second-target-default), so set `target` explicitly for `rps`.
+    #[serde(default)]
+    pub metric: KpaMetric,
+    /// activation-scale (default 1): the fewest replicas to run whenever there is any traffic.
+    #[serde(default = "one")]
+    pub activation_scale: u32,
+    /// scale-to-zero-pod-retention-period (default 0s): the last replica is kept at least this
+    /// long after the revision goes inactive.
+    #[serde(default)]
+    pub scale_to_zero_pod_retention_period: Duration,
+}
+
+/// The metric a KPA scales on (the `autoscaling.knative.dev/metric` annotation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KpaMetric {
+    /// Requests in the system (in service or waiting), as the queue-proxy and activator report.
+    #[default]
+    Concurrency,
+    /// Requests per second.
+    Rps,
 }
 
 /// What a KEDA trigger measures.
