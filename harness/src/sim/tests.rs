@@ -424,10 +424,11 @@ notice = "30s"
     assert!((usd - (600.0 + 90.0 + 510.0) * 0.001).abs() < 1e-9, "{usd}");
 }
 
-#[test]
-fn an_eviction_drains_respects_the_budget_and_counts_what_it_kills() {
-    let run = run_faulty(&format!(
-        r#"{HEAD}
+/// Four pods, each busy from 59 s to 79 s with one 20 s request, and a pod eviction at 1 m
+/// (grace period 5 s). `head` opens the scenario; `setup` and `eviction` add keys.
+fn eviction_during_work(head: &str, setup: &str, eviction: &str) -> String {
+    format!(
+        r#"{head}
 [[traffic.shape]]
 kind = "burst"
 requests = 4
@@ -440,14 +441,23 @@ billing = "replica"
 price_per_replica_hour = 1.0
 [[setup]]
 name = "s"
+{setup}
 [setup.fixed]
 replicas = 4
 [[faults]]
 kind = "pod-eviction"
 at = "1m"
-pods = 2
-max_unavailable = 1
+{eviction}
 "#
+    )
+}
+
+#[test]
+fn an_eviction_drains_respects_the_budget_and_counts_what_it_kills() {
+    let run = run_faulty(&eviction_during_work(
+        HEAD,
+        "",
+        "pods = 2\nmax_unavailable = 1",
     ));
     let f = &run.faults[0];
     // The budget lets one of the two go; it was serving a request, killed at its grace end.
@@ -529,29 +539,11 @@ replicas = 3
 
 #[test]
 fn a_setup_that_retries_sends_killed_requests_again_and_counts_them_once() {
-    let run = run_faulty(&format!(
-        r#"{}
-[[traffic.shape]]
-kind = "burst"
-requests = 4
-at = "59s"
-[service]
-time = "20s"
-lifecycle = {{ schedule = "0s", start = "10s", load = "20s", grace_period = "5s" }}
-[cluster]
-billing = "replica"
-price_per_replica_hour = 1.0
-[[setup]]
-name = "s"
-retry_killed = true
-[setup.fixed]
-replicas = 4
-[[faults]]
-kind = "pod-eviction"
-at = "1m"
-pods = 1
-"#,
-        HEAD.replace("timeout = \"30s\"", "timeout = \"2m\"")
+    let head = HEAD.replace("timeout = \"30s\"", "timeout = \"2m\"");
+    let run = run_faulty(&eviction_during_work(
+        &head,
+        "retry_killed = true",
+        "pods = 1",
     ));
     let f = &run.faults[0];
     assert_eq!((f.pods_lost, f.requests_failed, f.retried), (1, 0, 1));
