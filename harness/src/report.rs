@@ -167,6 +167,9 @@ pub struct Cost {
     pub gpu_hours: f64,
     /// Per pool (or `replicas` for replica billing).
     pub by_pool: BTreeMap<String, PoolCost>,
+    /// Per capacity type (`spot`, `on-demand`): the pools of each summed.
+    #[serde(default)]
+    pub by_capacity_type: BTreeMap<String, CapacityCost>,
     /// Share of paid GPU time with no request in service.
     pub idle_fraction: f64,
 }
@@ -182,6 +185,28 @@ pub struct PoolCost {
     pub capacity_type: String,
 }
 
+/// The cost of one capacity type.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct CapacityCost {
+    /// Cost.
+    pub usd: f64,
+    /// GPU-hours paid for.
+    pub gpu_hours: f64,
+}
+
+/// What a budget ceiling did to a setup's scaling.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BudgetReport {
+    /// The ceiling: the most the replicas asked for may cost per hour.
+    pub ceiling_usd_per_hour: f64,
+    /// Seconds during which the policy wanted replicas that the ceiling held back.
+    pub limited_s: f64,
+    /// When it first held replicas back, in seconds; `null` when it never did.
+    pub first_limited_s: Option<f64>,
+    /// The most replicas held back at once.
+    pub max_held_back: u32,
+}
+
 /// How the setup scaled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scaling {
@@ -194,6 +219,9 @@ pub struct Scaling {
     pub scale_up_reaction_s: Option<f64>,
     /// Most nodes at once, per pool.
     pub max_nodes: BTreeMap<String, u32>,
+    /// What the policy's budget ceiling held back (policies with a budget only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetReport>,
 }
 
 /// One request class's results.
@@ -264,4 +292,12 @@ pub struct TimelineSample {
     /// Faults that struck in the window (markers such as `spot-interruption@10m`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<String>,
+    /// Replicas the policy wanted at the window's end but held back for its budget (omitted
+    /// when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub budget_held_back: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

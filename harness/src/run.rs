@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use crate::report::{FaultEvent, Latency, Requests, TimelineSample};
+use crate::report::{BudgetReport, FaultEvent, Latency, Requests, TimelineSample};
 
 /// Significant digits kept by latency histograms (0.1% resolution).
 const SIGFIGS: u8 = 3;
@@ -158,6 +158,8 @@ pub struct SetupRun {
     pub cold_starts: u32,
     /// Seconds from the first transient to the first replica created after it becoming ready.
     pub scale_up_reaction_s: Option<f64>,
+    /// What the policy's budget ceiling held back, for a policy with one.
+    pub budget: Option<BudgetReport>,
     /// The timeline.
     pub timeline: Vec<TimelineSample>,
     /// The SLO accounting of each window, parallel to `timeline`.

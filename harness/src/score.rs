@@ -8,7 +8,8 @@
 use workloads::Plan;
 
 use crate::report::{
-    ClassReport, Cost, PoolCost, Recovery, Report, SCHEMA, Scaling, SetupReport, SloResult, SloSpec,
+    CapacityCost, ClassReport, Cost, PoolCost, Recovery, Report, SCHEMA, Scaling, SetupReport,
+    SloResult, SloSpec,
 };
 use crate::run::{SetupRun, WindowSlo};
 
@@ -105,6 +106,12 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
         .collect();
     let total_usd = run.cost_usd();
     let gpu_seconds: f64 = run.pools.values().map(|p| p.gpu_seconds).sum();
+    let mut by_capacity_type = std::collections::BTreeMap::<String, CapacityCost>::new();
+    for p in run.pools.values() {
+        let c = by_capacity_type.entry(p.capacity_type.clone()).or_default();
+        c.usd += p.usd;
+        c.gpu_hours += p.gpu_seconds / 3600.0;
+    }
     SetupReport {
         name: run.name.clone(),
         rank: 0,
@@ -135,6 +142,7 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
                     )
                 })
                 .collect(),
+            by_capacity_type,
             idle_fraction: run.idle_fraction,
         },
         scaling: Scaling {
@@ -147,6 +155,7 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
                 .filter(|(name, _)| name.as_str() != "replicas")
                 .map(|(name, p)| (name.clone(), p.max_units))
                 .collect(),
+            budget: run.budget,
         },
         classes: run
             .classes
@@ -254,6 +263,7 @@ mod tests {
                 per_1k_requests_usd: per_1k,
                 gpu_hours: 0.0,
                 by_pool: Default::default(),
+                by_capacity_type: Default::default(),
                 idle_fraction: 0.0,
             },
             scaling: Scaling {
@@ -261,6 +271,7 @@ mod tests {
                 cold_starts: 0,
                 scale_up_reaction_s: None,
                 max_nodes: Default::default(),
+                budget: None,
             },
             classes: vec![],
             faults: vec![],

@@ -1,5 +1,6 @@
 //! The ranked tables printed after a run: a header line, then latency and SLO, then cost and
-//! scaling (two tables so each stays readable in a 160-column terminal), then injected faults.
+//! scaling (two tables so each stays readable in a 160-column terminal), then injected faults
+//! and what budget ceilings held back, when there were any.
 
 use harness::report::{Recovery, Report, Requests, SetupReport};
 use tabled::Table;
@@ -30,7 +31,43 @@ pub fn ranked_table(report: &Report) -> String {
         out.push_str("\nInjected faults\n");
         out.push_str(&faults);
     }
+    if let Some(budgets) = budget_table(report) {
+        out.push_str("\nBudget ceilings\n");
+        out.push_str(&budgets);
+    }
     out
+}
+
+/// What the budget ceiling of each setup that has one held back, in rank order, or `None` when
+/// no setup has a ceiling. Ends with a newline.
+pub fn budget_table(report: &Report) -> Option<String> {
+    let setups: Vec<_> = by_rank(report)
+        .into_iter()
+        .filter_map(|s| s.scaling.budget.map(|b| (s, b)))
+        .collect();
+    if setups.is_empty() {
+        return None;
+    }
+    let mut b = Builder::default();
+    b.push_record(["setup", "ceiling", "held back", "for s", "first at"]);
+    for (s, budget) in setups {
+        b.push_record([
+            s.name.clone(),
+            format!("{}/h", usd(budget.ceiling_usd_per_hour)),
+            if budget.max_held_back == 0 {
+                "-".to_owned()
+            } else {
+                format!("up to {} repl", budget.max_held_back)
+            },
+            secs(budget.limited_s),
+            budget
+                .first_limited_s
+                .map_or_else(|| "-".to_owned(), duration),
+        ]);
+    }
+    let mut table = b.build();
+    table.modify(Columns::new(1..), Alignment::right());
+    Some(render(finish(table, 0)))
 }
 
 /// The injected faults of every setup in rank order, or `None` when there were none. Ends with
@@ -122,14 +159,15 @@ fn latency_table(setups: &[&SetupReport]) -> Table {
     finish(table, 1)
 }
 
-/// Rank, setup, cost, cost per 1k, GPU-hours, idle share, replicas, cold starts, reaction,
-/// most nodes per pool.
+/// Rank, setup, cost, its spot part, cost per 1k, GPU-hours, idle share, replicas, cold starts,
+/// reaction, most nodes per pool.
 fn cost_table(setups: &[&SetupReport]) -> Table {
     let mut b = Builder::default();
     b.push_record([
         "#",
         "setup",
         "cost",
+        "on spot",
         "$/1k req",
         "GPU-h",
         "idle",
@@ -149,6 +187,9 @@ fn cost_table(setups: &[&SetupReport]) -> Table {
             s.rank.to_string(),
             s.name.clone(),
             usd(c.total_usd),
+            c.by_capacity_type
+                .get("spot")
+                .map_or_else(|| "-".to_owned(), |spot| usd(spot.usd)),
             usd(c.per_1k_requests_usd),
             sig3(c.gpu_hours),
             pct1(c.idle_fraction),
@@ -164,7 +205,7 @@ fn cost_table(setups: &[&SetupReport]) -> Table {
     }
     let mut table = b.build();
     table.modify(Columns::one(0), Alignment::right());
-    table.modify(Columns::new(2..9), Alignment::right());
+    table.modify(Columns::new(2..10), Alignment::right());
     finish(table, 1)
 }
 

@@ -30,12 +30,13 @@ const LEADING: [&str; 11] = [
 ];
 
 /// Columns after the per-pool node counts.
-const TRAILING: [&str; 5] = [
+const TRAILING: [&str; 6] = [
     "gpus_allocated",
     "gpu_util",
     "queue_depth",
     "cost_usd",
     "faults",
+    "budget_held_back",
 ];
 
 impl FileOutput for TimelineCsv {
@@ -110,6 +111,7 @@ fn row(setup: &str, t: &TimelineSample, pools: &BTreeSet<&str>) -> Vec<String> {
         t.queue_depth.to_string(),
         t.cost_usd.to_string(),
         t.faults.join(";"),
+        t.budget_held_back.to_string(),
     ]);
     row
 }

@@ -84,7 +84,8 @@ fn timeline_csv_long_format() -> TestResult {
     let mut reader = csv::Reader::from_path(&path)?;
     let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
     let expected = "setup,t_s,rps,ok,p50_ms,p95_ms,p99_ms,errors,replicas_desired,replicas_ready,\
-        pods_pending,nodes_gpu-od,nodes_gpu-spot,gpus_allocated,gpu_util,queue_depth,cost_usd,faults";
+        pods_pending,nodes_gpu-od,nodes_gpu-spot,gpus_allocated,gpu_util,queue_depth,cost_usd,faults,\
+        budget_held_back";
     assert_eq!(header.join(","), expected);
     let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>()?;
     assert_eq!(rows.len(), 3 + 2 + 2);
@@ -107,13 +108,18 @@ fn timeline_csv_long_format() -> TestResult {
         ("fixed-10", "3", "0")
     );
     assert_eq!(&rows[2][1], "3");
-    assert_eq!(&rows[2][header.len() - 2], "0.035");
+    assert_eq!(&rows[2][header.len() - 3], "0.035");
     assert_eq!(
-        &rows[1][header.len() - 1],
+        &rows[1][header.len() - 2],
         "pod-eviction@2s",
         "fault markers"
     );
-    assert_eq!(&rows[2][header.len() - 1], "");
+    assert_eq!(&rows[2][header.len() - 2], "");
+    assert_eq!(
+        (&rows[4][header.len() - 1], &rows[3][header.len() - 1]),
+        ("3", "0"),
+        "replicas held back by the budget"
+    );
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 mod common;
 
 use harness::report::Recovery;
-use reports::{fault_table, ranked_table};
+use reports::{budget_table, fault_table, ranked_table};
 
 /// The whole output for the shared report; update deliberately when the layout changes.
 const SNAPSHOT: &str = "\
@@ -19,16 +19,21 @@ Latency (from intended send time) and SLO
  3 | fixed-10    | fixed  | 35.0 ms | 90.0 ms | 140 ms | 310 ms | 100.00% | yes |      0 |                        0 | -
 
 Cost and scaling
- # | setup       |  cost |  $/1k req | GPU-h |  idle | max repl | cold starts | scale-up s | max nodes
----+-------------+-------+-----------+-------+-------+----------+-------------+------------+---------------------
- 1 | kpa-panic   | $3.46 |  $0.00167 |  2.88 | 37.5% |        8 |           6 |       41.5 | gpu-spot:4
- 2 | hpa-default | $2.10 | $0.000905 |  1.75 | 20.0% |        5 |           3 |          - | gpu-od:1 gpu-spot:3
- 3 | fixed-10    | $9.87 |  $0.00822 |  8.00 | 81.2% |       10 |          10 |          - | gpu-od:3
+ # | setup       |  cost | on spot |  $/1k req | GPU-h |  idle | max repl | cold starts | scale-up s | max nodes
+---+-------------+-------+---------+-----------+-------+-------+----------+-------------+------------+---------------------
+ 1 | kpa-panic   | $3.46 |   $3.46 |  $0.00167 |  2.88 | 37.5% |        8 |           6 |       41.5 | gpu-spot:4
+ 2 | hpa-default | $2.10 |   $2.10 | $0.000905 |  1.75 | 20.0% |        5 |           3 |          - | gpu-od:1 gpu-spot:3
+ 3 | fixed-10    | $9.87 |       - |  $0.00822 |  8.00 | 81.2% |       10 |          10 |          - | gpu-od:3
 
 Injected faults
  setup     | at | kind              | target   | pods lost | req failed
 -----------+----+-------------------+----------+-----------+------------
  kpa-panic | 7m | spot_interruption | gpu-spot |         2 |         17
+
+Budget ceilings
+ setup       |  ceiling |    held back | for s | first at
+-------------+----------+--------------+-------+----------
+ hpa-default | $12.00/h | up to 3 repl |    95 |    5m05s
 ";
 
 #[test]
@@ -134,6 +139,16 @@ fn no_faults_no_fault_table() {
     }
     assert_eq!(fault_table(&report), None);
     assert!(!ranked_table(&report).contains("Injected faults"));
+}
+
+#[test]
+fn no_budget_no_budget_table() {
+    let mut report = common::report();
+    for s in &mut report.setups {
+        s.scaling.budget = None;
+    }
+    assert_eq!(budget_table(&report), None);
+    assert!(!ranked_table(&report).contains("Budget ceilings"));
 }
 
 #[test]

@@ -116,6 +116,22 @@ impl DurationDist {
         }
     }
 
+    /// The value at quantile `q` (0-1), in seconds.
+    pub fn quantile_secs(&self, q: f64) -> f64 {
+        let q = q.clamp(0.0, 1.0);
+        match *self {
+            DurationDist::Fixed { value } => value.as_secs_f64(),
+            DurationDist::Exponential { mean } => -mean.as_secs_f64() * (1.0 - q).ln(),
+            DurationDist::Lognormal { median, p99 } => {
+                let (mu, sigma) = lognormal_params(median, p99);
+                (mu + sigma * inverse_normal_cdf(q)).exp()
+            }
+            DurationDist::Uniform { min, max } => {
+                min.as_secs_f64() + q * (max.as_secs_f64() - min.as_secs_f64())
+            }
+        }
+    }
+
     /// A sampler with the parameters precomputed, for hot loops.
     pub fn sampler(&self) -> Sampler {
         match *self {
@@ -130,6 +146,61 @@ impl DurationDist {
                 width: max.as_secs_f64() - min.as_secs_f64(),
             },
         }
+    }
+}
+
+/// The standard normal quantile function, by Acklam's rational approximation (relative error
+/// below 1.2e-9 over (0, 1)); infinite at 0 and 1.
+fn inverse_normal_cdf(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    const LOW: f64 = 0.024_25;
+    if p <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p >= 1.0 {
+        return f64::INFINITY;
+    }
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < LOW {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - LOW {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
     }
 }
 
@@ -233,5 +304,28 @@ mod tests {
             (mean - d.mean_secs()).abs() / d.mean_secs() < 0.02,
             "mean {mean}"
         );
+    }
+
+    #[test]
+    fn quantiles_match_each_distribution() {
+        let ms = Duration::from_millis;
+        let ln = DurationDist::Lognormal {
+            median: ms(80),
+            p99: ms(300),
+        };
+        assert!((ln.quantile_secs(0.5) - 0.08).abs() < 1e-9);
+        assert!((ln.quantile_secs(0.99) - 0.3).abs() < 1e-9);
+        let exp = DurationDist::Exponential { mean: ms(100) };
+        assert!((exp.quantile_secs(0.99) - 0.1 * 100f64.ln()).abs() < 1e-12);
+        let uni = DurationDist::Uniform {
+            min: ms(100),
+            max: ms(300),
+        };
+        assert!((uni.quantile_secs(0.25) - 0.15).abs() < 1e-12);
+        assert_eq!(DurationDist::fixed(ms(200)).quantile_secs(0.99), 0.2);
+        // The normal quantiles the approximation must reproduce (both tails and the middle).
+        for (p, z) in [(0.001, -3.090_232_306), (0.3, -0.524_400_513), (0.99, Z99)] {
+            assert!((inverse_normal_cdf(p) - z).abs() < 1e-8, "{p}");
+        }
     }
 }

@@ -55,5 +55,51 @@ pub fn validate_policy(p: &policy::PolicyConfig) -> Result<(), String> {
             }
             Ok(())
         }
+        CostAware(c) => validate_cost_aware(c),
     }
+}
+
+fn validate_cost_aware(c: &policy::CostAwareConfig) -> Result<(), String> {
+    if c.max_replicas == 0 || c.min_replicas > c.max_replicas {
+        return Err(format!(
+            "cost-aware needs 0 < max_replicas and min_replicas <= max_replicas, found min {} max {}",
+            c.min_replicas, c.max_replicas
+        ));
+    }
+    if !(c.target_utilization > 0.0 && c.target_utilization <= 1.0) {
+        return Err(format!(
+            "cost-aware target_utilization must be above 0 and at most 1, found {}",
+            c.target_utilization
+        ));
+    }
+    if !(0.0..=1.0).contains(&c.max_spot_share) {
+        return Err(format!(
+            "cost-aware max_spot_share must be between 0 and 1, found {}",
+            c.max_spot_share
+        ));
+    }
+    if let Some(b) = c.budget_per_hour {
+        if !(b > 0.0 && b.is_finite()) {
+            return Err(format!(
+                "cost-aware budget_per_hour must be above zero, found {b}"
+            ));
+        }
+    }
+    for (name, d) in [
+        ("interval", c.interval),
+        ("panic_window", c.panic_window),
+        ("stable_window", c.stable_window),
+    ] {
+        if d.is_zero() {
+            return Err(format!("cost-aware {name} must be longer than zero"));
+        }
+    }
+    for (pool, rps) in &c.throughput {
+        if !(*rps > 0.0 && rps.is_finite()) {
+            return Err(format!(
+                "cost-aware throughput of {pool:?} must be above zero (requests per second per replica), found {rps}"
+            ));
+        }
+    }
+    Ok(())
 }

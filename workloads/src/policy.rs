@@ -1,6 +1,9 @@
 //! The autoscaler settings a setup can name, as written in a scenario. Each is one sub-table of a
-//! `[[setup]]`: `[setup.fixed]`, `[setup.hpa]`, `[setup.kpa]` or `[setup.keda]`. The behaviour
-//! lives in `harness::autoscale`; these are plain data with the upstream defaults.
+//! `[[setup]]`: `[setup.fixed]`, `[setup.hpa]`, `[setup.kpa]`, `[setup.keda]` or
+//! `[setup.cost-aware]`. The behaviour lives in `harness::autoscale`; these are plain data with
+//! the upstream defaults.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +11,7 @@ use crate::units::Duration;
 
 /// Which autoscaler a setup uses, with its settings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum PolicyConfig {
     /// A constant number of replicas.
     Fixed(FixedConfig),
@@ -18,6 +21,9 @@ pub enum PolicyConfig {
     Kpa(KpaConfig),
     /// KEDA: event-driven scaling with scale to and from zero.
     Keda(KedaConfig),
+    /// Meets the SLO at the least cost per inference: prefers spot, falls back to on-demand,
+    /// keeps within a budget.
+    CostAware(CostAwareConfig),
 }
 
 impl PolicyConfig {
@@ -28,6 +34,7 @@ impl PolicyConfig {
             PolicyConfig::Hpa(_) => "hpa",
             PolicyConfig::Kpa(_) => "kpa",
             PolicyConfig::Keda(_) => "keda",
+            PolicyConfig::CostAware(_) => "cost-aware",
         }
     }
 
@@ -38,6 +45,7 @@ impl PolicyConfig {
             PolicyConfig::Hpa(c) => c.max_replicas,
             PolicyConfig::Kpa(c) => c.max_scale,
             PolicyConfig::Keda(c) => c.max_replicas,
+            PolicyConfig::CostAware(c) => c.max_replicas,
         }
     }
 
@@ -48,6 +56,7 @@ impl PolicyConfig {
             PolicyConfig::Hpa(c) => c.min_replicas,
             PolicyConfig::Kpa(c) => c.initial_scale.unwrap_or(1).clamp(c.min_scale, c.max_scale),
             PolicyConfig::Keda(c) => c.min_replicas,
+            PolicyConfig::CostAware(c) => c.min_replicas,
         }
     }
 }
@@ -305,6 +314,62 @@ pub struct KedaConfig {
     /// advanced.horizontalPodAutoscalerConfig.behavior for the HPA KEDA creates.
     #[serde(default)]
     pub behavior: Behavior,
+}
+
+/// `[setup.cost-aware]`: capacity planned in requests per second, placed on the resource
+/// (node pool) with the lowest cost per inference that keeps the SLO.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostAwareConfig {
+    /// The fewest replicas, all pools together (default 1).
+    #[serde(default = "one")]
+    pub min_replicas: u32,
+    /// The most replicas it plans for, all pools together.
+    pub max_replicas: u32,
+    /// The share (0-1] of a replica's throughput it plans to use (default 0.7): the rest is
+    /// headroom for bursts and for the queueing that tail latency is made of.
+    #[serde(default = "default_utilization")]
+    pub target_utilization: f64,
+    /// A ceiling on the hourly price of the replicas it asks for (default: none). It never adds
+    /// a replica that would take the price above it, and records the replicas it held back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_per_hour: Option<f64>,
+    /// The largest share (0-1] of the planned capacity it puts on spot pools (default 1).
+    #[serde(default = "default_share")]
+    pub max_spot_share: f64,
+    /// How often it decides (default 10s).
+    #[serde(default = "ten_s")]
+    pub interval: Duration,
+    /// The short window over which it averages demand, queue and latency to scale up (10s).
+    #[serde(default = "ten_s")]
+    pub panic_window: Duration,
+    /// The long window over which it averages demand (60s).
+    #[serde(default = "sixty_s")]
+    pub stable_window: Duration,
+    /// A scale-down waits until the capacity asked for has been lower for this long (5m).
+    #[serde(default = "three_hundred_s")]
+    pub scale_down_window: Duration,
+    /// After a spot interruption, a lost node or a failed provisioning in a pool, no new replica
+    /// goes there for this long (10m).
+    #[serde(default = "ten_m")]
+    pub avoid_after_disruption: Duration,
+    /// Requests per second one replica serves at full use, per pool name; by default from the
+    /// service model (concurrency / mean service time, times the pool's and setup's speed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub throughput: BTreeMap<String, f64>,
+}
+
+fn default_utilization() -> f64 {
+    0.7
+}
+fn default_share() -> f64 {
+    1.0
+}
+fn ten_s() -> Duration {
+    Duration::from_secs(10)
+}
+fn ten_m() -> Duration {
+    Duration::from_secs(600)
 }
 
 fn one() -> u32 {

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use crate::dist::DurationDist;
 use crate::error::{Located, ScenarioError};
-use crate::policy::{FixedConfig, HpaConfig, KedaConfig, KpaConfig, PolicyConfig};
+use crate::policy::{CostAwareConfig, FixedConfig, HpaConfig, KedaConfig, KpaConfig, PolicyConfig};
 use crate::traffic::Traffic;
 use crate::units::Duration;
 
@@ -258,6 +258,14 @@ pub struct Pool {
     /// The notice a random interruption gives (120 s, as on AWS).
     #[serde(default = "default_notice")]
     pub interruption_notice: Duration,
+    /// How fast a replica serves on this pool's nodes, relative to the service model (a faster
+    /// GPU: 2.0 halves every service time). Default 1.
+    #[serde(default = "default_speed")]
+    pub speed: f64,
+}
+
+fn default_speed() -> f64 {
+    1.0
 }
 
 fn default_notice() -> Duration {
@@ -290,6 +298,8 @@ struct SetupFile {
     kpa: Option<KpaConfig>,
     #[serde(default)]
     keda: Option<KedaConfig>,
+    #[serde(default, rename = "cost-aware")]
+    cost_aware: Option<CostAwareConfig>,
     #[serde(default)]
     warm_pool: u32,
     #[serde(default)]
@@ -411,6 +421,38 @@ impl Plan {
             Located::at(path, src, offset, e.message().trim().to_string())
         })?;
         Resolver { path, src }.resolve(file)
+    }
+
+    /// The mean service time of a request over the request classes (each class weighted by its
+    /// share of the traffic), in seconds, before any speed-up.
+    pub fn mean_service_secs(&self) -> f64 {
+        self.class_services()
+            .map(|(w, d)| w * d.mean_secs())
+            .sum::<f64>()
+    }
+
+    /// The largest quantile `q` (0-1) of the service time over the request classes, in
+    /// seconds, before any speed-up: latency that no amount of capacity takes away.
+    pub fn service_quantile_secs(&self, q: f64) -> f64 {
+        self.class_services()
+            .map(|(_, d)| d.quantile_secs(q))
+            .fold(0.0, f64::max)
+    }
+
+    /// Each request class's share of the traffic and its service time distribution.
+    fn class_services(&self) -> impl Iterator<Item = (f64, &DurationDist)> {
+        let classes = &self.traffic.classes;
+        let total: f64 = classes.iter().map(|c| c.weight).sum();
+        let default = std::iter::once((1.0, &self.service.time)).filter(|_| classes.is_empty());
+        classes
+            .iter()
+            .map(move |c| {
+                (
+                    c.weight / total,
+                    c.service.as_ref().unwrap_or(&self.service.time),
+                )
+            })
+            .chain(default)
     }
 
     /// The instants of spikes and bursts, from which reports measure recovery.

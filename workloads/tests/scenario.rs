@@ -120,3 +120,58 @@ fn only_spot_pools_are_interrupted() {
     let p = Plan::parse(Path::new("i.toml"), &format!("{spot}{FIXED}"));
     assert!(p.is_ok_and(|p| p.setups[0].pools[0].interruption_rate == 0.5));
 }
+
+#[test]
+fn a_cost_aware_setup_resolves_with_its_defaults_and_checks_its_settings() {
+    let p = parse("[[setup]]\nname = \"ca\"\n[setup.cost-aware]\nmax_replicas = 12\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let s = &p.setups[0];
+    assert_eq!(s.policy.kind(), "cost-aware");
+    assert_eq!((s.initial_replicas, s.policy.max_replicas()), (1, 12));
+    let workloads::policy::PolicyConfig::CostAware(c) = &s.policy else {
+        panic!("not cost-aware")
+    };
+    assert_eq!(c.target_utilization, 0.7);
+    assert_eq!(c.max_spot_share, 1.0);
+    assert_eq!(c.budget_per_hour, None);
+    assert_eq!(c.interval.as_secs_f64(), 10.0);
+    assert_eq!(c.scale_down_window.as_secs_f64(), 300.0);
+    assert_eq!(c.avoid_after_disruption.as_secs_f64(), 600.0);
+    for (setting, message) in [
+        ("target_utilization = 1.5", "target_utilization must be above 0 and at most 1"),
+        ("max_spot_share = -0.1", "max_spot_share must be between 0 and 1"),
+        ("budget_per_hour = 0", "budget_per_hour must be above zero"),
+        ("interval = \"0s\"", "interval must be longer than zero"),
+        ("throughput = { gpu = 0 }", "throughput of \"gpu\" must be above zero"),
+        ("throughput = { cpu = 40 }", "names \"cpu\", which is not one of its pools"),
+        ("budget = 4", "unknown field `budget`"),
+    ] {
+        let e = err(&format!(
+            "[[setup]]\nname = \"ca\"\n[setup.cost-aware]\nmax_replicas = 12\n{setting}\n"
+        ));
+        assert!(e.contains(message), "{setting}: {e}");
+        assert!(e.starts_with("s.toml:"), "{e}");
+    }
+}
+
+#[test]
+fn a_pool_speed_must_be_positive() {
+    let src = BASE.replace("max_nodes = 5", "max_nodes = 5\nspeed = 0");
+    let e = Plan::parse(Path::new("p.toml"), &format!("{src}{FIXED}")).map(|_| ());
+    assert!(e.is_err_and(|e| e.to_string().contains("speed must be above zero")));
+    let src = BASE.replace("max_nodes = 5", "max_nodes = 5\nspeed = 2.5");
+    let p = Plan::parse(Path::new("p.toml"), &format!("{src}{FIXED}"));
+    assert!(p.is_ok_and(|p| p.setups[0].pools[0].speed == 2.5));
+}
+
+#[test]
+fn service_time_over_classes_is_weighted_by_traffic_share() {
+    let classes = "[[traffic.class]]\nname = \"a\"\nweight = 3\n\
+        [[traffic.class]]\nname = \"b\"\nweight = 1\nservice = \"500ms\"\n";
+    let p = parse(&format!("{classes}{FIXED}")).unwrap_or_else(|e| panic!("{e}"));
+    // 3/4 at 100 ms, 1/4 at 500 ms.
+    assert!((p.mean_service_secs() - 0.2).abs() < 1e-12);
+    assert!((p.service_quantile_secs(0.99) - 0.5).abs() < 1e-12);
+    let single = parse(FIXED).unwrap_or_else(|e| panic!("{e}"));
+    assert!((single.mean_service_secs() - 0.1).abs() < 1e-12);
+}

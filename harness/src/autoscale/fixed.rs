@@ -42,6 +42,7 @@ mod tests {
             current: 3,
             pods: PodCounts::default(),
             samples: &[],
+            pools: &[],
         };
         assert_eq!(p.decide(&obs), 25);
     }

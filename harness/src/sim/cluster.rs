@@ -6,6 +6,11 @@
 //! still provisioning, within each pool's `max_nodes`), and removes nodes that have been empty for
 //! `scale_down_unneeded`, never below `min_nodes`. Pods are not moved off under-used nodes. A
 //! node is paid from the moment it is requested until it is removed.
+//!
+//! A pod may be pinned to one pool (a node affinity, as a policy that places its replicas asks
+//! for): it binds only to that pool's nodes, and the cluster autoscaler provisions for it only
+//! there. When a pool cannot give a node that is needed (an outage, or `max_nodes` reached), the
+//! scan records a shortage, which such a policy sees.
 
 use rand_pcg::Pcg64Mcg;
 use workloads::dist::Sampler;
@@ -35,6 +40,12 @@ pub(crate) struct PoolState {
     pub(crate) notice_ns: u64,
     /// The most nodes at once.
     pub(crate) max_seen: u32,
+    /// How fast replicas serve on its nodes, relative to the service model.
+    pub(crate) speed: f64,
+    /// When a node of it last got an interruption notice or was lost, ns.
+    pub(crate) disrupted_at: Option<u64>,
+    /// When a scan last needed a node here and could not get one, ns.
+    pub(crate) short_at: Option<u64>,
 }
 
 /// One node.
@@ -60,9 +71,15 @@ pub(crate) struct Cluster {
 }
 
 impl Cluster {
-    /// A cluster with each pool's `min_nodes` up, plus enough nodes (pools in order) for
-    /// `initial_pods` pods to be bound at time zero.
-    pub(crate) fn new(pools: &[Pool], gpus_per_replica: u32, initial_pods: u32, seed: u64) -> Self {
+    /// A cluster with each pool's `min_nodes` up, plus enough nodes for `pinned[p]` pods pinned
+    /// to pool p and then (pools in order) for `anywhere` more pods to be bound at time zero.
+    pub(crate) fn new(
+        pools: &[Pool],
+        gpus_per_replica: u32,
+        pinned: &[u32],
+        anywhere: u32,
+        seed: u64,
+    ) -> Self {
         let mut c = Cluster {
             pools: pools
                 .iter()
@@ -80,22 +97,31 @@ impl Cluster {
                     interruptions_per_s: p.interruption_rate / 3600.0,
                     notice_ns: p.interruption_notice.as_nanos(),
                     max_seen: 0,
+                    speed: p.speed,
+                    disrupted_at: None,
+                    short_at: None,
                 })
                 .collect(),
             nodes: Vec::new(),
             rng: <Pcg64Mcg as rand::SeedableRng>::seed_from_u64(seed),
         };
+        // Room left for pods that may go anywhere, after the pinned ones.
         let mut room = 0u64;
         for p in 0..c.pools.len() {
+            let want = pinned.get(p).copied().unwrap_or(0) as u64;
+            let mut pool_room = 0u64;
             for _ in 0..c.pools[p].min_nodes {
                 c.add_node(0, p, true);
-                room += c.pools[p].per_node as u64;
+                pool_room += c.pools[p].per_node as u64;
             }
+            while pool_room < want && (c.pools[p].nodes.get() as u32) < c.pools[p].max_nodes {
+                c.add_node(0, p, true);
+                pool_room += c.pools[p].per_node as u64;
+            }
+            room += pool_room.saturating_sub(want);
         }
         for p in 0..c.pools.len() {
-            while room < initial_pods as u64
-                && (c.pools[p].nodes.get() as u32) < c.pools[p].max_nodes
-            {
+            while room < anywhere as u64 && (c.pools[p].nodes.get() as u32) < c.pools[p].max_nodes {
                 c.add_node(0, p, true);
                 room += c.pools[p].per_node as u64;
             }
@@ -119,11 +145,15 @@ impl Cluster {
         id
     }
 
-    /// Binds a pod to the fullest up node with room (bin packing), earlier pools first on ties.
-    pub(crate) fn bind(&mut self) -> Option<u32> {
+    /// Binds a pod to the fullest up node with room (bin packing), earlier nodes first on
+    /// ties; only to nodes of pool `pinned` when given.
+    pub(crate) fn bind(&mut self, pinned: Option<usize>) -> Option<u32> {
         let mut best: Option<(u32, u32)> = None;
         for (i, n) in self.nodes.iter().enumerate() {
             if !n.up || n.gone || n.cordoned || n.used >= self.pools[n.pool].per_node {
+                continue;
+            }
+            if pinned.is_some_and(|p| p != n.pool) {
                 continue;
             }
             if best.is_none_or(|(_, used)| n.used > used) {
@@ -158,28 +188,38 @@ impl Cluster {
         }
     }
 
-    /// One scan of the cluster autoscaler. `unschedulable` pods are waiting for room. Returns the
-    /// nodes it started provisioning and when each will be up.
-    pub(crate) fn scan(&mut self, now: u64, unschedulable: u32, unneeded: u64) -> Vec<(u32, u64)> {
+    /// One scan of the cluster autoscaler. `pinned[p]` pods pinned to pool p and `anywhere`
+    /// other pods are waiting for room. Returns the nodes it started provisioning and when each
+    /// will be up.
+    pub(crate) fn scan(
+        &mut self,
+        now: u64,
+        pinned: &[u32],
+        anywhere: u32,
+        unneeded: u64,
+    ) -> Vec<(u32, u64)> {
         let mut started = Vec::new();
-        // Room that is on its way counts against the need, as in Cluster Autoscaler's estimator.
-        let coming: u64 = self
-            .nodes
-            .iter()
-            .filter(|n| !n.up && !n.gone)
-            .map(|n| self.pools[n.pool].per_node as u64)
-            .sum();
-        let mut need = (unschedulable as u64).saturating_sub(coming);
+        // Room that is on its way counts against the need, as in Cluster Autoscaler's estimator:
+        // first against the pods pinned to its pool, what is left against the others.
+        let mut coming = vec![0u64; self.pools.len()];
+        for n in self.nodes.iter().filter(|n| !n.up && !n.gone) {
+            coming[n.pool] += self.pools[n.pool].per_node as u64;
+        }
+        let mut spare = 0u64;
+        for (p, &on_way) in coming.iter().enumerate() {
+            let want = pinned.get(p).copied().unwrap_or(0) as u64;
+            let (_, extra) = self.provision(now, p, want.saturating_sub(on_way), &mut started);
+            spare += on_way.saturating_sub(want) + extra;
+        }
+        let mut need = (anywhere as u64).saturating_sub(spare);
         for p in 0..self.pools.len() {
             if self.pools[p].out_until > now {
+                if need > 0 {
+                    self.pools[p].short_at = Some(now);
+                }
                 continue; // out of capacity: the next pool in the list is the fallback
             }
-            while need > 0 && (self.pools[p].nodes.get() as u32) < self.pools[p].max_nodes {
-                let id = self.add_node(now, p, false);
-                let delay = self.pools[p].provision.sample(&mut self.rng).as_nanos();
-                started.push((id, now + delay));
-                need = need.saturating_sub(self.pools[p].per_node as u64);
-            }
+            need = self.provision(now, p, need, &mut started).0;
         }
         for n in self.nodes.iter_mut() {
             if n.gone || !n.up || n.used > 0 {
@@ -195,6 +235,50 @@ impl Cluster {
             }
         }
         started
+    }
+
+    /// Starts nodes in pool `p` for `need` pods, as far as the pool can; records a shortage when
+    /// it cannot. Returns the pods still without room and the room started beyond the need.
+    fn provision(
+        &mut self,
+        now: u64,
+        p: usize,
+        need: u64,
+        started: &mut Vec<(u32, u64)>,
+    ) -> (u64, u64) {
+        if need == 0 {
+            return (0, 0);
+        }
+        if self.pools[p].out_until > now {
+            self.pools[p].short_at = Some(now);
+            return (need, 0);
+        }
+        let mut room = 0u64;
+        while room < need && (self.pools[p].nodes.get() as u32) < self.pools[p].max_nodes {
+            let id = self.add_node(now, p, false);
+            let delay = self.pools[p].provision.sample(&mut self.rng).as_nanos();
+            started.push((id, now + delay));
+            room += self.pools[p].per_node as u64;
+        }
+        if room < need {
+            self.pools[p].short_at = Some(now);
+        }
+        (need.saturating_sub(room), room.saturating_sub(need))
+    }
+
+    /// The node's pool.
+    pub(crate) fn pool_of(&self, node: u32) -> usize {
+        self.nodes[node as usize].pool
+    }
+
+    /// Pods bound to the node.
+    pub(crate) fn pods_on(&self, node: u32) -> u32 {
+        self.nodes[node as usize].used
+    }
+
+    /// True when the node is cordoned (under an interruption notice, or being lost).
+    pub(crate) fn is_cordoned(&self, node: u32) -> bool {
+        self.nodes[node as usize].cordoned
     }
 
     /// The index of the pool named `name`.
@@ -228,9 +312,12 @@ impl Cluster {
         (!n.gone && !n.cordoned).then_some(n.pool)
     }
 
-    /// Cordons a node: nothing new is bound to it.
-    pub(crate) fn cordon(&mut self, node: u32) {
-        self.nodes[node as usize].cordoned = true;
+    /// Cordons a node that is about to go (a notice, a loss): nothing new is bound to it, and
+    /// its pool counts as disrupted from now.
+    pub(crate) fn cordon(&mut self, now: u64, node: u32) {
+        let n = &mut self.nodes[node as usize];
+        n.cordoned = true;
+        self.pools[n.pool].disrupted_at = Some(now);
     }
 
     /// The node is taken away (reclaimed or lost): it stops being paid for. Its pods must be
@@ -280,6 +367,7 @@ mod tests {
             max_nodes: max,
             interruption_rate: 0.0,
             interruption_notice: Duration::from_secs(120),
+            speed: 1.0,
         }
     }
 
@@ -287,7 +375,7 @@ mod tests {
 
     #[test]
     fn initial_nodes_hold_the_initial_pods() {
-        let c = Cluster::new(&[pool("a", 2, 0), pool("b", 10, 1)], 1, 10, 1);
+        let c = Cluster::new(&[pool("a", 2, 0), pool("b", 10, 1)], 1, &[], 10, 1);
         // b's min node (4 pods), then a fills up (2 nodes, 8 pods) before b gets a second.
         let counts: Vec<_> = c.nodes_by_pool().collect();
         assert_eq!(counts, vec![("a", 2), ("b", 1)]);
@@ -295,40 +383,42 @@ mod tests {
 
     #[test]
     fn scan_provisions_for_unschedulable_pods_and_counts_coming_room() {
-        let mut c = Cluster::new(&[pool("a", 3, 0)], 2, 0, 1);
-        let started = c.scan(10 * S, 3, 600 * S);
+        let mut c = Cluster::new(&[pool("a", 3, 0)], 2, &[], 0, 1);
+        let started = c.scan(10 * S, &[], 3, 600 * S);
         // 2 replicas per node: two nodes for three pods.
         assert_eq!(started, vec![(0, 130 * S), (1, 130 * S)]);
         assert!(
-            c.scan(20 * S, 3, 600 * S).is_empty(),
+            c.scan(20 * S, &[], 3, 600 * S).is_empty(),
             "room on its way is counted"
         );
-        assert_eq!(c.bind(), None, "nothing is up yet");
+        assert_eq!(c.bind(None), None, "nothing is up yet");
         c.node_up(130 * S, 0);
-        assert_eq!(c.bind(), Some(0));
-        assert_eq!(c.bind(), Some(0));
-        assert_eq!(c.bind(), None);
-        // The pool is capped at 3 nodes.
-        let more = c.scan(140 * S, 10, 600 * S);
+        assert_eq!(c.bind(None), Some(0));
+        assert_eq!(c.bind(None), Some(0));
+        assert_eq!(c.bind(None), None);
+        // The pool is capped at 3 nodes: the rest is a shortage.
+        assert_eq!(c.pools[0].short_at, None);
+        let more = c.scan(140 * S, &[], 10, 600 * S);
         assert_eq!(more.len(), 1);
+        assert_eq!(c.pools[0].short_at, Some(140 * S));
     }
 
     #[test]
     fn empty_nodes_go_after_the_unneeded_time_but_not_below_min() {
-        let mut c = Cluster::new(&[pool("a", 5, 1)], 1, 8, 1);
+        let mut c = Cluster::new(&[pool("a", 5, 1)], 1, &[], 8, 1);
         assert_eq!(c.pools[0].nodes.get(), 2);
-        let n = c.bind().unwrap_or(u32::MAX);
+        let n = c.bind(None).unwrap_or(u32::MAX);
         assert_eq!(n, 0);
         c.release(100 * S, n);
-        c.scan(599 * S, 0, 600 * S);
+        c.scan(599 * S, &[], 0, 600 * S);
         assert_eq!(
             c.pools[0].nodes.get(),
             2,
             "node 1 has not been empty for 10 minutes yet"
         );
-        c.scan(600 * S, 0, 600 * S);
+        c.scan(600 * S, &[], 0, 600 * S);
         assert_eq!(c.pools[0].nodes.get(), 1, "node 1 removed");
-        c.scan(700 * S, 0, 600 * S);
+        c.scan(700 * S, &[], 0, 600 * S);
         assert_eq!(
             c.pools[0].nodes.get(),
             1,
@@ -336,5 +426,34 @@ mod tests {
         );
         // Paid: node 0 for 700 s and node 1 for 600 s, 4 pods each.
         assert_eq!(c.paid_pod_ns(700 * S), (700 + 600) * S as u128 * 4);
+    }
+
+    #[test]
+    fn pinned_pods_bind_and_provision_only_in_their_pool() {
+        // Pool a has room for 4 at the start; 2 are pinned to b, 3 may go anywhere.
+        let mut c = Cluster::new(&[pool("a", 1, 1), pool("b", 2, 0)], 1, &[0, 2], 3, 1);
+        assert_eq!(
+            c.nodes_by_pool().collect::<Vec<_>>(),
+            vec![("a", 1), ("b", 1)]
+        );
+        assert_eq!(c.bind(Some(1)), Some(1));
+        assert_eq!(c.bind(Some(1)), Some(1));
+        // Node a has room left, node b too, but pinned pods never take a's.
+        for _ in 0..4 {
+            assert_eq!(c.bind(Some(0)).map(|n| c.pool_of(n)), Some(0));
+        }
+        assert_eq!(c.bind(Some(0)), None, "a is full");
+        assert_eq!(c.bind(None).map(|n| c.pool_of(n)), Some(1), "b has room");
+        // Five pods pinned to a: a is at max_nodes, so that is a shortage; three pinned to b and
+        // one that may go anywhere: b starts one node (4 pods), which also holds the other.
+        let started = c.scan(10 * S, &[5, 3], 1, 600 * S);
+        assert_eq!(started.len(), 1);
+        assert_eq!(c.pool_of(started[0].0), 1);
+        assert_eq!(c.pools[0].short_at, Some(10 * S));
+        assert_eq!(c.pools[1].short_at, None);
+        // An outage: the pool is short as soon as a pod needs it.
+        c.pools[1].out_until = 100 * S;
+        assert!(c.scan(20 * S, &[0, 9], 0, 600 * S).is_empty());
+        assert_eq!(c.pools[1].short_at, Some(20 * S));
     }
 }

@@ -120,9 +120,14 @@ impl Sim<'_> {
         let token = s.token;
         p.in_flight += 1;
         let load = p.in_flight;
+        let service_ns = if p.speed == 1.0 {
+            w.service_ns
+        } else {
+            (w.service_ns as f64 / p.speed + 0.5) as u64
+        };
         self.router.set_load(pod, load);
         self.in_flight.add(now, 1);
-        let done = now + w.service_ns;
+        let done = now + service_ns;
         self.agenda.push(done, Event::Done { pod, slot, token });
         if done > deadline {
             self.agenda

@@ -62,7 +62,7 @@ impl Sim<'_> {
         let Some(pool) = c.serving_pool(node) else {
             return; // already gone or under notice
         };
-        c.cordon(node);
+        c.cordon(self.now, node);
         let (name, notice) = (c.pools[pool].name.clone(), c.pools[pool].notice_ns);
         let index = self.fault_events.len() as u32;
         self.fault_events.push(FaultEvent {
@@ -112,7 +112,7 @@ impl Sim<'_> {
                 let k = nodes.of(live.len() as u32) as usize;
                 for node in self.pick(live, k) {
                     if let Some(c) = self.cluster.as_mut() {
-                        c.cordon(node);
+                        c.cordon(self.now, node);
                     }
                     self.agenda.push(
                         self.now + notice.as_nanos(),
@@ -177,7 +177,7 @@ impl Sim<'_> {
     /// and the ReplicaSet replaces the pods.
     pub(super) fn lose_node(&mut self, node: u32, fault: u32) {
         if let Some(c) = self.cluster.as_mut() {
-            c.cordon(node);
+            c.cordon(self.now, node);
         }
         let victims: Vec<u32> = self
             .pods

@@ -172,6 +172,15 @@ struct Sim<'a> {
     policy: Box<dyn Policy>,
     /// The policy's last decision (spec.replicas), without the warm pool.
     desired: u32,
+    /// Where the policy wants its replicas, per pool, when it places them.
+    placement: Option<Vec<u32>>,
+    /// Replicas the policy's budget held back at its last decision.
+    held_back: u32,
+    /// 1 while the budget holds replicas back: its integral is the time limited by it.
+    budget_limited: Gauge,
+    /// When the budget first held replicas back, and the most it held back at once.
+    first_held_back: Option<u64>,
+    max_held_back: u32,
     /// Requests in service, all pods.
     in_flight: Gauge,
     /// Requests waiting.
@@ -207,13 +216,22 @@ impl<'a> Sim<'a> {
     fn new(plan: &'a Plan, setup: &'a Setup, faults: &'a FaultPlan) -> Self {
         let lc = &setup.lifecycle;
         let initial = setup.initial_replicas;
+        let policy = autoscale::build(plan, setup);
+        let placement = policy.initial_placement(initial);
         let cluster = match setup.billing {
-            Billing::Node => Some(Cluster::new(
-                &setup.pools,
-                plan.service.gpus,
-                initial + setup.warm_pool,
-                plan.seed ^ 0x005e_edc1_u64,
-            )),
+            Billing::Node => {
+                let (pinned, anywhere) = match &placement {
+                    Some(v) => (v.as_slice(), setup.warm_pool),
+                    None => (&[][..], initial + setup.warm_pool),
+                };
+                Some(Cluster::new(
+                    &setup.pools,
+                    plan.service.gpus,
+                    pinned,
+                    anywhere,
+                    plan.seed ^ 0x005e_edc1_u64,
+                ))
+            }
             Billing::Replica => None,
         };
         let priorities: Vec<u8> = if plan.traffic.classes.is_empty() {
@@ -246,8 +264,13 @@ impl<'a> Sim<'a> {
                 grace_ns: lc.grace_period.as_nanos(),
             },
             rng: <Pcg64Mcg as rand::SeedableRng>::seed_from_u64(plan.seed ^ 0x9e37_79b9_7f4a_7c15),
-            policy: autoscale::build(&setup.policy),
+            policy,
             desired: initial,
+            placement: placement.clone(),
+            held_back: 0,
+            budget_limited: Gauge::default(),
+            first_held_back: None,
+            max_held_back: 0,
             in_flight: Gauge::default(),
             waiting: Gauge::default(),
             replicas: Gauge::default(),
@@ -267,12 +290,31 @@ impl<'a> Sim<'a> {
             fault_events: Vec::new(),
             window_faults: Vec::new(),
         };
-        for _ in 0..initial + setup.warm_pool {
-            sim.create_ready_pod();
+        if sim.policy.reads_latency() {
+            sim.rec.measure_samples();
+        }
+        match &placement {
+            Some(per_pool) => {
+                for (i, &n) in per_pool.iter().enumerate() {
+                    for _ in 0..n {
+                        sim.create_ready_pod(Some(i as u16));
+                    }
+                }
+                for _ in 0..setup.warm_pool {
+                    sim.create_ready_pod(None);
+                }
+            }
+            None => {
+                for _ in 0..initial + setup.warm_pool {
+                    sim.create_ready_pod(None);
+                }
+            }
         }
         sim
     }
 }
 
+#[cfg(test)]
+mod placement_tests;
 #[cfg(test)]
 mod tests;

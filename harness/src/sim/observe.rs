@@ -4,12 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use crate::autoscale::{MetricSample, Observation};
-use crate::report::TimelineSample;
+use workloads::policy::PolicyConfig;
+
+use crate::autoscale::{MetricSample, Observation, Placement, PodCounts, PoolView};
+use crate::report::{BudgetReport, TimelineSample};
 use crate::run::{LatencyHist, PoolRun, SetupRun};
 
 use super::Sim;
 use super::events::Event;
+use super::pods::PodState;
 
 const SECOND: u64 = 1_000_000_000;
 /// ns x USD/hour -> USD.
@@ -74,16 +77,81 @@ impl Sim<'_> {
         } else {
             self.samples.partition_point(|s| s.t <= visible_s)
         };
+        let pools = self.pool_views();
         let obs = Observation {
             now: self.now as f64 / 1e9,
             current: self.desired,
             pods: self.counts.for_policy(self.setup.warm_pool),
             samples: &self.samples[..n],
+            pools: &pools,
         };
-        self.desired = self.policy.decide(&obs);
+        let decision = self.policy.decide_placed(&obs);
+        self.desired = decision.placement.total();
+        self.placement = match decision.placement {
+            Placement::Anywhere(_) => None,
+            Placement::PerPool(mut per_pool) => {
+                debug_assert_eq!(per_pool.len(), pools.len(), "one count per pool");
+                per_pool.resize(pools.len(), 0);
+                Some(per_pool)
+            }
+        };
+        self.note_held_back(decision.held_back);
         self.reconcile();
         let every = self.policy_interval_ns();
         self.again(every, Event::PolicyTick);
+    }
+
+    /// What the policy sees of each pool (one view under replica billing).
+    fn pool_views(&self) -> Vec<PoolView> {
+        let secs = |ns: u64| ns as f64 / 1e9;
+        let mut views = match &self.cluster {
+            Some(c) => c
+                .pools
+                .iter()
+                .map(|p| PoolView {
+                    last_disruption: p.disrupted_at.map(secs),
+                    last_shortage: p.short_at.map(secs),
+                    ..PoolView::default()
+                })
+                .collect(),
+            None => vec![PoolView::default()],
+        };
+        if self.placement.is_none() {
+            return views; // nothing is pinned
+        }
+        for &p in &self.live {
+            let pod = &self.pods[p as usize];
+            let Some(v) = pod.group.and_then(|g| views.get_mut(g as usize)) else {
+                continue;
+            };
+            if self.on_cordoned_node(p) {
+                v.noticed += 1;
+                continue;
+            }
+            let c: &mut PodCounts = &mut v.pods;
+            match pod.state {
+                PodState::Unbound => {
+                    c.pending += 1;
+                    v.unbound += 1;
+                    v.oldest_unbound_s = v.oldest_unbound_s.max(secs(self.now - pod.created));
+                }
+                PodState::Starting => c.pending += 1,
+                PodState::Loading => c.loading += 1,
+                PodState::Ready => c.ready += 1,
+                PodState::Draining | PodState::Gone => {}
+            }
+        }
+        views
+    }
+
+    /// Records what the policy's budget held back at this decision.
+    fn note_held_back(&mut self, held_back: u32) {
+        self.held_back = held_back;
+        self.budget_limited.set(self.now, u64::from(held_back > 0));
+        if held_back > 0 {
+            self.first_held_back.get_or_insert(self.now);
+            self.max_held_back = self.max_held_back.max(held_back);
+        }
     }
 
     /// The cluster autoscaler's scan.
@@ -92,14 +160,34 @@ impl Sim<'_> {
             return; // the run was interrupted before this was due
         }
         let unneeded = self.plan.scale_down_unneeded.as_nanos();
-        let unbound = self.counts.unbound;
+        let (pinned, anywhere) = self.unbound_by_group();
         if let Some(c) = self.cluster.as_mut() {
-            for (node, up_at) in c.scan(self.now, unbound, unneeded) {
+            for (node, up_at) in c.scan(self.now, &pinned, anywhere, unneeded) {
                 self.agenda.push(up_at, Event::NodeUp { node });
             }
         }
         let every = self.plan.scan_interval.as_nanos().max(1);
         self.again(every, Event::ClusterScan);
+    }
+
+    /// Pods waiting for room: per pool for pinned pods, and those that may go anywhere.
+    fn unbound_by_group(&self) -> (Vec<u32>, u32) {
+        if self.placement.is_none() {
+            return (Vec::new(), self.counts.unbound);
+        }
+        let mut pinned = vec![0u32; self.cluster.as_ref().map_or(0, |c| c.pools.len())];
+        let mut anywhere = 0;
+        for &p in &self.unbound {
+            let pod = &self.pods[p as usize];
+            if pod.state != PodState::Unbound {
+                continue;
+            }
+            match pod.group.and_then(|g| pinned.get_mut(g as usize)) {
+                Some(n) => *n += 1,
+                None => anywhere += 1,
+            }
+        }
+        (pinned, anywhere)
     }
 
     /// A one-second metrics sample; also lets the clients of requests queued past their timeout
@@ -128,6 +216,7 @@ impl Sim<'_> {
         let in_flight = (fi - self.last_sample.0) as f64 / dt;
         let ready = self.counts.ready;
         let busy_pods = in_flight / self.concurrency as f64;
+        let latency = self.rec.take_sample_latency();
         let sample = MetricSample {
             t: now as f64 / 1e9,
             ready,
@@ -139,6 +228,8 @@ impl Sim<'_> {
             } else {
                 (100.0 * busy_pods / ready as f64).min(100.0)
             },
+            latency_p95_ms: latency.map(|(p95, _)| p95),
+            latency_p99_ms: latency.map(|(_, p99)| p99),
         };
         self.rec.sample_arrivals = 0;
         self.last_sample = (fi, wq, al);
@@ -199,6 +290,7 @@ impl Sim<'_> {
             queue_depth: self.queue.len() as u32,
             cost_usd: bill.usd(),
             faults: std::mem::take(&mut self.window_faults),
+            budget_held_back: self.held_back,
         };
         let stuck = self
             .queue
@@ -266,6 +358,15 @@ impl Sim<'_> {
         for c in &self.rec.classes {
             latency.merge(&c.latency);
         }
+        let budget = match &self.setup.policy {
+            PolicyConfig::CostAware(c) => c.budget_per_hour.map(|ceiling| BudgetReport {
+                ceiling_usd_per_hour: ceiling,
+                limited_s: self.budget_limited.integral(self.end) as f64 / 1e9,
+                first_limited_s: self.first_held_back.map(|ns| ns as f64 / 1e9),
+                max_held_back: self.max_held_back,
+            }),
+            _ => None,
+        };
         let idle_fraction = if bill.paid_pod_ns == 0 {
             0.0
         } else {
@@ -281,6 +382,7 @@ impl Sim<'_> {
             max_ready: self.max_ready,
             cold_starts: self.cold_starts,
             scale_up_reaction_s: self.scale_up_reaction.map(|ns| ns as f64 / 1e9),
+            budget,
             timeline: self.rec.timeline,
             window_slo: self.rec.window_slo,
             faults: self.fault_events,

@@ -2,6 +2,12 @@
 //! container start) -> Loading (model load) -> Ready -> Draining (graceful termination) -> Gone.
 //! Scaling down removes the pods that have cost the least to make first, as a ReplicaSet does:
 //! unbound before starting before loading before ready, newest first within each.
+//!
+//! Pods belong to a group: those of a policy that places its replicas are pinned to one pool
+//! each (one ReplicaSet per pool); the others, and the warm pool, may go anywhere. Each group is
+//! reconciled to its own count. A pinned group does not count its pods on nodes under an
+//! interruption notice: the policy has already asked for their replacements, and they serve
+//! until the node is reclaimed.
 
 use super::Sim;
 use super::events::Event;
@@ -51,6 +57,10 @@ pub(crate) struct Pod {
     pub(crate) created: u64,
     /// The fault that evicted it, if one did.
     pub(crate) fault: Option<u32>,
+    /// The pool it is pinned to, if any.
+    pub(crate) group: Option<u16>,
+    /// How fast it serves (its node's pool's speed).
+    pub(crate) speed: f64,
 }
 
 /// Pods per state.
@@ -102,7 +112,7 @@ impl Sim<'_> {
         self.pods[p as usize].state = to;
     }
 
-    fn new_pod(&mut self) -> u32 {
+    fn new_pod(&mut self, group: Option<u16>) -> u32 {
         let id = self.pods.len() as u32;
         let c = self.concurrency;
         self.pods.push(Pod {
@@ -113,6 +123,8 @@ impl Sim<'_> {
             free: (0..c).rev().collect(),
             created: self.now,
             fault: None,
+            group,
+            speed: 1.0,
         });
         self.live.push(id);
         self.replicas.add(self.now, 1);
@@ -120,27 +132,26 @@ impl Sim<'_> {
     }
 
     /// A pod that is ready at time zero (the policy's initial replicas and the warm pool).
-    pub(super) fn create_ready_pod(&mut self) {
+    pub(super) fn create_ready_pod(&mut self, group: Option<u16>) {
         let node = match self.cluster.as_mut() {
-            Some(c) => match c.bind() {
+            Some(c) => match c.bind(group.map(usize::from)) {
                 Some(n) => Some(n),
                 None => {
                     // The pools cannot hold the initial replicas: start it like any other pod.
-                    return self.create_pod();
+                    return self.create_pod(group);
                 }
             },
             None => None,
         };
-        let p = self.new_pod();
-        self.pods[p as usize].node = node;
-        self.allocated.add(self.now, 1);
+        let p = self.new_pod(group);
+        self.place_on(p, node);
         self.set_state(p, PodState::Ready);
         self.became_ready(p);
     }
 
     /// A new pod, which waits for room if there is none.
-    pub(super) fn create_pod(&mut self) {
-        let p = self.new_pod();
+    pub(super) fn create_pod(&mut self, group: Option<u16>) {
+        let p = self.new_pod(group);
         self.set_state(p, PodState::Unbound);
         if self.cluster.is_none() {
             self.start_pod(p, None);
@@ -150,24 +161,56 @@ impl Sim<'_> {
         }
     }
 
-    /// Binds waiting pods, oldest first, while nodes have room.
+    /// Binds waiting pods, oldest first, while nodes have room for them (a pod pinned to a
+    /// full pool does not hold up the others).
     pub(super) fn bind_waiting(&mut self) {
-        while let Some(&p) = self.unbound.front() {
+        let Some(pools) = self.cluster.as_ref().map(|c| c.pools.len()) else {
+            return;
+        };
+        // The groups found full; the last one is the pods that may go anywhere, and when they
+        // find no room, no pod does.
+        let mut full = vec![false; pools + 1];
+        let mut i = 0;
+        while i < self.unbound.len() && !full[pools] {
+            let p = self.unbound[i];
             if self.pods[p as usize].state != PodState::Unbound {
-                self.unbound.pop_front();
+                self.unbound.remove(i);
                 continue;
             }
-            let Some(node) = self.cluster.as_mut().and_then(|c| c.bind()) else {
-                break;
-            };
-            self.unbound.pop_front();
-            self.start_pod(p, Some(node));
+            let group = self.pods[p as usize].group.map(usize::from);
+            let slot = group.unwrap_or(pools);
+            if full[slot] {
+                i += 1;
+                continue;
+            }
+            match self.cluster.as_mut().and_then(|c| c.bind(group)) {
+                Some(node) => {
+                    self.unbound.remove(i);
+                    self.start_pod(p, Some(node));
+                }
+                None => {
+                    full[slot] = true;
+                    i += 1;
+                }
+            }
         }
     }
 
-    fn start_pod(&mut self, p: u32, node: Option<u32>) {
-        self.pods[p as usize].node = node;
+    /// Puts `p` on `node` (or nowhere, under replica billing): it holds capacity and serves at
+    /// the node's speed.
+    fn place_on(&mut self, p: u32, node: Option<u32>) {
+        let speed = match (node, self.cluster.as_ref()) {
+            (Some(n), Some(c)) => c.pools[c.pool_of(n)].speed,
+            _ => 1.0,
+        };
+        let pod = &mut self.pods[p as usize];
+        pod.node = node;
+        pod.speed = speed;
         self.allocated.add(self.now, 1);
+    }
+
+    fn start_pod(&mut self, p: u32, node: Option<u32>) {
+        self.place_on(p, node);
         self.set_state(p, PodState::Starting);
         let d = self.phases.schedule.sample_secs(&mut self.rng)
             + self.phases.start.sample_secs(&mut self.rng);
@@ -298,30 +341,80 @@ impl Sim<'_> {
         }
     }
 
-    /// Creates or deletes pods so that the policy's replicas plus the warm pool exist.
+    /// Creates or deletes pods so that the policy's replicas (per pool, when it places them)
+    /// plus the warm pool exist.
     pub(super) fn reconcile(&mut self) {
-        let target = (self.desired + self.setup.warm_pool) as usize;
-        while self.live.len() < target {
-            self.create_pod();
+        match self.placement.take() {
+            None => self.reconcile_group(None, self.desired + self.setup.warm_pool),
+            Some(per_pool) => {
+                for (i, &want) in per_pool.iter().enumerate() {
+                    self.reconcile_group(Some(i as u16), want);
+                }
+                self.reconcile_group(None, self.setup.warm_pool);
+                self.placement = Some(per_pool);
+            }
         }
-        while self.live.len() > target {
-            let Some(victim) = self.victim() else { break };
+    }
+
+    fn reconcile_group(&mut self, group: Option<u16>, want: u32) {
+        let have = self
+            .live
+            .iter()
+            .filter(|&&p| self.counts_in(p, group))
+            .count() as u32;
+        for _ in have..want {
+            self.create_pod(group);
+        }
+        for _ in want..have {
+            let Some(victim) = self.victim(group) else {
+                break;
+            };
             self.delete_pod(victim);
         }
     }
 
-    /// The pod a scale-down removes first.
-    fn victim(&self) -> Option<u32> {
-        let rank = |s: PodState| match s {
-            PodState::Unbound => 0,
-            PodState::Starting => 1,
-            PodState::Loading => 2,
-            _ => 3,
+    /// True when the live pod `p` counts toward `group`'s replicas: it is in the group and, for
+    /// a pinned group, not on a node under an interruption notice.
+    pub(super) fn counts_in(&self, p: u32, group: Option<u16>) -> bool {
+        let pod = &self.pods[p as usize];
+        pod.group == group && (group.is_none() || !self.on_cordoned_node(p))
+    }
+
+    /// True when `p` sits on a cordoned node (under a notice).
+    pub(super) fn on_cordoned_node(&self, p: u32) -> bool {
+        match (self.pods[p as usize].node, self.cluster.as_ref()) {
+            (Some(n), Some(c)) => c.is_cordoned(n),
+            _ => false,
+        }
+    }
+
+    /// The pod of `group` a scale-down removes first: not ready before ready, newest first
+    /// among equals, as a ReplicaSet picks. In a pinned group, among ready pods, the one on the
+    /// node with the fewest pods goes first, so that nodes empty out and the cluster
+    /// autoscaler can remove them (a placing policy sets `pod-deletion-cost` to that end).
+    fn victim(&self, group: Option<u16>) -> Option<u32> {
+        let rank = |p: u32| {
+            let pod = &self.pods[p as usize];
+            match pod.state {
+                PodState::Unbound => (0, 0),
+                PodState::Starting => (1, 0),
+                PodState::Loading => (2, 0),
+                _ => {
+                    let packed = match (group, pod.node, self.cluster.as_ref()) {
+                        (Some(_), Some(n), Some(c)) => c.pods_on(n),
+                        _ => 0,
+                    };
+                    (3, packed)
+                }
+            }
         };
         // Newest first among equals: scan from the back and keep the first of the lowest rank.
-        let mut best: Option<(u32, u32)> = None;
+        let mut best: Option<(u32, (u32, u32))> = None;
         for &p in self.live.iter().rev() {
-            let r = rank(self.pods[p as usize].state);
+            if !self.counts_in(p, group) {
+                continue;
+            }
+            let r = rank(p);
             if best.is_none_or(|(_, br)| r < br) {
                 best = Some((p, r));
             }

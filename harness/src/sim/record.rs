@@ -26,6 +26,8 @@ pub(crate) struct Recorder {
     pub(crate) waited: u64,
     /// Arrivals since the last metric sample.
     pub(crate) sample_arrivals: u64,
+    /// Latencies since the last metric sample, when the policy reads them.
+    sample_latency: Option<WindowHist>,
     pub(crate) timeline: Vec<TimelineSample>,
     pub(crate) window_slo: Vec<WindowSlo>,
 }
@@ -64,9 +66,27 @@ impl Recorder {
             window_within: 0,
             waited: 0,
             sample_arrivals: 0,
+            sample_latency: None,
             timeline: Vec::new(),
             window_slo: Vec::new(),
         }
+    }
+
+    /// Measures the latency percentiles of each metric sample from now on.
+    pub(crate) fn measure_samples(&mut self) {
+        self.sample_latency = Some(WindowHist::default());
+    }
+
+    /// The 95th and 99th percentile latency (ms) since the last call, when measured and any
+    /// request finished.
+    pub(crate) fn take_sample_latency(&mut self) -> Option<(f64, f64)> {
+        let h = self.sample_latency.as_mut()?;
+        if h.is_empty() {
+            return None;
+        }
+        let [p95, p99] = h.quantiles_ms([0.95, 0.99]);
+        h.reset();
+        Some((p95, p99))
     }
 
     /// A request was scheduled and sent.
@@ -87,6 +107,9 @@ impl Recorder {
         let us = latency_ns / 1000;
         self.pending[class as usize].record(us);
         self.window.record(us);
+        if let Some(h) = &mut self.sample_latency {
+            h.record(us);
+        }
         self.window_ok += 1;
         if latency_ns <= self.slo_ns {
             c.within_slo += 1;
@@ -100,6 +123,9 @@ impl Recorder {
         c.requests.timed_out += 1;
         self.pending[class as usize].record(self.timeout_ns / 1000);
         self.window.record(self.timeout_ns / 1000);
+        if let Some(h) = &mut self.sample_latency {
+            h.record(self.timeout_ns / 1000);
+        }
         self.window_errors += 1;
     }
 

@@ -30,7 +30,7 @@ impl Policy for Step {
     }
 }
 
-fn plan(src: &str) -> Plan {
+pub(super) fn plan(src: &str) -> Plan {
     match Plan::parse(Path::new("test.toml"), src) {
         Ok(p) => p,
         Err(e) => panic!("test scenario is invalid: {e}"),
@@ -40,13 +40,16 @@ fn plan(src: &str) -> Plan {
 fn run_with(plan: &Plan, policy: Option<Step>) -> SetupRun {
     match policy {
         Some(p) => run_with_policy(plan, Box::new(p)),
-        None => run_with_policy(plan, crate::autoscale::build(&plan.setups[0].policy)),
+        None => run_with_policy(plan, crate::autoscale::build(plan, &plan.setups[0])),
     }
 }
 
-fn run_with_policy(plan: &Plan, policy: Box<dyn Policy>) -> SetupRun {
+pub(super) fn run_with_policy(plan: &Plan, policy: Box<dyn Policy>) -> SetupRun {
     let no_faults = chaos::FaultPlan::default();
     let mut sim = Sim::new(plan, &plan.setups[0], &no_faults);
+    if policy.reads_latency() {
+        sim.rec.measure_samples();
+    }
     sim.policy = policy;
     sim.schedule_periodic();
     for a in workloads::arrivals::ArrivalStream::new(plan) {
@@ -58,7 +61,7 @@ fn run_with_policy(plan: &Plan, policy: Box<dyn Policy>) -> SetupRun {
     run
 }
 
-const HEAD: &str = r#"
+pub(super) const HEAD: &str = r#"
 duration = "10m"
 [slo]
 latency = "1s"
@@ -348,7 +351,7 @@ replicas = 1
     assert_eq!(run.cost_usd(), 3.0 * 600.0);
 }
 
-fn run_faulty(src: &str) -> SetupRun {
+pub(super) fn run_faulty(src: &str) -> SetupRun {
     let p = plan(src);
     let faults = match chaos::FaultPlan::from_plan(&p) {
         Ok(f) => f,
@@ -360,14 +363,14 @@ fn run_faulty(src: &str) -> SetupRun {
 }
 
 /// 5 rps of 50 ms requests; pods start in 10 s and load in 20 s.
-const LIGHT_LOAD: &str = r#"[[traffic.shape]]
+pub(super) const LIGHT_LOAD: &str = r#"[[traffic.shape]]
 kind = "steady"
 rate = 5
 [service]
 time = "50ms"
 lifecycle = { schedule = "0s", start = "10s", load = "20s" }"#;
 
-const POOLS: &str = r#"
+pub(super) const POOLS: &str = r#"
 [[cluster.pool]]
 name = "spot"
 capacity_type = "spot"

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use harness::report::{
-    ClassReport, Cost, FaultEvent, Latency, PoolCost, Recovery, Report, Requests, SCHEMA, Scaling,
-    SetupReport, SloResult, SloSpec, TimelineSample,
+    BudgetReport, CapacityCost, ClassReport, Cost, FaultEvent, Latency, PoolCost, Recovery, Report,
+    Requests, SCHEMA, Scaling, SetupReport, SloResult, SloSpec, TimelineSample,
 };
 
 fn pools<const N: usize>(entries: [(&str, u32); N]) -> BTreeMap<String, u32> {
@@ -33,6 +33,7 @@ fn sample(t_s: f64, ready: u32, nodes: BTreeMap<String, u32>, cost_usd: f64) -> 
         } else {
             vec![]
         },
+        budget_held_back: 0,
     }
 }
 
@@ -57,11 +58,19 @@ fn cost(total_usd: f64, per_1k: f64, gpu_hours: f64, idle: f64, pool: &str, kind
             capacity_type: kind.to_owned(),
         },
     )];
+    let by_capacity_type = [(
+        kind.to_owned(),
+        CapacityCost {
+            usd: total_usd,
+            gpu_hours,
+        },
+    )];
     Cost {
         total_usd,
         per_1k_requests_usd: per_1k,
         gpu_hours,
         by_pool: by_pool.into_iter().collect(),
+        by_capacity_type: by_capacity_type.into_iter().collect(),
         idle_fraction: idle,
     }
 }
@@ -108,6 +117,7 @@ pub fn report() -> Report {
             cold_starts: 6,
             scale_up_reaction_s: Some(41.5),
             max_nodes: pools([("gpu-spot", 4)]),
+            budget: None,
         },
         classes: vec![ClassReport {
             name: "chat".to_owned(),
@@ -150,12 +160,21 @@ pub fn report() -> Report {
             cold_starts: 3,
             scale_up_reaction_s: None,
             max_nodes: pools([("gpu-od", 1), ("gpu-spot", 3)]),
+            budget: Some(BudgetReport {
+                ceiling_usd_per_hour: 12.0,
+                limited_s: 95.0,
+                first_limited_s: Some(305.0),
+                max_held_back: 3,
+            }),
         },
         classes: vec![],
         faults: vec![],
         timeline: vec![
             sample(1.0, 1, pools([("gpu-od", 1), ("gpu-spot", 1)]), 0.01),
-            sample(2.0, 1, pools([("gpu-od", 1), ("gpu-spot", 2)]), 0.02),
+            TimelineSample {
+                budget_held_back: 3,
+                ..sample(2.0, 1, pools([("gpu-od", 1), ("gpu-spot", 2)]), 0.02)
+            },
         ],
     };
     let fixed = SetupReport {
@@ -176,6 +195,7 @@ pub fn report() -> Report {
             cold_starts: 10,
             scale_up_reaction_s: None,
             max_nodes: pools([("gpu-od", 3)]),
+            budget: None,
         },
         classes: vec![],
         faults: vec![],

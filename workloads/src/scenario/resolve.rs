@@ -220,6 +220,15 @@ impl Resolver<'_> {
                     ),
                 );
             }
+            if !(pool.speed > 0.0 && pool.speed.is_finite()) {
+                return self.err(
+                    p.span(),
+                    format!(
+                        "pool {:?}: speed must be above zero, found {}",
+                        pool.name, pool.speed
+                    ),
+                );
+            }
             if pool.min_nodes > pool.max_nodes {
                 return self.err(
                     p.span(),
@@ -262,9 +271,12 @@ impl Resolver<'_> {
         if let Some(c) = &f.keda {
             chosen.push(PolicyConfig::Keda(c.clone()));
         }
+        if let Some(c) = &f.cost_aware {
+            chosen.push(PolicyConfig::CostAware(c.clone()));
+        }
         if chosen.len() != 1 {
             return self.err(span, format!(
-                "setup {:?} needs exactly one policy table ([setup.fixed], [setup.hpa], [setup.kpa] or [setup.keda]), found {}",
+                "setup {:?} needs exactly one policy table ([setup.fixed], [setup.hpa], [setup.kpa], [setup.keda] or [setup.cost-aware]), found {}",
                 f.name,
                 chosen.len()
             ));
@@ -300,6 +312,24 @@ impl Resolver<'_> {
             }
             (_, p) => p.unwrap_or(0.0),
         };
+        if let PolicyConfig::CostAware(c) = &policy {
+            for name in c.throughput.keys() {
+                let known = match billing {
+                    Billing::Node => pools.iter().any(|p| &p.name == name),
+                    Billing::Replica => name == "replicas",
+                };
+                if !known {
+                    let names: Vec<&str> = match billing {
+                        Billing::Node => pools.iter().map(|p| p.name.as_str()).collect(),
+                        Billing::Replica => vec!["replicas"],
+                    };
+                    return self.err(span, format!(
+                        "setup {:?}: cost-aware throughput names {name:?}, which is not one of its pools ({names:?})",
+                        f.name
+                    ));
+                }
+            }
+        }
         if billing == Billing::Node && pools.is_empty() {
             return self.err(
                 span,

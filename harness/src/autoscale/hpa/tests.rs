@@ -38,6 +38,7 @@ fn decide(p: &mut Hpa, now: f64, current: u32, pods: PodCounts, s: &[MetricSampl
         current,
         pods,
         samples: s,
+        pools: &[],
     })
 }
 

@@ -40,6 +40,7 @@ fn run(k: &mut Keda, start: u32, until: f64, queue: impl Fn(f64) -> f64) -> Vec<
             current,
             pods,
             samples: &s,
+            pools: &[],
         });
         out.push((t, current));
         t += k.interval();
@@ -95,6 +96,7 @@ fn no_sample_changes_nothing() {
         current: 0,
         pods: PodCounts::default(),
         samples: &[],
+        pools: &[],
     };
     assert_eq!(k.decide(&obs), 0);
 }

@@ -33,6 +33,7 @@ fn run(c: serde_json::Value, start: u32, until: u32, load: impl Fn(u32) -> f64) 
             queue: total - served,
             arrival_rps: total,
             gpu_util_pct: 0.0,
+            ..MetricSample::default()
         });
         if t % 2 != 0 {
             continue;
@@ -47,6 +48,7 @@ fn run(c: serde_json::Value, start: u32, until: u32, load: impl Fn(u32) -> f64) 
                 ..PodCounts::default()
             },
             samples: &samples[..visible],
+            pools: &[],
         };
         let want = kpa.decide(&obs);
         ticks.push((t, want, ready, kpa.in_panic()));
@@ -182,6 +184,7 @@ fn no_data_keeps_the_current_scale() {
         current: 5,
         pods: PodCounts::default(),
         samples: &[],
+        pools: &[],
     };
     assert_eq!(k.decide(&obs), 5);
     assert!((k.interval() - 2.0).abs() < 1e-9);
