@@ -266,7 +266,7 @@ replicas = 20
 #[test]
 fn fault_scenarios_report_their_faults() {
     for (name, kind, setups) in [
-        ("spot-fallback.toml", "pool-outage", 3),
+        ("spot-fallback.toml", "pool-outage", 6),
         ("evictions.toml", "pod-eviction", 3),
     ] {
         let (o, report, out, _dir) = run(name);
@@ -294,27 +294,65 @@ fn fault_scenarios_report_their_faults() {
 }
 
 /// Losing the spot pool costs the spot-only setup its SLO; falling back to on-demand recovers.
+/// The cost-aware policy recovers as fast and then moves back to spot, so it pays less; hedged,
+/// it loses far fewer requests; capped by a budget, it recovers more slowly and says so.
 #[test]
 fn spot_fallback_recovers_only_with_a_fallback_pool() {
-    let (_, report, _, _dir) = run("spot-fallback.toml");
-    let get = |n: &str| report.setups.iter().find(|s| s.name == n).cloned();
-    let (Some(od), Some(spot), Some(fallback)) = (
+    let (o, report, _, _dir) = run("spot-fallback.toml");
+    let get = |n: &str| {
+        report
+            .setups
+            .iter()
+            .find(|s| s.name == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("setup {n} missing"))
+    };
+    let (od, spot, fallback) = (
         get("on-demand-only"),
         get("spot-only"),
         get("spot-then-on-demand"),
-    ) else {
-        panic!("setups missing");
-    };
+    );
+    let (aware, hedged, capped) = (
+        get("cost-aware"),
+        get("cost-aware-hedged"),
+        get("cost-aware-capped"),
+    );
     assert_eq!(od.faults[0].pods_lost, 0, "on-demand only is untouched");
     assert!(spot.faults[0].pods_lost > 0 && fallback.faults[0].pods_lost > 0);
-    let recovery = |s: &harness::report::SetupReport| s.slo.recoveries[0].recovery_s;
-    let (Some(back), Some(spot_back)) = (recovery(&fallback), recovery(&spot)) else {
-        panic!("both recover eventually");
+    let recovery = |s: &harness::report::SetupReport| match s.slo.recoveries[0].recovery_s {
+        Some(r) => r,
+        None => panic!("{} never recovered", s.name),
     };
-    assert!(
-        back < spot_back,
-        "fallback {back} s, spot only {spot_back} s"
-    );
+    assert!(recovery(&fallback) < recovery(&spot));
     assert!(fallback.cost.by_pool["gpu-on-demand"].usd > 0.0);
     assert!(spot.cost.total_usd < od.cost.total_usd);
+    // Cost-aware: as fast back as the HPA's fallback (a decision is 10 s), cheaper because it
+    // returns to spot; by the end it runs on spot nodes only.
+    assert!(recovery(&aware) <= recovery(&fallback) + 10.0);
+    assert!(aware.cost.total_usd < fallback.cost.total_usd);
+    assert!(
+        aware.cost.by_capacity_type["on-demand"].usd
+            < fallback.cost.by_capacity_type["on-demand"].usd
+    );
+    let last = aware
+        .timeline
+        .last()
+        .map(|w| w.nodes.clone())
+        .unwrap_or_default();
+    assert_eq!(last.get("gpu-on-demand"), Some(&0), "{last:?}");
+    // Hedged: half on demand all along, so the outage fails far fewer requests.
+    let errors = |s: &harness::report::SetupReport| s.requests.scheduled - s.requests.ok;
+    assert!(errors(&hedged) * 3 < errors(&aware));
+    // Capped: what the budget held back is reported, and shows in the recovery.
+    let Some(b) = capped.scaling.budget else {
+        panic!("no budget report")
+    };
+    assert!(b.limited_s > 0.0 && b.max_held_back > 0);
+    assert!(recovery(&capped) > recovery(&aware));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Budget ceilings"));
+    // Cost by capacity type adds up to the total.
+    for s in &report.setups {
+        let sum: f64 = s.cost.by_capacity_type.values().map(|c| c.usd).sum();
+        assert!((sum - s.cost.total_usd).abs() < 1e-9, "{}", s.name);
+    }
 }
