@@ -44,10 +44,22 @@ impl Sim<'_> {
         self.finish()
     }
 
+    #[inline]
     fn handle(&mut self, ev: Event) {
         match ev {
             Event::Done { pod, slot, token } => self.done(pod, slot, token),
             Event::ClientTimeout { pod, slot, token } => self.client_timeout(pod, slot, token),
+            _ => self.handle_rare(ev),
+        }
+    }
+
+    /// Every event but a request's: a few per second of scenario time against thousands of
+    /// requests, so kept out of the request loop (its code would bloat the loop's prologue).
+    #[cold]
+    #[inline(never)]
+    fn handle_rare(&mut self, ev: Event) {
+        match ev {
+            Event::Done { .. } | Event::ClientTimeout { .. } => {}
             Event::PodPhase { pod } => self.phase_done(pod),
             Event::GraceEnd { pod } => self.grace_end(pod),
             Event::NodeUp { node } => {
@@ -101,7 +113,7 @@ impl Sim<'_> {
     }
 
     /// Starts serving `w` on `pod`, which has a free slot.
-    #[inline]
+    #[inline(always)]
     fn dispatch(&mut self, pod: u32, w: Waiting) {
         let now = self.now;
         let deadline = w.intended + self.timeout_ns;
