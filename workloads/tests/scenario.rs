@@ -138,12 +138,24 @@ fn a_cost_aware_setup_resolves_with_its_defaults_and_checks_its_settings() {
     assert_eq!(c.scale_down_window.as_secs_f64(), 300.0);
     assert_eq!(c.avoid_after_disruption.as_secs_f64(), 600.0);
     for (setting, message) in [
-        ("target_utilization = 1.5", "target_utilization must be above 0 and at most 1"),
-        ("max_spot_share = -0.1", "max_spot_share must be between 0 and 1"),
+        (
+            "target_utilization = 1.5",
+            "target_utilization must be above 0 and at most 1",
+        ),
+        (
+            "max_spot_share = -0.1",
+            "max_spot_share must be between 0 and 1",
+        ),
         ("budget_per_hour = 0", "budget_per_hour must be above zero"),
         ("interval = \"0s\"", "interval must be longer than zero"),
-        ("throughput = { gpu = 0 }", "throughput of \"gpu\" must be above zero"),
-        ("throughput = { cpu = 40 }", "names \"cpu\", which is not one of its pools"),
+        (
+            "throughput = { gpu = 0 }",
+            "throughput of \"gpu\" must be above zero",
+        ),
+        (
+            "throughput = { cpu = 40 }",
+            "names \"cpu\", which is not one of its pools",
+        ),
         ("budget = 4", "unknown field `budget`"),
     ] {
         let e = err(&format!(

@@ -87,8 +87,6 @@ pub struct PoolView {
     /// Pods the policy placed here that sit on nodes under an interruption notice: they serve
     /// until the node is reclaimed, then are gone (they are not replaced).
     pub noticed: u32,
-    /// How long the oldest unbound pod placed here has waited, in seconds (0 with none).
-    pub oldest_unbound_s: f64,
     /// When a node of this pool last got an interruption notice or was lost, in seconds.
     pub last_disruption: Option<f64>,
     /// When the cluster autoscaler last needed a node in this pool and could not get one (an

@@ -217,21 +217,19 @@ impl<'a> Sim<'a> {
         let lc = &setup.lifecycle;
         let initial = setup.initial_replicas;
         let policy = autoscale::build(plan, setup);
+        // The initial replicas: per pool for a policy that places them, else anywhere; the
+        // warm pool always anywhere.
         let placement = policy.initial_placement(initial);
+        let pinned = placement.clone().unwrap_or_default();
+        let anywhere = setup.warm_pool + if placement.is_some() { 0 } else { initial };
         let cluster = match setup.billing {
-            Billing::Node => {
-                let (pinned, anywhere) = match &placement {
-                    Some(v) => (v.as_slice(), setup.warm_pool),
-                    None => (&[][..], initial + setup.warm_pool),
-                };
-                Some(Cluster::new(
-                    &setup.pools,
-                    plan.service.gpus,
-                    pinned,
-                    anywhere,
-                    plan.seed ^ 0x005e_edc1_u64,
-                ))
-            }
+            Billing::Node => Some(Cluster::new(
+                &setup.pools,
+                plan.service.gpus,
+                &pinned,
+                anywhere,
+                plan.seed ^ 0x005e_edc1_u64,
+            )),
             Billing::Replica => None,
         };
         let priorities: Vec<u8> = if plan.traffic.classes.is_empty() {
@@ -266,7 +264,7 @@ impl<'a> Sim<'a> {
             rng: <Pcg64Mcg as rand::SeedableRng>::seed_from_u64(plan.seed ^ 0x9e37_79b9_7f4a_7c15),
             policy,
             desired: initial,
-            placement: placement.clone(),
+            placement,
             held_back: 0,
             budget_limited: Gauge::default(),
             first_held_back: None,
@@ -293,22 +291,13 @@ impl<'a> Sim<'a> {
         if sim.policy.reads_latency() {
             sim.rec.measure_samples();
         }
-        match &placement {
-            Some(per_pool) => {
-                for (i, &n) in per_pool.iter().enumerate() {
-                    for _ in 0..n {
-                        sim.create_ready_pod(Some(i as u16));
-                    }
-                }
-                for _ in 0..setup.warm_pool {
-                    sim.create_ready_pod(None);
-                }
+        for (i, &n) in pinned.iter().enumerate() {
+            for _ in 0..n {
+                sim.create_ready_pod(Some(i as u16));
             }
-            None => {
-                for _ in 0..initial + setup.warm_pool {
-                    sim.create_ready_pod(None);
-                }
-            }
+        }
+        for _ in 0..anywhere {
+            sim.create_ready_pod(None);
         }
         sim
     }

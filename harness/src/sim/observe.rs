@@ -133,7 +133,6 @@ impl Sim<'_> {
                 PodState::Unbound => {
                     c.pending += 1;
                     v.unbound += 1;
-                    v.oldest_unbound_s = v.oldest_unbound_s.max(secs(self.now - pod.created));
                 }
                 PodState::Starting => c.pending += 1,
                 PodState::Loading => c.loading += 1,

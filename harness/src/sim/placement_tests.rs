@@ -252,3 +252,39 @@ replicas = 1
     let unread = unread.lock().map(|v| v.clone()).unwrap_or_default();
     assert!(!unread.is_empty() && unread.iter().all(|s| s.1.is_none() && s.2.is_none()));
 }
+
+#[test]
+fn under_replica_billing_the_replicas_are_the_one_resource() {
+    // 140 rps of 100 ms requests, one at a time: 10 rps a replica, 20 at 70% (serverless
+    // style, replicas ready in 3 s). The queue built up by the one replica of the start drains
+    // once they are ready, and adds nothing: the need of the last 5 minutes (noisy estimates
+    // of 140 rps) asks for 20 to 22.
+    let run = run_faulty(&format!(
+        r#"{HEAD}
+[[traffic.shape]]
+kind = "steady"
+rate = 140
+[service]
+time = "100ms"
+lifecycle = {{ schedule = "0s", start = "1s", load = "2s" }}
+[cluster]
+billing = "replica"
+price_per_replica_hour = 0.5
+[[setup]]
+name = "ca"
+[setup.cost-aware]
+max_replicas = 40
+budget_per_hour = 100.0
+"#
+    ));
+    for w in run.timeline.iter().filter(|w| w.t_s > 60.0) {
+        assert!((20..=22).contains(&w.replicas_desired), "{w:?}");
+    }
+    assert!(
+        run.max_ready <= 22,
+        "no wind-up from the first queue: {}",
+        run.max_ready
+    );
+    assert!(run.pools.contains_key("replicas"));
+    assert_eq!(run.budget.map(|b| b.max_held_back), Some(0));
+}

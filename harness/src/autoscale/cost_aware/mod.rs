@@ -6,13 +6,15 @@
 //! `price per hour / (3600 x throughput per replica)`. Every `interval` it:
 //!
 //! 1. **estimates the capacity needed**: the larger of the short-window and long-window mean
-//!    arrival rate, times a latency headroom, divided by the target utilisation, plus the queue's
-//!    backlog drained within one SLO latency. The headroom grows (x1.25, at most x3) while the
-//!    tail latency at the SLO's percentile, projected one decision ahead from its trend, exceeds
-//!    80% of the SLO, and shrinks back (0.05 per decision) once it is below half of it with no
-//!    queue. Both feedback terms act only when every planned replica is ready: capacity on its
-//!    way is given time to act, so a slow cold start does not wind the plan up. A scale-down
-//!    takes the largest need of the last `scale_down_window`, a scale-up the current one;
+//!    arrival rate, times a latency headroom, divided by the target utilisation, plus a queue
+//!    that stood through the short window without draining, drained within it. The headroom
+//!    grows (x1.25, at most x3) while the tail latency at the SLO's percentile is not falling
+//!    and, projected one decision ahead from its trend, exceeds 80% of the SLO; it shrinks back
+//!    (0.05 per decision) once the tail is below half of the SLO with no queue. Both feedback
+//!    terms read only samples taken after every planned replica was ready with nothing held
+//!    back: capacity on its way is given time to act, so a slow cold start or a budget does not
+//!    wind the plan up. A scale-down takes the largest need of the last `scale_down_window`, a
+//!    scale-up the current one;
 //! 2. **keeps** the replicas it has, except those waiting for a node in a pool it now avoids;
 //!    replicas on nodes under an interruption notice are not counted (they are replaced now);
 //! 3. **trims** a surplus from the dearest pool first, never taking away a ready replica whose
@@ -21,7 +23,7 @@
 //!    the SLO before those that cannot, cheapest per inference first, available pools before
 //!    avoided ones (a pool is avoided for `avoid_after_disruption` after a node of it got an
 //!    interruption notice or was lost, or the cluster autoscaler could not get a node there),
-//!    spot pools within `max_spot_share` of the capacity needed while another pool has room;
+//!    spot pools within `max_spot_share` of the capacity planned while another pool has room;
 //!    never above `max_replicas` nor, beyond `min_replicas`, above `budget_per_hour` (what it
 //!    held back for the budget is reported);
 //! 5. **moves back**: when nothing is on its way and nothing was added, it starts replacing the
@@ -287,17 +289,22 @@ impl CostAware {
                     .filter_map(|s| self.slo.of_sample(s).map(|l| (s.t, l))),
             );
             let projected = tail_now.map(|l| l + trend * 2.0 * c.interval.as_secs_f64());
-            // A queue that stood through the whole short window, drained within it.
+            // A queue that stood through the whole short window without draining, drained
+            // within the window; a queue on its way down needs nothing more.
             let standing = settled
                 .iter()
                 .map(|s| s.queue)
                 .fold(f64::INFINITY, f64::min);
-            if projected.is_some_and(|p| p > PRESSURE * slo) {
+            let draining = slope(settled.iter().map(|s| (s.t, s.queue))) < 0.0;
+            // A tail that is high and not falling: the plan's throughput is optimistic.
+            if trend >= 0.0 && projected.is_some_and(|p| p > PRESSURE * slo) {
                 self.headroom = (self.headroom * HEADROOM_UP).min(HEADROOM_MAX);
             } else if tail_now.is_none_or(|l| l < CALM * slo) && standing < 1.0 {
                 self.headroom = (self.headroom - HEADROOM_DOWN).max(1.0);
             }
-            backlog = standing / short_window;
+            if !draining {
+                backlog = standing / short_window;
+            }
         }
         let raw = demand * self.headroom / c.target_utilization + backlog;
         let now = obs.now;
@@ -488,7 +495,8 @@ impl Policy for CostAware {
             target[i] += 1;
             added = true;
         }
-        if held_back > 0 {
+        if added || held_back > 0 {
+            // The plan is not in place until what it adds is ready and nothing is held back.
             self.settled_since = None;
         }
         if !settling && !added {

@@ -48,15 +48,12 @@ fn rps_for(replicas: u32) -> f64 {
     replicas as f64 * 40.0 * 0.7
 }
 
-/// A minute of one-second samples up to `now`.
-fn samples(now: f64, rps: f64, queue: f64, p99_ms: Option<f64>) -> Vec<MetricSample> {
+/// A minute of one-second samples up to `now` at `rps` arrivals a second, nothing queued.
+fn samples(now: f64, rps: f64) -> Vec<MetricSample> {
     (0..60)
         .map(|i| MetricSample {
             t: now - 59.0 + i as f64,
             arrival_rps: rps,
-            queue,
-            latency_p99_ms: p99_ms,
-            latency_p95_ms: p99_ms.map(|l| l / 2.0),
             ..MetricSample::default()
         })
         .collect()
@@ -81,6 +78,11 @@ fn decide(p: &mut CostAware, now: f64, samples: &[MetricSample], pools: &[PoolVi
         samples,
         pools,
     })
+}
+
+/// A decision at `now` after a minute of steady arrivals that need `replicas` replicas.
+fn steady(p: &mut CostAware, now: f64, replicas: u32, pools: &[PoolView]) -> Decision {
+    decide(p, now, &samples(now, rps_for(replicas)), pools)
 }
 
 fn per_pool(d: &Decision) -> Vec<u32> {
@@ -111,7 +113,7 @@ fn the_design_price_table_ranks_gpu_spot_first_per_inference() {
     let d = decide(
         &mut p,
         60.0,
-        &samples(60.0, 300.0, 0.0, None),
+        &samples(60.0, 300.0),
         &[ready(0), ready(0), ready(1)],
     );
     assert_eq!(per_pool(&d), [0, 0, 3]);
@@ -127,24 +129,14 @@ fn a_resource_too_slow_for_the_slo_comes_last_however_cheap() {
             resource("dear-fast", false, 0.80, 40.0, 0.3),
         ],
     );
-    let d = decide(
-        &mut p,
-        60.0,
-        &samples(60.0, rps_for(4), 0.0, None),
-        &[ready(0), ready(1)],
-    );
+    let d = steady(&mut p, 60.0, 4, &[ready(0), ready(1)]);
     assert_eq!(per_pool(&d), [0, 4]);
 }
 
 #[test]
 fn scale_up_goes_to_the_cheapest_pool_at_once() {
     let mut p = spot_and_od("max_replicas = 30");
-    let d = decide(
-        &mut p,
-        60.0,
-        &samples(60.0, rps_for(8), 0.0, None),
-        &[ready(2), ready(0)],
-    );
+    let d = steady(&mut p, 60.0, 8, &[ready(2), ready(0)]);
     assert_eq!(per_pool(&d), [8, 0]);
     assert_eq!(d.held_back, 0);
 }
@@ -157,12 +149,7 @@ fn a_spot_notice_replaces_the_noticed_pods_on_demand_at_once() {
         last_disruption: Some(55.0),
         ..ready(6)
     };
-    let d = decide(
-        &mut p,
-        60.0,
-        &samples(60.0, rps_for(8), 0.0, None),
-        &[spot, ready(0)],
-    );
+    let d = steady(&mut p, 60.0, 8, &[spot, ready(0)]);
     // The six healthy spot pods stay; the two under notice are replaced on on-demand.
     assert_eq!(per_pool(&d), [6, 2]);
 }
@@ -177,32 +164,21 @@ fn a_short_spot_pool_gives_up_its_waiting_pods_for_on_demand() {
             ..PodCounts::default()
         },
         unbound: 3,
-        oldest_unbound_s: 200.0,
         last_shortage: Some(50.0),
         ..PoolView::default()
     };
-    let d = decide(
-        &mut p,
-        60.0,
-        &samples(60.0, rps_for(7), 0.0, None),
-        &[spot, ready(0)],
-    );
+    let d = steady(&mut p, 60.0, 7, &[spot, ready(0)]);
     assert_eq!(per_pool(&d), [4, 3]);
     // A spot pool at its max is short too: the rest goes on demand.
     let mut p = spot_and_od("max_replicas = 60");
-    let d = decide(
-        &mut p,
-        60.0,
-        &samples(60.0, rps_for(45), 0.0, None),
-        &[ready(2), ready(0)],
-    );
+    let d = steady(&mut p, 60.0, 45, &[ready(2), ready(0)]);
     assert_eq!(per_pool(&d), [40, 5]);
 }
 
 #[test]
 fn after_the_avoidance_capacity_moves_back_to_spot_once_it_is_ready() {
     let mut p = spot_and_od("max_replicas = 30");
-    let s = |now| samples(now, rps_for(8), 0.0, None);
+    let s = |now| samples(now, rps_for(8));
     let lost = |now| PoolView {
         last_disruption: Some(now),
         ..ready(0)
@@ -243,7 +219,7 @@ fn the_budget_caps_what_it_adds_and_reports_what_it_held_back() {
         SLO,
         vec![resource("od", false, 1.0, 40.0, 0.3)],
     );
-    let need_10 = samples(60.0, rps_for(10), 0.0, None);
+    let need_10 = samples(60.0, rps_for(10));
     let d = decide(&mut p, 60.0, &need_10, &[ready(4)]);
     assert_eq!((per_pool(&d), d.held_back), (vec![6], 4));
     // Above the ceiling already (a fallback, a smaller budget): it keeps what it has, adds none.
@@ -255,40 +231,20 @@ fn the_budget_caps_what_it_adds_and_reports_what_it_held_back() {
         SLO,
         vec![resource("od", false, 1.0, 40.0, 0.3)],
     );
-    let d = decide(
-        &mut p,
-        80.0,
-        &samples(80.0, rps_for(5), 0.0, None),
-        &[ready(4)],
-    );
+    let d = steady(&mut p, 80.0, 5, &[ready(4)]);
     assert_eq!((per_pool(&d), d.held_back), (vec![5], 0));
 }
 
 #[test]
 fn scale_down_waits_for_the_scale_down_window() {
     let mut p = spot_and_od("max_replicas = 30");
-    let d = decide(
-        &mut p,
-        100.0,
-        &samples(100.0, rps_for(10), 0.0, None),
-        &[ready(4), ready(0)],
-    );
+    let d = steady(&mut p, 100.0, 10, &[ready(4), ready(0)]);
     assert_eq!(per_pool(&d), [10, 0]);
     for t in [110.0, 200.0, 390.0] {
-        let d = decide(
-            &mut p,
-            t,
-            &samples(t, rps_for(4), 0.0, None),
-            &[ready(10), ready(0)],
-        );
+        let d = steady(&mut p, t, 4, &[ready(10), ready(0)]);
         assert_eq!(per_pool(&d), [10, 0], "at {t}");
     }
-    let d = decide(
-        &mut p,
-        400.0,
-        &samples(400.0, rps_for(4), 0.0, None),
-        &[ready(10), ready(0)],
-    );
+    let d = steady(&mut p, 400.0, 4, &[ready(10), ready(0)]);
     assert_eq!(per_pool(&d), [4, 0]);
 }
 
@@ -375,6 +331,22 @@ fn latency_and_queue_add_capacity_only_once_everything_is_ready() {
         &all_ready,
     );
     assert_eq!(per_pool(&d), [8, 0]);
+    // A tail far above the SLO but falling fast is capacity catching up: nothing more.
+    let mut p = spot_and_od("max_replicas = 30");
+    decide(
+        &mut p,
+        20.0,
+        &series(0.0, 20.0, 8, |_| 0.0, |_| None),
+        &all_ready,
+    );
+    let falling = |t: f64| Some(5000.0 - 20.0 * (t - 20.0));
+    let d = decide(
+        &mut p,
+        60.0,
+        &series(0.0, 60.0, 8, |_| 0.0, falling),
+        &all_ready,
+    );
+    assert_eq!(per_pool(&d), [8, 0]);
     // A queue of 40 or more through the whole short window (10 s) is drained within it: 4 rps
     // more. A queue that empties within the window adds nothing.
     let mut p = spot_and_od("max_replicas = 30");
@@ -432,12 +404,7 @@ fn latency_and_queue_add_capacity_only_once_everything_is_ready() {
 #[test]
 fn the_spot_share_keeps_the_rest_on_demand() {
     let mut p = spot_and_od("max_replicas = 30\nmax_spot_share = 0.5");
-    let d = decide(
-        &mut p,
-        60.0,
-        &samples(60.0, rps_for(8), 0.0, None),
-        &[ready(1), ready(1)],
-    );
+    let d = steady(&mut p, 60.0, 8, &[ready(1), ready(1)]);
     assert_eq!(per_pool(&d), [4, 4]);
     assert_eq!(p.initial_placement(8), Some(vec![4, 4]));
     // Moving back after an outage: only the spot share of the plan moves, and the replicas
@@ -447,12 +414,7 @@ fn the_spot_share_keeps_the_rest_on_demand() {
         last_disruption: Some(0.0),
         ..ready(0)
     };
-    let d = decide(
-        &mut p,
-        700.0,
-        &samples(700.0, rps_for(8), 0.0, None),
-        &[lost, ready(8)],
-    );
+    let d = steady(&mut p, 700.0, 8, &[lost, ready(8)]);
     assert_eq!(per_pool(&d), [4, 8]);
     let starting = PoolView {
         pods: PodCounts {
@@ -461,38 +423,18 @@ fn the_spot_share_keeps_the_rest_on_demand() {
         },
         ..lost
     };
-    let d = decide(
-        &mut p,
-        710.0,
-        &samples(710.0, rps_for(8), 0.0, None),
-        &[starting, ready(8)],
-    );
+    let d = steady(&mut p, 710.0, 8, &[starting, ready(8)]);
     assert_eq!(per_pool(&d), [4, 8]);
-    let d = decide(
-        &mut p,
-        720.0,
-        &samples(720.0, rps_for(8), 0.0, None),
-        &[PoolView { ..ready(4) }, ready(8)],
-    );
+    let d = steady(&mut p, 720.0, 8, &[PoolView { ..ready(4) }, ready(8)]);
     assert_eq!(per_pool(&d), [4, 4]);
 }
 
 #[test]
 fn min_and_max_bound_the_plan() {
     let mut p = spot_and_od("min_replicas = 2\nmax_replicas = 30");
-    let d = decide(
-        &mut p,
-        60.0,
-        &samples(60.0, 0.0, 0.0, None),
-        &[ready(0), ready(0)],
-    );
+    let d = decide(&mut p, 60.0, &samples(60.0, 0.0), &[ready(0), ready(0)]);
     assert_eq!(per_pool(&d), [2, 0]);
-    let d = decide(
-        &mut p,
-        70.0,
-        &samples(70.0, 1e6, 0.0, None),
-        &[ready(2), ready(0)],
-    );
+    let d = decide(&mut p, 70.0, &samples(70.0, 1e6), &[ready(2), ready(0)]);
     assert_eq!(per_pool(&d), [30, 0]);
 }
 
