@@ -2,6 +2,7 @@
 //! share, and the report every driver produces.
 
 pub mod autoscale;
+pub mod record;
 pub mod report;
 pub mod run;
 pub mod score;

@@ -69,8 +69,21 @@ pub struct SetupReport {
     pub classes: Vec<ClassReport>,
     /// Injected faults and their effects.
     pub faults: Vec<FaultEvent>,
+    /// How the live load engine kept its schedule (live runs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadReport>,
     /// One sample per window.
     pub timeline: Vec<TimelineSample>,
+}
+
+/// What the live load engine measured beyond the outcomes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// Actual minus intended send time of the requests sent: how well the schedule was kept.
+    pub schedule_lag_ms: Latency,
+    /// Requests per outcome class (`http_200`, `http_503`, `connect`, `reset`, `timeout`,
+    /// `not_sent`, `cancelled`).
+    pub outcomes: BTreeMap<String, u64>,
 }
 
 /// Every scheduled request is counted exactly once:

@@ -137,6 +137,16 @@ pub struct PoolRun {
     pub max_units: u32,
 }
 
+/// What the live load engine measured beyond the outcomes.
+#[derive(Debug, Clone)]
+pub struct LoadStats {
+    /// Actual minus intended send time of every request sent, in microseconds.
+    pub schedule_lag: LatencyHist,
+    /// Requests per outcome class: `http_<status>`, `connect`, `reset`, `timeout`, `not_sent`,
+    /// `cancelled`.
+    pub outcomes: BTreeMap<String, u64>,
+}
+
 /// One setup's whole run.
 #[derive(Debug, Clone)]
 pub struct SetupRun {
@@ -160,6 +170,8 @@ pub struct SetupRun {
     pub scale_up_reaction_s: Option<f64>,
     /// What the policy's budget ceiling held back, for a policy with one.
     pub budget: Option<BudgetReport>,
+    /// How a live load engine kept its schedule, and its outcomes by class (live runs only).
+    pub load: Option<LoadStats>,
     /// The timeline.
     pub timeline: Vec<TimelineSample>,
     /// The SLO accounting of each window, parallel to `timeline`.

@@ -8,8 +8,8 @@
 use workloads::Plan;
 
 use crate::report::{
-    CapacityCost, ClassReport, Cost, PoolCost, Recovery, Report, SCHEMA, Scaling, SetupReport,
-    SloResult, SloSpec,
+    CapacityCost, ClassReport, Cost, LoadReport, PoolCost, Recovery, Report, SCHEMA, Scaling,
+    SetupReport, SloResult, SloSpec,
 };
 use crate::run::{SetupRun, WindowSlo};
 
@@ -167,6 +167,10 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
             })
             .collect(),
         faults: run.faults.clone(),
+        load: run.load.as_ref().map(|l| LoadReport {
+            schedule_lag_ms: l.schedule_lag.summary(),
+            outcomes: l.outcomes.clone(),
+        }),
         timeline: run.timeline.clone(),
     }
 }
@@ -275,6 +279,7 @@ mod tests {
             },
             classes: vec![],
             faults: vec![],
+            load: None,
             timeline: vec![],
         }
     }

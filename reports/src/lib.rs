@@ -18,7 +18,7 @@ mod timeline;
 
 pub use error::{ReportError, WriteError};
 pub use json::{Json, read_json, write_json};
-pub use table::{budget_table, fault_table, ranked_table};
+pub use table::{budget_table, fault_table, load_table, ranked_table};
 pub use timeline::{TimelineCsv, write_timeline_csv};
 
 /// One file format a report can be written in.

@@ -35,7 +35,38 @@ pub fn ranked_table(report: &Report) -> String {
         out.push_str("\nBudget ceilings\n");
         out.push_str(&budgets);
     }
+    if let Some(load) = load_table(report) {
+        out.push_str("\nLoad engine (schedule lag: actual - intended send time)\n");
+        out.push_str(&load);
+    }
     out
+}
+
+/// How the live load engine kept its schedule and how requests ended, per setup, or `None`
+/// for a simulated run. Ends with a newline.
+pub fn load_table(report: &Report) -> Option<String> {
+    let setups: Vec<_> = by_rank(report)
+        .into_iter()
+        .filter_map(|s| s.load.as_ref().map(|l| (s, l)))
+        .collect();
+    if setups.is_empty() {
+        return None;
+    }
+    let mut b = Builder::default();
+    b.push_record(["setup", "lag p50", "lag p99", "lag max", "outcomes"]);
+    for (s, l) in setups {
+        let outcomes: Vec<String> = l.outcomes.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        b.push_record([
+            s.name.clone(),
+            ms(l.schedule_lag_ms.p50),
+            ms(l.schedule_lag_ms.p99),
+            ms(l.schedule_lag_ms.max),
+            outcomes.join(" "),
+        ]);
+    }
+    let mut table = b.build();
+    table.modify(Columns::new(1..4), Alignment::right());
+    Some(render(finish(table, 0)))
 }
 
 /// What the budget ceiling of each setup that has one held back, in rank order, or `None` when

@@ -3,7 +3,7 @@
 mod common;
 
 use harness::report::Recovery;
-use reports::{budget_table, fault_table, ranked_table};
+use reports::{budget_table, fault_table, load_table, ranked_table};
 
 /// The whole output for the shared report; update deliberately when the layout changes.
 const SNAPSHOT: &str = "\
@@ -160,4 +160,31 @@ fn no_setups_still_renders_headers() {
         text.contains("p99.9") && text.contains("$/1k req"),
         "{text}"
     );
+}
+
+#[test]
+fn a_live_run_shows_its_schedule_lag_and_outcomes() {
+    let mut report = common::report();
+    assert_eq!(load_table(&report), None, "a simulated run has none");
+    report.setups[0].load = Some(harness::report::LoadReport {
+        schedule_lag_ms: harness::report::Latency {
+            p50: 0.078,
+            p99: 0.41,
+            max: 3.9,
+            ..Default::default()
+        },
+        outcomes: [("http_200".to_owned(), 1190), ("timeout".to_owned(), 10)]
+            .into_iter()
+            .collect(),
+    });
+    let text = ranked_table(&report);
+    assert!(text.contains("Load engine (schedule lag"), "{text}");
+    for figure in [
+        "0.0780 ms",
+        "0.410 ms",
+        "3.90 ms",
+        "http_200:1190 timeout:10",
+    ] {
+        assert!(text.contains(figure), "{figure:?} missing from\n{text}");
+    }
 }

@@ -1,12 +1,19 @@
 //! The command line: one module per subcommand, each with its `Args` and `cmd()`.
 
 mod bench;
+mod load;
 mod run;
 mod validate;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
+use anyhow::anyhow;
 use clap::{Parser, Subcommand};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::flag;
 
 /// Exit codes, as DESIGN.md's CLI contract defines them.
 pub mod exit {
@@ -62,8 +69,47 @@ enum Command {
     Run(run::Args),
     /// Parse and check a scenario without running it.
     Validate(validate::Args),
+    /// Send open-loop load to an HTTP endpoint and measure it from the intended send time.
+    Load(load::Args),
     /// Measure scalebench itself.
     Bench(bench::Args),
+}
+
+/// A flag that Ctrl-C or SIGTERM sets: the run ends early and what was measured until then is
+/// still written. A second signal ends the process at once (exit 130).
+pub fn cancel_on_signals() -> Result<Arc<AtomicBool>, Failure> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        flag::register_conditional_shutdown(signal, 130, Arc::clone(&cancel))
+            .and_then(|_| flag::register(signal, Arc::clone(&cancel)))
+            .map_err(|e| Failure::env(anyhow!("cannot install the signal handler: {e}")))?;
+    }
+    Ok(cancel)
+}
+
+/// Prints the ranked table, writes the report files into `out` (default `out/<name>`), and
+/// maps an interrupted run to exit 130.
+pub fn publish(
+    report: &harness::report::Report,
+    out: Option<PathBuf>,
+    name: &str,
+) -> Result<(), Failure> {
+    print(&reports::ranked_table(report));
+    let out = out.unwrap_or_else(|| PathBuf::from("out").join(name));
+    let written = reports::write_all(report, &out).map_err(Failure::env)?;
+    for p in written {
+        print(&format!("wrote {}\n", p.display()));
+    }
+    if report.interrupted {
+        return Err(Failure {
+            code: exit::INTERRUPTED,
+            error: anyhow!(
+                "interrupted after {:.0} s of scenario time; the report holds what was measured until then",
+                report.duration_s
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Writes to stdout; a closed pipe (`scalebench run ... | head`) is not an error worth a panic.
@@ -86,6 +132,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::cmd(args),
         Command::Validate(args) => validate::cmd(args),
+        Command::Load(args) => load::cmd(args),
         Command::Bench(args) => bench::cmd(args),
     };
     match result {

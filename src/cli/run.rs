@@ -3,13 +3,10 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::anyhow;
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::flag;
 use workloads::{Plan, Setup};
 
 use super::Failure;
@@ -47,14 +44,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     }
     let faults = chaos::FaultPlan::from_plan(&plan).map_err(Failure::input)?;
     let setups = choose(&plan, &args.setups)?;
-    // Ctrl-C or SIGTERM ends the run early; what was measured until then is still written. A
-    // second one ends the process at once.
-    let cancel = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
-        flag::register_conditional_shutdown(signal, 130, Arc::clone(&cancel))
-            .and_then(|_| flag::register(signal, Arc::clone(&cancel)))
-            .map_err(|e| Failure::env(anyhow!("cannot install the signal handler: {e}")))?;
-    }
+    let cancel = super::cancel_on_signals()?;
     let started = Instant::now();
     let progress: Vec<AtomicU64> = setups.iter().map(|_| AtomicU64::new(0)).collect();
     let done = AtomicBool::new(false);
@@ -69,24 +59,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     });
     tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "simulated");
     let report = harness::score::score(&plan, "sim", &runs);
-    super::print(&reports::ranked_table(&report));
-    let out = args
-        .out
-        .unwrap_or_else(|| PathBuf::from("out").join(&plan.name));
-    let written = reports::write_all(&report, &out).map_err(Failure::env)?;
-    for p in written {
-        super::print(&format!("wrote {}\n", p.display()));
-    }
-    if report.interrupted {
-        return Err(Failure {
-            code: super::exit::INTERRUPTED,
-            error: anyhow!(
-                "interrupted after {:.0} s of scenario time; the report holds what was measured until then",
-                report.duration_s
-            ),
-        });
-    }
-    Ok(())
+    super::publish(&report, args.out, &plan.name)
 }
 
 /// Shows how far the slowest setup has got, on stderr, until `done`; only for runs that last.

@@ -16,7 +16,6 @@ mod gauge;
 mod observe;
 mod pods;
 mod queue;
-mod record;
 mod router;
 
 use std::collections::VecDeque;
@@ -32,12 +31,12 @@ use workloads::{Plan, Setup};
 use crate::autoscale::{self, MetricSample, Policy};
 use crate::run::SetupRun;
 
+use crate::record::Recorder;
 use cluster::Cluster;
 use events::Agenda;
 use gauge::Gauge;
 use pods::{Pod, PodCounts};
 use queue::WaitQueue;
-use record::Recorder;
 use router::LoadIndex;
 
 /// Runs one setup of the plan to completion: every scheduled request is answered, fails, is

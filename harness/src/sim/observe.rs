@@ -382,6 +382,7 @@ impl Sim<'_> {
             cold_starts: self.cold_starts,
             scale_up_reaction_s: self.scale_up_reaction.map(|ns| ns as f64 / 1e9),
             budget,
+            load: None,
             timeline: self.rec.timeline,
             window_slo: self.rec.window_slo,
             faults: self.fault_events,

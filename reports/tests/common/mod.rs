@@ -133,6 +133,7 @@ pub fn report() -> Report {
             blocked: 0,
             retried: 0,
         }],
+        load: None,
         timeline: vec![
             sample(1.0, 2, pools([("gpu-spot", 1)]), 0.01),
             sample(2.0, 3, pools([("gpu-spot", 2)]), 0.02),
@@ -169,6 +170,7 @@ pub fn report() -> Report {
         },
         classes: vec![],
         faults: vec![],
+        load: None,
         timeline: vec![
             sample(1.0, 1, pools([("gpu-od", 1), ("gpu-spot", 1)]), 0.01),
             TimelineSample {
@@ -199,6 +201,7 @@ pub fn report() -> Report {
         },
         classes: vec![],
         faults: vec![],
+        load: None,
         timeline: vec![
             sample(1.0, 10, pools([("gpu-od", 3)]), 0.05),
             sample(2.0, 10, pools([("gpu-od", 3)]), 0.1),

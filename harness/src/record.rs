@@ -1,5 +1,6 @@
-//! What the simulated client sees: every request's outcome, counted per class and per timeline
-//! window. Histograms and counters only; a closed window keeps a few percentiles, never samples.
+//! What a client sees: every request's outcome, counted per class and per timeline window, the
+//! same for the simulator and the live load engine. Histograms and counters only; a closed
+//! window keeps a few percentiles, never samples.
 
 use workloads::Plan;
 
@@ -9,8 +10,9 @@ use crate::window_hist::{FineHist, WindowHist};
 
 /// Outcomes per class, for the whole run and the open window.
 #[derive(Debug)]
-pub(crate) struct Recorder {
-    pub(crate) classes: Vec<ClassRun>,
+pub struct Recorder {
+    /// Per class, for the whole run.
+    pub classes: Vec<ClassRun>,
     slo_ns: u64,
     timeout_ns: u64,
     /// Latencies finished in the open window (compact: percentiles to 1%).
@@ -23,17 +25,20 @@ pub(crate) struct Recorder {
     window_errors: u64,
     window_within: u64,
     /// Requests that waited in the queue.
-    pub(crate) waited: u64,
+    pub waited: u64,
     /// Arrivals since the last metric sample.
-    pub(crate) sample_arrivals: u64,
+    pub sample_arrivals: u64,
     /// Latencies since the last metric sample, when the policy reads them.
     sample_latency: Option<WindowHist>,
-    pub(crate) timeline: Vec<TimelineSample>,
-    pub(crate) window_slo: Vec<WindowSlo>,
+    /// The closed windows.
+    pub timeline: Vec<TimelineSample>,
+    /// Their SLO accounting, parallel to `timeline`.
+    pub window_slo: Vec<WindowSlo>,
 }
 
 impl Recorder {
-    pub(crate) fn new(plan: &Plan) -> Self {
+    /// A recorder for the plan's request classes, SLO and timeout.
+    pub fn new(plan: &Plan) -> Self {
         let timeout_ns = plan.traffic.timeout.as_nanos();
         let max_us = timeout_ns / 1000 + 1;
         let names: Vec<String> = if plan.traffic.classes.is_empty() {
@@ -73,13 +78,13 @@ impl Recorder {
     }
 
     /// Measures the latency percentiles of each metric sample from now on.
-    pub(crate) fn measure_samples(&mut self) {
+    pub fn measure_samples(&mut self) {
         self.sample_latency = Some(WindowHist::default());
     }
 
     /// The 95th and 99th percentile latency (ms) since the last call, when measured and any
     /// request finished.
-    pub(crate) fn take_sample_latency(&mut self) -> Option<(f64, f64)> {
+    pub fn take_sample_latency(&mut self) -> Option<(f64, f64)> {
         let h = self.sample_latency.as_mut()?;
         if h.is_empty() {
             return None;
@@ -89,9 +94,18 @@ impl Recorder {
         Some((p95, p99))
     }
 
+    /// A request was scheduled but not sent (the load engine's in-flight bound was reached).
+    pub fn not_sent(&mut self, class: u16) {
+        let r = &mut self.classes[class as usize].requests;
+        r.scheduled += 1;
+        r.not_sent += 1;
+        self.window_arrivals += 1;
+        self.window_errors += 1;
+    }
+
     /// A request was scheduled and sent.
     #[inline]
-    pub(crate) fn arrived(&mut self, class: u16) {
+    pub fn arrived(&mut self, class: u16) {
         let r = &mut self.classes[class as usize].requests;
         r.scheduled += 1;
         r.sent += 1;
@@ -101,7 +115,7 @@ impl Recorder {
 
     /// A request was answered `latency_ns` after its intended send time.
     #[inline]
-    pub(crate) fn ok(&mut self, class: u16, latency_ns: u64) {
+    pub fn ok(&mut self, class: u16, latency_ns: u64) {
         let c = &mut self.classes[class as usize];
         c.requests.ok += 1;
         let us = latency_ns / 1000;
@@ -118,7 +132,7 @@ impl Recorder {
     }
 
     /// A request's client gave up at its timeout; its latency is recorded as the timeout.
-    pub(crate) fn timed_out(&mut self, class: u16) {
+    pub fn timed_out(&mut self, class: u16) {
         let c = &mut self.classes[class as usize];
         c.requests.timed_out += 1;
         self.pending[class as usize].record(self.timeout_ns / 1000);
@@ -130,26 +144,20 @@ impl Recorder {
     }
 
     /// A request failed (killed in flight).
-    pub(crate) fn failed(&mut self, class: u16) {
+    pub fn failed(&mut self, class: u16) {
         self.classes[class as usize].requests.failed += 1;
         self.window_errors += 1;
     }
 
     /// A request was refused or shed by the queue.
-    pub(crate) fn rejected(&mut self, class: u16) {
+    pub fn rejected(&mut self, class: u16) {
         self.classes[class as usize].requests.rejected += 1;
         self.window_errors += 1;
     }
 
     /// Closes the open window `[start, end)` (ns) with the cluster's state at its end.
     /// `stuck` is true when requests older than the SLO latency are still unanswered.
-    pub(crate) fn close_window(
-        &mut self,
-        start: u64,
-        end: u64,
-        mut s: TimelineSample,
-        stuck: bool,
-    ) {
+    pub fn close_window(&mut self, start: u64, end: u64, mut s: TimelineSample, stuck: bool) {
         let secs = (end - start) as f64 / 1e9;
         s.t_s = end as f64 / 1e9;
         s.rps = if secs > 0.0 {
@@ -176,7 +184,7 @@ impl Recorder {
     }
 
     /// Hands the latencies recorded since the last flush to the classes' HdrHistograms.
-    pub(crate) fn flush(&mut self) {
+    pub fn flush(&mut self) {
         for (p, c) in self.pending.iter_mut().zip(&mut self.classes) {
             p.drain_into(&mut c.latency);
         }

@@ -1,0 +1,184 @@
+//! What each request is: the endpoint, the method, headers and a body. Header values may name
+//! environment variables (`Authorization: Bearer ${API_KEY}`): they are read once at start and
+//! kept out of everything the engine writes.
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, Uri};
+
+/// Why a target could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The URL does not parse or is not usable.
+    #[error("bad URL {url:?}: {why}")]
+    Url {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A header is not `Name: value`, or its name or value is not valid HTTP.
+    #[error("bad header {header:?}: {why}")]
+    Header {
+        /// The header as given (with variables unexpanded).
+        header: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A header names an environment variable that is not set.
+    #[error("header {header:?} needs the environment variable {var}, which is not set")]
+    MissingVar {
+        /// The header as given.
+        header: String,
+        /// The variable.
+        var: String,
+    },
+    /// The method is not a valid HTTP method.
+    #[error("bad HTTP method {0:?}")]
+    Method(String),
+}
+
+/// The endpoint and the request sent to it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The full URI of every request.
+    pub uri: Uri,
+    /// The method (POST when there is a body, else GET, unless given).
+    pub method: Method,
+    /// Headers, variables already expanded.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The body (empty for none).
+    pub body: Bytes,
+}
+
+impl Target {
+    /// A target from a URL (`http://host:port/path`), an optional method, `Name: value` headers
+    /// and an optional body; `env` looks up `${VAR}` references in header values.
+    pub fn new(
+        url: &str,
+        method: Option<&str>,
+        headers: &[String],
+        body: Option<Bytes>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Target, TargetError> {
+        let bad = |why: &str| TargetError::Url {
+            url: url.to_string(),
+            why: why.to_string(),
+        };
+        let uri: Uri = url.parse().map_err(|e| bad(&format!("{e}")))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(bad(
+                    "https is not supported yet; use http:// (for example through a local proxy)",
+                ));
+            }
+            _ => return Err(bad("expected http://host:port/path")),
+        }
+        if uri.host().is_none() {
+            return Err(bad("no host"));
+        }
+        let method = match method {
+            Some(m) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                .map_err(|_| TargetError::Method(m.to_string()))?,
+            None if body.is_some() => Method::POST,
+            None => Method::GET,
+        };
+        let mut headers: Vec<(HeaderName, HeaderValue)> = headers
+            .iter()
+            .map(|h| parse_header(h, &env))
+            .collect::<Result<_, _>>()?;
+        let has_type = headers.iter().any(|(n, _)| n == http::header::CONTENT_TYPE);
+        if body.is_some() && !has_type {
+            headers.push((
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ));
+        }
+        Ok(Target {
+            uri,
+            method,
+            headers,
+            body: body.unwrap_or_default(),
+        })
+    }
+}
+
+/// `Name: value`, with `${VAR}` in the value replaced from `env`.
+fn parse_header(
+    raw: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<(HeaderName, HeaderValue), TargetError> {
+    let bad = |why: &str| TargetError::Header {
+        header: raw.to_string(),
+        why: why.to_string(),
+    };
+    let (name, value) = raw
+        .split_once(':')
+        .ok_or_else(|| bad("expected Name: value"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|e| bad(&e.to_string()))?;
+    let mut out = String::new();
+    let mut rest = value.trim();
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let end = after.find('}').ok_or_else(|| bad("unclosed ${"))?;
+        let var = &after[..end];
+        let v = env(var).ok_or_else(|| TargetError::MissingVar {
+            header: raw.to_string(),
+            var: var.to_string(),
+        })?;
+        out.push_str(&v);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    let mut value = HeaderValue::from_str(&out).map_err(|e| bad(&e.to_string()))?;
+    // Header values built from the environment are credentials more often than not.
+    value.set_sensitive(true);
+    Ok((name, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(var: &str) -> Option<String> {
+        (var == "API_KEY").then(|| "s3cret".to_string())
+    }
+
+    #[test]
+    fn urls_methods_headers_and_variables() {
+        let t = Target::new(
+            "http://127.0.0.1:8080/predict",
+            None,
+            &["Authorization: Bearer ${API_KEY}".into()],
+            Some(Bytes::from_static(b"{}")),
+            env,
+        );
+        let t = match t {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(t.method, Method::POST);
+        assert_eq!(t.headers[0].1, "Bearer s3cret");
+        assert!(t.headers[0].1.is_sensitive());
+        let get = Target::new("http://localhost/", None, &[], None, env);
+        assert!(get.is_ok_and(|t| t.method == Method::GET));
+        for (url, headers, want) in [
+            ("https://x/", vec![], "https is not supported yet"),
+            ("localhost:80", vec![], "expected http://"),
+            ("http://x/", vec!["NoColon".into()], "expected Name: value"),
+            (
+                "http://x/",
+                vec!["A: ${NOPE}".into()],
+                "NOPE, which is not set",
+            ),
+            ("http://x/", vec!["A: ${API_KEY".into()], "unclosed"),
+        ] {
+            let e = Target::new(url, None, &headers, None, env).map(|_| ());
+            assert!(
+                e.is_err_and(|e| e.to_string().contains(want)),
+                "{url} {headers:?}"
+            );
+        }
+    }
+}

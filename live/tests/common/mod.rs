@@ -1,0 +1,179 @@
+//! A real HTTP server on 127.0.0.1 for the engine's tests, with paths that answer, fail, stall
+//! or break the connection, and helpers to build plans and run the engine.
+
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use harness::run::SetupRun;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use live::{LoadConfig, Progress, Target};
+use tokio::net::TcpListener;
+use workloads::Plan;
+
+/// A test server and the runtime it runs on (dropped with it).
+pub struct Server {
+    pub addr: SocketAddr,
+    _rt: tokio::runtime::Runtime,
+}
+
+/// Paths: `/ok` 200 at once; `/status/N` answers N; `/slow` answers after 2 s; `/stall`
+/// answers at once except that a request arriving between 1 s and 2 s after the server started
+/// waits until 2 s (a one-second stall).
+pub fn server() -> Server {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => panic!("runtime: {e}"),
+    };
+    let listener = match rt.block_on(TcpListener::bind("127.0.0.1:0")) {
+        Ok(l) => l,
+        Err(e) => panic!("bind: {e}"),
+    };
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    rt.spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| handle(req, started));
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Server { addr, _rt: rt }
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    started: Instant,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_string();
+    let reply = |code: u16| {
+        let mut r = Response::new(Full::new(Bytes::from_static(b"{}")));
+        *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Ok(r)
+    };
+    if let Some(code) = path.strip_prefix("/status/") {
+        return reply(code.parse().unwrap_or(500));
+    }
+    match path.as_str() {
+        "/slow" => {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            reply(200)
+        }
+        "/stall" => {
+            let t = started.elapsed();
+            if t >= Duration::from_secs(1) && t < Duration::from_secs(2) {
+                tokio::time::sleep(Duration::from_secs(2) - t).await;
+            }
+            reply(200)
+        }
+        _ => reply(200),
+    }
+}
+
+/// A server that accepts connections and closes them without answering.
+pub fn resetting_server() -> Server {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => panic!("runtime: {e}"),
+    };
+    let listener = match rt.block_on(TcpListener::bind("127.0.0.1:0")) {
+        Ok(l) => l,
+        Err(e) => panic!("bind: {e}"),
+    };
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    rt.spawn(async move {
+        loop {
+            if let Ok((stream, _)) = listener.accept().await {
+                drop(stream);
+            }
+        }
+    });
+    Server { addr, _rt: rt }
+}
+
+/// An address where nothing listens (bound, then released).
+pub fn refused() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    l.local_addr().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `rate` rps of constant arrivals for `duration`, with a client timeout.
+pub fn plan(rate: f64, duration: &str, timeout: &str) -> Plan {
+    let src = format!(
+        r#"
+name = "load"
+duration = "{duration}"
+window = "1s"
+[slo]
+latency = "500ms"
+[traffic]
+arrival = "constant"
+timeout = "{timeout}"
+[[traffic.shape]]
+kind = "steady"
+rate = {rate}
+[service]
+time = "10ms"
+[cluster]
+billing = "replica"
+price_per_replica_hour = 0
+[[setup]]
+name = "load"
+[setup.fixed]
+replicas = 1
+"#
+    );
+    Plan::parse(Path::new("test.toml"), &src).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs the plan against `url` with `max_in_flight`, cancelling after `cancel_after` if given.
+pub fn load(
+    plan: &Plan,
+    url: &str,
+    max_in_flight: u64,
+    cancel_after: Option<Duration>,
+) -> SetupRun {
+    let target = Target::new(url, None, &[], None, |_| None).unwrap_or_else(|e| panic!("{e}"));
+    let mut config = LoadConfig::new(target);
+    config.max_in_flight = max_in_flight;
+    let cancel = AtomicBool::new(false);
+    let progress = Progress::default();
+    let run = std::thread::scope(|s| {
+        if let Some(after) = cancel_after {
+            let cancel = &cancel;
+            s.spawn(move || {
+                std::thread::sleep(after);
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+        }
+        live::run(plan, "load", &config, &cancel, &progress)
+    });
+    let run = run.unwrap_or_else(|e| panic!("{e}"));
+    let r = run.requests();
+    assert!(r.identity_holds(), "{r:?}");
+    run
+}

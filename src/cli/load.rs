@@ -1,0 +1,217 @@
+//! `scalebench load URL --rate R --duration D`: ad-hoc open-loop load at any HTTP endpoint,
+//! measured from the intended send time, written as the same report as a scenario run (one
+//! setup named `load`).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration as StdDuration;
+
+use anyhow::{Context, anyhow};
+use bytes::Bytes;
+use live::{LoadConfig, Progress, Target};
+use workloads::{Duration, Plan};
+
+use super::Failure;
+
+/// How arrivals are spaced.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Arrival {
+    /// Evenly spaced, as wrk2 sends.
+    Constant,
+    /// Exponential gaps: independent users.
+    Poisson,
+}
+
+/// Arguments of `load`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The endpoint, e.g. http://127.0.0.1:8080/predict.
+    url: String,
+    /// Requests per second.
+    #[arg(long, value_parser = positive_rate)]
+    rate: f64,
+    /// How long to send, e.g. 30s or 5m.
+    #[arg(long)]
+    duration: Duration,
+    /// How arrivals are spaced.
+    #[arg(long, value_enum, default_value = "constant")]
+    arrival: Arrival,
+    /// The client gives up on a request this long after its intended send time.
+    #[arg(long, default_value = "30s")]
+    timeout: Duration,
+    /// The latency objective the report scores against.
+    #[arg(long, default_value = "1s")]
+    slo: Duration,
+    /// The share of requests, in percent, that must meet it.
+    #[arg(long, default_value_t = 99.0)]
+    slo_percentile: f64,
+    /// The most requests in flight; an arrival beyond it is counted as not sent.
+    #[arg(long, default_value_t = 10_000)]
+    max_in_flight: u64,
+    /// HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1.
+    #[arg(long)]
+    http2: bool,
+    /// A request header, `Name: value` (repeatable); `${VAR}` is read from the environment and
+    /// never written to the report.
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+    /// The HTTP method (default: POST with a body, else GET).
+    #[arg(long)]
+    method: Option<String>,
+    /// The request body (JSON unless a Content-Type header says otherwise).
+    #[arg(long, conflicts_with = "body_file")]
+    body: Option<String>,
+    /// Read the request body from this file.
+    #[arg(long, value_name = "PATH")]
+    body_file: Option<PathBuf>,
+    /// The seed of the arrival process.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Runtime worker threads (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Directory for report.json and timeline.csv (default: out/load).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches("rps").parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() && r <= 10_000_000.0 => Ok(r),
+        _ => Err(format!(
+            "expected requests per second above 0 and at most 1e7, found {s:?}"
+        )),
+    }
+}
+
+/// Sends the load, prints the table, writes the report.
+pub fn cmd(args: Args) -> Result<(), Failure> {
+    let plan = plan(&args)?;
+    let body = match (&args.body, &args.body_file) {
+        (Some(b), _) => Some(Bytes::from(b.clone())),
+        (None, Some(p)) => Some(Bytes::from(
+            std::fs::read(p)
+                .with_context(|| format!("cannot read the body file {}", p.display()))
+                .map_err(Failure::input)?,
+        )),
+        (None, None) => None,
+    };
+    let target = Target::new(
+        &args.url,
+        args.method.as_deref(),
+        &args.headers,
+        body,
+        |var| std::env::var(var).ok(),
+    )
+    .map_err(Failure::input)?;
+    let mut config = LoadConfig::new(target);
+    config.max_in_flight = args.max_in_flight.max(1);
+    config.http2 = args.http2;
+    if let Some(w) = args.workers {
+        config.workers = w.max(1);
+    }
+    let cancel = super::cancel_on_signals()?;
+    let progress = Progress::default();
+    let done = AtomicBool::new(false);
+    let run = std::thread::scope(|s| {
+        if std::io::stderr().is_terminal() {
+            s.spawn(|| show_progress(&plan, &progress, &done));
+        }
+        let run = live::run(&plan, "load", &config, &cancel, &progress);
+        done.store(true, Ordering::Relaxed);
+        run
+    })
+    .map_err(Failure::env)?;
+    let report = harness::score::score(&plan, "load", std::slice::from_ref(&run));
+    let refused = run
+        .load
+        .as_ref()
+        .and_then(|l| l.outcomes.get("connect"))
+        .copied()
+        .unwrap_or(0);
+    super::publish(&report, args.out, &plan.name)?;
+    if run.requests().ok == 0 && refused > 0 {
+        return Err(Failure::env(anyhow!(
+            "{} refused every connection ({refused} requests); the report is written",
+            args.url
+        )));
+    }
+    Ok(())
+}
+
+/// The flags as a scenario: steady traffic at the rate, one `load` setup.
+fn plan(args: &Args) -> Result<Plan, Failure> {
+    if args.duration.is_zero() {
+        return Err(Failure::input(anyhow!(
+            "--duration must be longer than zero"
+        )));
+    }
+    if !(args.slo_percentile > 0.0 && args.slo_percentile < 100.0) {
+        return Err(Failure::input(anyhow!(
+            "--slo-percentile must be between 0 and 100, found {}",
+            args.slo_percentile
+        )));
+    }
+    let arrival = match args.arrival {
+        Arrival::Constant => "constant",
+        Arrival::Poisson => "poisson",
+    };
+    let src = format!(
+        r#"name = "load"
+duration = "{duration}"
+seed = {seed}
+[slo]
+latency = "{slo}"
+percentile = {percentile}
+[traffic]
+arrival = "{arrival}"
+timeout = "{timeout}"
+[[traffic.shape]]
+kind = "steady"
+rate = {rate}
+[service]
+time = "1ms"
+[cluster]
+billing = "replica"
+price_per_replica_hour = 0
+[[setup]]
+name = "load"
+[setup.fixed]
+replicas = 1
+"#,
+        duration = args.duration,
+        seed = args.seed,
+        slo = args.slo,
+        percentile = args.slo_percentile,
+        timeout = args.timeout,
+        rate = args.rate,
+    );
+    Plan::parse(Path::new("load flags"), &src).map_err(Failure::input)
+}
+
+/// One line on stderr, updated until `done`: time, sent, answered, errors, in flight.
+fn show_progress(plan: &Plan, p: &Progress, done: &AtomicBool) {
+    let total = plan.duration.as_secs_f64();
+    let bar = indicatif::ProgressBar::new((total * 1000.0) as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(StdDuration::from_millis(200));
+        bar.set_position(started.elapsed().as_millis() as u64);
+        let (sent, done) = (
+            p.sent.load(Ordering::Relaxed),
+            p.done.load(Ordering::Relaxed),
+        );
+        bar.set_message(format!(
+            "sent {sent} done {done} errors {} in flight {} not sent {}",
+            p.errors.load(Ordering::Relaxed),
+            sent.saturating_sub(done),
+            p.not_sent.load(Ordering::Relaxed),
+        ));
+    }
+    bar.finish_and_clear();
+}

@@ -1,0 +1,187 @@
+//! `scalebench load` end to end: the binary against a real HTTP server on 127.0.0.1, its
+//! report, a target that refuses connections, and Ctrl-C. Every run lasts a few seconds.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use harness::report::Report;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+
+/// An HTTP server answering `{"ok":true}` to everything, and the runtime it runs on.
+struct Server {
+    addr: SocketAddr,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn server() -> Server {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    rt.spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let svc = service_fn(|_req: Request<hyper::body::Incoming>| async {
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
+                        b"{\"ok\":true}",
+                    ))))
+                });
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Server { addr, _rt: rt }
+}
+
+fn load(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .arg("load")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start scalebench: {e}"))
+}
+
+fn report(dir: &Path) -> Report {
+    let text = std::fs::read_to_string(dir.join("report.json")).unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report.json does not parse: {e}"))
+}
+
+#[test]
+fn load_writes_the_report_with_its_schedule_lag() {
+    let s = server();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("out");
+    let url = format!("http://{}/predict", s.addr);
+    let o = load(&[
+        &url,
+        "--rate",
+        "100",
+        "--duration",
+        "2s",
+        "--body",
+        "{\"prompt\":\"hi\"}",
+        "-H",
+        "Authorization: Bearer ${SCALEBENCH_TEST_KEY}",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    // The variable is not set: a clear input error, nothing sent.
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("SCALEBENCH_TEST_KEY"));
+    let o = Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .env("SCALEBENCH_TEST_KEY", "s3cret-value")
+        .args(["load", &url, "--rate", "100", "--duration", "2s"])
+        .args(["--body", "{\"prompt\":\"hi\"}", "-H"])
+        .args(["Authorization: Bearer ${SCALEBENCH_TEST_KEY}", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("Load engine"), "{stdout}");
+    let r = report(&out);
+    assert_eq!((r.driver.as_str(), r.setups.len()), ("load", 1));
+    let s = &r.setups[0];
+    assert_eq!(s.name, "load");
+    assert_eq!((s.requests.scheduled, s.requests.ok), (200, 200));
+    assert!(s.requests.identity_holds());
+    let l = s.load.as_ref().unwrap_or_else(|| panic!("no load section"));
+    assert_eq!(l.outcomes.get("http_200"), Some(&200));
+    assert!(l.schedule_lag_ms.max < 1000.0, "{:?}", l.schedule_lag_ms);
+    // The key reached the server but not the report.
+    for file in ["report.json", "timeline.csv"] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap_or_default();
+        assert!(!text.contains("s3cret-value"), "{file} leaks the key");
+    }
+}
+
+#[test]
+fn a_target_that_refuses_every_connection_exits_3_with_its_report() {
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("out");
+    let o = load(&[
+        &format!("http://{nobody}/"),
+        "--rate",
+        "20",
+        "--duration",
+        "1s",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("refused every connection"));
+    let s = &report(&out).setups[0];
+    assert_eq!((s.requests.scheduled, s.requests.failed), (20, 20));
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    for args in [
+        vec!["http://127.0.0.1:1/", "--rate", "0", "--duration", "1s"],
+        vec!["http://127.0.0.1:1/", "--rate", "10", "--duration", "soon"],
+        vec!["https://127.0.0.1:1/", "--rate", "10", "--duration", "1s"],
+    ] {
+        let o = load(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn ctrl_c_stops_the_load_and_still_writes_the_report() {
+    let s = server();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .args(["load", &format!("http://{}/", s.addr)])
+        .args(["--rate", "50", "--duration", "60s", "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(killed.success());
+    // Bounded: it must end within the grace period plus a margin.
+    let mut waited = 0;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+            break st;
+        }
+        assert!(waited < 100, "scalebench load did not stop after SIGINT");
+        std::thread::sleep(Duration::from_millis(100));
+        waited += 1;
+    };
+    assert_eq!(status.code(), Some(130));
+    let r = report(&out);
+    assert!(r.interrupted);
+    let s = &r.setups[0];
+    assert!(s.requests.identity_holds(), "{:?}", s.requests);
+    assert!(s.requests.scheduled > 30 && s.requests.scheduled < 200);
+}
