@@ -154,7 +154,7 @@ fn ctrl_c_stops_the_load_and_still_writes_the_report() {
     let s = server();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let out = dir.path().join("out");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scalebench"))
+    let child = Command::new(env!("CARGO_BIN_EXE_scalebench"))
         .args(["load", &format!("http://{}/", s.addr)])
         .args(["--rate", "50", "--duration", "60s", "--out"])
         .arg(&out)
@@ -163,25 +163,86 @@ fn ctrl_c_stops_the_load_and_still_writes_the_report() {
         .spawn()
         .unwrap_or_else(|e| panic!("spawn: {e}"));
     std::thread::sleep(Duration::from_millis(1500));
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap_or_else(|e| panic!("kill: {e}"));
-    assert!(killed.success());
     // Bounded: it must end within the grace period plus a margin.
-    let mut waited = 0;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
-            break st;
-        }
-        assert!(waited < 100, "scalebench load did not stop after SIGINT");
-        std::thread::sleep(Duration::from_millis(100));
-        waited += 1;
-    };
+    let status = interrupt(child);
     assert_eq!(status.code(), Some(130));
     let r = report(&out);
     assert!(r.interrupted);
     let s = &r.setups[0];
     assert!(s.requests.identity_holds(), "{:?}", s.requests);
     assert!(s.requests.scheduled > 30 && s.requests.scheduled < 200);
+}
+
+/// Starts `scalebench testbed` on a free port and returns it with its address.
+fn testbed(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .args(["testbed", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("the testbed did not say where it listens"));
+    let addr = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    (child, addr)
+}
+
+/// Sends SIGINT and waits (bounded) for the exit status.
+fn interrupt(mut child: std::process::Child) -> std::process::ExitStatus {
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(killed.success());
+    for _ in 0..150 {
+        if let Some(st) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+            return st;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("the process did not stop after SIGINT");
+}
+
+#[test]
+fn load_against_the_testbed_and_stop_it_with_ctrl_c() {
+    let (bed, addr) = testbed(&["--time-scale", "20"]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("out");
+    let o = load(&[
+        &format!("{addr}/predict"),
+        "--rate",
+        "50",
+        "--duration",
+        "2s",
+        "--body",
+        "{}",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = &report(&out).setups[0];
+    assert_eq!((s.requests.scheduled, s.requests.ok), (100, 100));
+    // The demo's service time is a lognormal with median 80 ms, 20 times faster.
+    assert!(
+        s.latency_ms.p50 > 1.0 && s.latency_ms.p50 < 50.0,
+        "{:?}",
+        s.latency_ms
+    );
+    let status = interrupt(bed);
+    assert_eq!(status.code(), Some(0));
 }

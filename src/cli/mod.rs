@@ -3,6 +3,7 @@
 mod bench;
 mod load;
 mod run;
+mod testbed;
 mod validate;
 
 use std::path::PathBuf;
@@ -71,6 +72,8 @@ enum Command {
     Validate(validate::Args),
     /// Send open-loop load to an HTTP endpoint and measure it from the intended send time.
     Load(load::Args),
+    /// Serve the local inference emulator (replicas, cold starts, queue, autoscaler, faults).
+    Testbed(testbed::Args),
     /// Measure scalebench itself.
     Bench(bench::Args),
 }
@@ -133,6 +136,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::cmd(args),
         Command::Validate(args) => validate::cmd(args),
         Command::Load(args) => load::cmd(args),
+        Command::Testbed(args) => testbed::cmd(args),
         Command::Bench(args) => bench::cmd(args),
     };
     match result {

@@ -7,6 +7,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -28,8 +29,8 @@ pub struct Server {
 }
 
 /// Paths: `/ok` 200 at once; `/status/N` answers N; `/slow` answers after 2 s; `/stall`
-/// answers at once except that a request arriving between 1 s and 2 s after the server started
-/// waits until 2 s (a one-second stall).
+/// answers at once except that a request arriving between 1 s and 2 s after the first `/stall`
+/// request waits until 2 s (a one-second stall).
 pub fn server() -> Server {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -44,14 +45,15 @@ pub fn server() -> Server {
         Err(e) => panic!("bind: {e}"),
     };
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let started = Instant::now();
+    let first = Arc::new(OnceLock::<Instant>::new());
     rt.spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
+            let first = Arc::clone(&first);
             tokio::spawn(async move {
-                let svc = service_fn(move |req| handle(req, started));
+                let svc = service_fn(move |req| handle(req, Arc::clone(&first)));
                 let _ = auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), svc)
                     .await;
@@ -63,7 +65,7 @@ pub fn server() -> Server {
 
 async fn handle(
     req: Request<Incoming>,
-    started: Instant,
+    first: Arc<OnceLock<Instant>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
     let reply = |code: u16| {
@@ -80,7 +82,7 @@ async fn handle(
             reply(200)
         }
         "/stall" => {
-            let t = started.elapsed();
+            let t = first.get_or_init(Instant::now).elapsed();
             if t >= Duration::from_secs(1) && t < Duration::from_secs(2) {
                 tokio::time::sleep(Duration::from_secs(2) - t).await;
             }

@@ -1,0 +1,262 @@
+//! The HTTP side of the testbed: the accept loop (HTTP/1.1 and HTTP/2 on one port, with a
+//! graceful stop) and the routes: `/predict` holds a replica slot for the sampled service
+//! time, `/metrics` renders the state for Prometheus, `/admin/*` injects faults and reports.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::metrics;
+use crate::shared::{Admit, Shared};
+
+/// The largest request body read.
+const MAX_BODY: usize = 1 << 20;
+
+type Resp = Response<Full<Bytes>>;
+
+/// Accepts connections until `stop` turns true, then waits for the open ones to finish
+/// (each is told to stop gracefully; the caller bounds the wait).
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    let mut conns = JoinSet::new();
+    let stopping = stopped(stop.clone());
+    tokio::pin!(stopping);
+    loop {
+        tokio::select! {
+            _ = &mut stopping => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    conns.spawn(connection(stream, shared.clone(), stop.clone()));
+                }
+                Err(e) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    while conns.join_next().await.is_some() {}
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+pub(crate) async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn connection(stream: TcpStream, shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    let _ = stream.set_nodelay(true);
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let svc = service_fn(move |req| route(req, shared.clone()));
+    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            return;
+        }
+        _ = stopped(stop) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
+}
+
+async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let resp = match (&method, path.as_str()) {
+        (&Method::POST, "/predict") => predict(req, &shared).await,
+        (&Method::GET, "/metrics") => {
+            let text = metrics::render(&snapshot(&shared));
+            let mut r = Response::new(Full::new(Bytes::from(text)));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(metrics::CONTENT_TYPE),
+            );
+            r
+        }
+        (&Method::POST, "/admin/faults") => inject(req, &shared).await,
+        (&Method::GET, "/admin/faults") => {
+            let faults = shared.lock().faults.clone();
+            reply(StatusCode::OK, json!(faults))
+        }
+        (&Method::GET, "/admin/snapshot") => reply(StatusCode::OK, json!(snapshot(&shared))),
+        (&Method::GET, "/healthz") => reply(StatusCode::OK, json!({"status": "ok"})),
+        (_, "/predict") => not_allowed("POST"),
+        (_, "/metrics" | "/admin/snapshot" | "/healthz") => not_allowed("GET"),
+        (_, "/admin/faults") => not_allowed("GET, POST"),
+        _ => error(StatusCode::NOT_FOUND, format!("no route for {path}")),
+    };
+    Ok(resp)
+}
+
+fn snapshot(shared: &Shared) -> crate::Snapshot {
+    let now = shared.clock.now();
+    shared.lock().snapshot(now)
+}
+
+/// Serves one inference request.
+async fn predict(req: Request<Incoming>, shared: &Shared) -> Resp {
+    let arrived_real = Instant::now();
+    let arrived = shared.clock.now();
+    let body = match read_body(req).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    // Any body is accepted; a JSON object may name its class (its own service time, if the
+    // scenario gives one, and echoed back).
+    let class = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("class")?.as_str().map(str::to_string));
+    let admitted = shared.lock().admit(shared.clock.now(), class.clone());
+    let slot = match admitted {
+        Admit::Serve(slot) => slot,
+        Admit::Wait(rx) => match rx.await {
+            Ok(slot) => slot,
+            Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE, "the testbed is stopping"),
+        },
+        Admit::Full => return error(StatusCode::SERVICE_UNAVAILABLE, "queue full"),
+        Admit::Closed => return error(StatusCode::SERVICE_UNAVAILABLE, "the testbed is stopping"),
+    };
+    let queued = arrived_real.elapsed();
+    let replica = slot.replica;
+    let mut killed = slot.killed.clone();
+    let service = shared.clock.real(slot.service_s);
+    let started = Instant::now();
+    let served = tokio::select! {
+        _ = tokio::time::sleep(service) => true,
+        _ = killed.wait_for(|k| *k) => false,
+    };
+    if served && slot.complete(shared.clock.now() - arrived) {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        reply(
+            StatusCode::OK,
+            json!({
+                "replica": replica,
+                "queued_ms": ms(queued),
+                "service_ms": ms(started.elapsed()),
+                "class": class,
+            }),
+        )
+    } else {
+        error(
+            StatusCode::BAD_GATEWAY,
+            format!("replica {replica} was killed while serving the request"),
+        )
+    }
+}
+
+/// Injects one fault given as JSON.
+async fn inject(req: Request<Incoming>, shared: &Shared) -> Resp {
+    let body = match read_body(req).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let fault = match parse_fault(&body) {
+        Ok(f) => f,
+        Err(msg) => return error(StatusCode::BAD_REQUEST, msg),
+    };
+    let now = shared.clock.now();
+    let result = shared.lock().inject(&fault, now);
+    match result {
+        Ok(record) => reply(StatusCode::OK, json!(record)),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+/// A `chaos::Fault` from JSON, read as the scenario's `[[faults]]` entries are (through TOML
+/// values, so counts, shares and durations follow the same rules); `at` may be left out.
+pub(crate) fn parse_fault(body: &[u8]) -> Result<chaos::Fault, String> {
+    const EXAMPLE: &str = r#"e.g. {"kind":"pod-eviction","at":"0s","pods":2}"#;
+    let mut v: Value = serde_json::from_slice(body)
+        .map_err(|e| format!("the body is not JSON ({e}); send one fault, {EXAMPLE}"))?;
+    let Some(obj) = v.as_object_mut() else {
+        return Err(format!("expected one fault as a JSON object, {EXAMPLE}"));
+    };
+    obj.entry("at").or_insert_with(|| json!("0s"));
+    let t =
+        toml::Value::try_from(&v).map_err(|e| format!("unsupported value in the fault: {e}"))?;
+    t.try_into::<chaos::Fault>().map_err(|e| {
+        format!(
+            "not a fault (kind spot-interruption, pod-eviction or pool-outage): {}; {EXAMPLE}",
+            e.message().trim()
+        )
+    })
+}
+
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, Resp> {
+    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("failed to read the request body (at most {MAX_BODY} bytes): {e}"),
+        )),
+    }
+}
+
+fn reply(status: StatusCode, body: Value) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn error(status: StatusCode, msg: impl Into<String>) -> Resp {
+    reply(status, json!({ "error": msg.into() }))
+}
+
+fn not_allowed(allow: &'static str) -> Resp {
+    let mut r = error(StatusCode::METHOD_NOT_ALLOWED, format!("allowed: {allow}"));
+    r.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_parse_from_json_with_counts_shares_and_without_at() {
+        let f = parse_fault(br#"{"kind":"pod-eviction","at":"0s","pods":2}"#);
+        assert!(matches!(
+            f,
+            Ok(chaos::Fault::PodEviction {
+                pods: chaos::Count::N(2),
+                ..
+            })
+        ));
+        let f = parse_fault(br#"{"kind":"spot-interruption","pool":"s","nodes":"50%"}"#);
+        assert!(
+            matches!(f, Ok(chaos::Fault::SpotInterruption { .. })),
+            "{f:?}"
+        );
+        let f = parse_fault(br#"{"kind":"pool-outage","pool":"s","for":"5m"}"#);
+        assert!(matches!(f, Ok(chaos::Fault::PoolOutage { .. })), "{f:?}");
+        for bad in [
+            &b"{not json"[..],
+            b"[1]",
+            br#"{"kind":"meteor"}"#,
+            br#"{"kind":"pod-eviction"}"#,
+        ] {
+            assert!(parse_fault(bad).is_err());
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! `GET /metrics`: the testbed's state in the Prometheus text exposition format (0.0.4), so a
+//! real Prometheus (or the cluster driver's observer) can scrape the testbed like a service.
+
+use std::fmt::Write;
+
+use crate::Snapshot;
+
+/// The content type of the text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Renders a snapshot as Prometheus text.
+pub fn render(s: &Snapshot) -> String {
+    let mut out = String::with_capacity(2048);
+    let gauges: [(&str, &str, f64); 8] = [
+        (
+            "scalebench_replicas_desired",
+            "Replicas the autoscaler asks for, warm pool included.",
+            f64::from(s.replicas_desired),
+        ),
+        (
+            "scalebench_replicas_ready",
+            "Replicas ready to serve.",
+            f64::from(s.replicas_ready),
+        ),
+        (
+            "scalebench_pods_pending",
+            "Pods waiting for a node or starting.",
+            f64::from(s.pods_pending),
+        ),
+        (
+            "scalebench_queue_depth",
+            "Requests waiting for a free replica slot.",
+            f64::from(s.queue_depth),
+        ),
+        (
+            "scalebench_in_flight",
+            "Requests being served.",
+            f64::from(s.in_flight),
+        ),
+        (
+            "scalebench_gpus_allocated",
+            "GPUs held by pods bound to nodes.",
+            f64::from(s.gpus_allocated),
+        ),
+        (
+            "scalebench_gpu_utilization",
+            "Share (0-1) of the allocated pods' capacity busy serving.",
+            s.gpu_utilization,
+        ),
+        (
+            "scalebench_scenario_seconds",
+            "Scenario time since the testbed started.",
+            s.scenario_seconds,
+        ),
+    ];
+    for (name, help, v) in gauges {
+        family(&mut out, name, help, "gauge");
+        let _ = writeln!(out, "{name} {}", num(v));
+    }
+    family(
+        &mut out,
+        "scalebench_cost_usd_total",
+        "Cost accrued so far, in USD.",
+        "counter",
+    );
+    let _ = writeln!(out, "scalebench_cost_usd_total {}", num(s.cost_usd));
+    family(
+        &mut out,
+        "scalebench_nodes",
+        "Nodes per pool, provisioning or up.",
+        "gauge",
+    );
+    for (pool, n) in &s.nodes {
+        let _ = writeln!(out, "scalebench_nodes{{pool=\"{}\"}} {n}", escape(pool));
+    }
+    family(
+        &mut out,
+        "scalebench_requests_total",
+        "Requests by outcome: ok (served), rejected (queue full), killed (with their replica).",
+        "counter",
+    );
+    for (outcome, n) in [
+        ("ok", s.requests_ok),
+        ("rejected", s.requests_rejected),
+        ("killed", s.requests_killed),
+    ] {
+        let _ = writeln!(
+            out,
+            "scalebench_requests_total{{outcome=\"{outcome}\"}} {n}"
+        );
+    }
+    out
+}
+
+fn family(out: &mut String, name: &str, help: &str, kind: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A sample value as Prometheus writes it.
+fn num(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Escapes a label value (backslash, double quote, newline).
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_has_help_and_type_and_label_values_are_escaped() {
+        let mut s = Snapshot::default();
+        s.nodes.insert("a\"b".into(), 2);
+        s.cost_usd = 0.5;
+        let text = render(&s);
+        for name in [
+            "scalebench_replicas_desired",
+            "scalebench_cost_usd_total",
+            "scalebench_nodes",
+            "scalebench_requests_total",
+        ] {
+            assert!(text.contains(&format!("# HELP {name} ")), "{name}");
+            assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
+        }
+        assert!(text.contains("scalebench_nodes{pool=\"a\\\"b\"} 2"));
+        assert!(text.contains("scalebench_cost_usd_total 0.5"));
+        assert!(text.contains("scalebench_requests_total{outcome=\"killed\"} 0"));
+    }
+}
