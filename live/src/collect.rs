@@ -9,6 +9,8 @@ use harness::report::TimelineSample;
 use harness::run::{LatencyHist, LoadStats, SetupRun};
 use workloads::Plan;
 
+use crate::observe::{NoObserver, Observer};
+
 /// How a request that was sent ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -87,6 +89,8 @@ pub struct Collector {
     end_ns: u64,
     slo_ns: u64,
     timeout_ns: u64,
+    /// The most ready replicas an observer reported.
+    max_ready: u32,
 }
 
 impl Collector {
@@ -103,6 +107,7 @@ impl Collector {
             end_ns: plan.duration.as_nanos(),
             slo_ns: plan.slo.latency.as_nanos(),
             timeout_ns,
+            max_ready: 0,
         }
     }
 
@@ -167,9 +172,11 @@ impl Collector {
         *self.outcomes.entry(class.to_string()).or_default() += 1;
     }
 
-    /// Closes every window that ends at or before `now_ns`.
-    pub fn close_until(&mut self, now_ns: u64) {
+    /// Closes every window that ends at or before `now_ns`, with what `observer` sees of the
+    /// service then.
+    pub fn close_until(&mut self, now_ns: u64, observer: &dyn Observer) {
         while let Some(end) = self.next_close().filter(|&e| e <= now_ns) {
+            let seen = observer.observe().unwrap_or_default();
             let stuck = self
                 .in_flight
                 .values()
@@ -183,17 +190,18 @@ impl Collector {
                 p95_ms: 0.0,
                 p99_ms: 0.0,
                 errors: 0,
-                replicas_desired: 0,
-                replicas_ready: 0,
-                pods_pending: 0,
-                nodes: BTreeMap::new(),
-                gpus_allocated: 0,
-                gpu_util: 0.0,
-                queue_depth: 0,
-                cost_usd: 0.0,
-                faults: Vec::new(),
+                replicas_desired: seen.replicas_desired,
+                replicas_ready: seen.replicas_ready,
+                pods_pending: seen.pods_pending,
+                nodes: seen.nodes,
+                gpus_allocated: seen.gpus_allocated,
+                gpu_util: seen.gpu_util,
+                queue_depth: seen.queue_depth,
+                cost_usd: seen.cost_usd,
+                faults: observer.markers(),
                 budget_held_back: 0,
             };
+            self.max_ready = self.max_ready.max(seen.replicas_ready);
             self.rec.close_window(self.window_start, end, sample, stuck);
             self.window_start = end;
         }
@@ -204,14 +212,14 @@ impl Collector {
     pub fn finish(mut self, name: &str, interrupted: Option<u64>) -> SetupRun {
         if let Some(at) = interrupted {
             self.end_ns = self.end_ns.min(at.max(self.window_start));
-            self.close_until(self.end_ns);
+            self.close_until(self.end_ns, &NoObserver);
         }
         let left: Vec<InFlight> = std::mem::take(&mut self.in_flight).into_values().collect();
         for r in left {
             self.rec.failed(r.class);
             self.count("cancelled");
         }
-        self.close_until(self.end_ns);
+        self.close_until(self.end_ns, &NoObserver);
         self.rec.flush();
         let mut latency = LatencyHist::new(self.timeout_ns / 1000 + 1);
         for c in &self.rec.classes {
@@ -224,7 +232,7 @@ impl Collector {
             latency,
             pools: BTreeMap::new(),
             idle_fraction: 0.0,
-            max_ready: 0,
+            max_ready: self.max_ready,
             cold_starts: 0,
             scale_up_reaction_s: None,
             budget: None,

@@ -18,6 +18,7 @@ use workloads::Plan;
 use workloads::arrivals::ArrivalStream;
 
 use crate::collect::{Collector, Event, Outcome};
+use crate::observe::{NoObserver, Observer};
 use crate::pacer::pace;
 use crate::target::Target;
 
@@ -46,6 +47,10 @@ pub struct LoadConfig {
     pub http2: bool,
     /// Runtime worker threads.
     pub workers: usize,
+    /// Scenario seconds per real second (a testbed that runs faster than real time): the
+    /// schedule and the timeout shrink by it, measured times grow by it, so the Run is in
+    /// scenario time.
+    pub time_scale: f64,
 }
 
 impl LoadConfig {
@@ -56,6 +61,7 @@ impl LoadConfig {
             max_in_flight: 10_000,
             http2: false,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            time_scale: 1.0,
         }
     }
 }
@@ -85,6 +91,18 @@ pub fn run(
     cancel: &AtomicBool,
     progress: &Progress,
 ) -> Result<SetupRun, LoadError> {
+    run_observed(plan, name, config, cancel, progress, &NoObserver)
+}
+
+/// [`run`], with `observer` asked for the service's state at every window's end.
+pub fn run_observed(
+    plan: &Plan,
+    name: &str,
+    config: &LoadConfig,
+    cancel: &AtomicBool,
+    progress: &Progress,
+    observer: &dyn Observer,
+) -> Result<SetupRun, LoadError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.workers.max(1))
         .thread_name("scalebench-load")
@@ -100,23 +118,33 @@ pub fn run(
         .pool_idle_timeout(Duration::from_secs(30))
         .build(connector);
     let target = Arc::new(config.target.clone());
-    let timeout = Duration::from_nanos(plan.traffic.timeout.as_nanos());
+    let clock = Clock {
+        start: Instant::now(),
+        scale: if config.time_scale > 0.0 {
+            config.time_scale
+        } else {
+            1.0
+        },
+    };
+    let timeout = clock.real(plan.traffic.timeout.as_nanos());
     let (tx, rx) = mpsc::channel::<Event>();
-    let start = Instant::now();
+    let start = clock.start;
     std::thread::scope(|s| {
         let collector = std::thread::Builder::new()
             .name("scalebench-collect".into())
             .spawn_scoped(s, move || {
-                collect(rx, Collector::new(plan), start, progress)
+                collect(rx, Collector::new(plan), clock, progress, observer)
             })
             .map_err(LoadError::Thread)?;
-        let schedule = ArrivalStream::new(plan)
-            .enumerate()
-            .map(|(seq, a)| (a.t_ns, (seq as u64, a.class, a.t_ns)));
+        // Due instants in real time; the events carry scenario time.
+        let schedule = ArrivalStream::new(plan).enumerate().map(|(seq, a)| {
+            let due = clock.real(a.t_ns).as_nanos() as u64;
+            (due, (seq as u64, a.class, a.t_ns))
+        });
         let in_flight = Arc::new(AtomicU64::new(0));
         let mut last_due = 0;
         pace(schedule, start, cancel, |(seq, class, intended_ns)| {
-            last_due = intended_ns;
+            last_due = clock.real(intended_ns).as_nanos() as u64;
             if in_flight.load(Ordering::Relaxed) >= config.max_in_flight {
                 progress.not_sent.fetch_add(1, Ordering::Relaxed);
                 let _ = tx.send(Event::NotSent { class });
@@ -135,13 +163,13 @@ pub fn run(
                 Arc::clone(&target),
                 Arc::clone(&in_flight),
             );
-            let deadline = start + Duration::from_nanos(intended_ns) + timeout;
+            let deadline = start + clock.real(intended_ns) + timeout;
             rt.spawn(async move {
-                let sent_ns = elapsed_ns(start);
+                let sent_ns = clock.now_ns();
                 let outcome = tokio::time::timeout_at(deadline.into(), send(&client, &target))
                     .await
                     .unwrap_or(Outcome::Timeout);
-                let done_ns = elapsed_ns(start);
+                let done_ns = clock.now_ns();
                 in_flight.fetch_sub(1, Ordering::Relaxed);
                 let _ = tx.send(Event::Done {
                     seq,
@@ -151,7 +179,7 @@ pub fn run(
                 });
             });
         });
-        let interrupted = cancel.load(Ordering::Relaxed).then(|| elapsed_ns(start));
+        let interrupted = cancel.load(Ordering::Relaxed).then(|| clock.now_ns());
         drop(tx);
         // Every request has a deadline: the wait ends at the last one (or after the grace),
         // with a margin for its task to report.
@@ -170,24 +198,40 @@ pub fn run(
     })
 }
 
-/// Nanoseconds since `start`.
-fn elapsed_ns(start: Instant) -> u64 {
-    start.elapsed().as_nanos() as u64
+/// Real time and scenario time.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    start: Instant,
+    /// Scenario seconds per real second.
+    scale: f64,
 }
 
-/// The collector thread: records events, closes windows on the wall clock, ends when every
-/// sender is gone.
+impl Clock {
+    /// Scenario nanoseconds since the start.
+    fn now_ns(&self) -> u64 {
+        (self.start.elapsed().as_nanos() as f64 * self.scale) as u64
+    }
+
+    /// The real duration of `scenario_ns`.
+    fn real(&self, scenario_ns: u64) -> Duration {
+        Duration::from_nanos((scenario_ns as f64 / self.scale) as u64)
+    }
+}
+
+/// The collector thread: records events, closes windows on the clock (asking the observer for
+/// the service's state), ends when every sender is gone.
 fn collect(
     rx: mpsc::Receiver<Event>,
     mut c: Collector,
-    start: Instant,
+    clock: Clock,
     progress: &Progress,
+    observer: &dyn Observer,
 ) -> Collector {
     loop {
-        let now = elapsed_ns(start);
-        c.close_until(now);
+        let now = clock.now_ns();
+        c.close_until(now, observer);
         let wait = c.next_close().map_or(Duration::from_millis(100), |t| {
-            Duration::from_nanos(t.saturating_sub(now))
+            clock.real(t.saturating_sub(now))
         });
         match rx.recv_timeout(wait.max(Duration::from_micros(100))) {
             Ok(ev) => {
@@ -196,7 +240,7 @@ fn collect(
                     Event::Done { done_ns, .. } => done_ns,
                     Event::NotSent { .. } => now,
                 };
-                c.close_until(at);
+                c.close_until(at, observer);
                 if let Event::Done { outcome, .. } = ev {
                     progress.done.fetch_add(1, Ordering::Relaxed);
                     if !matches!(outcome, Outcome::Status(200..=299)) {

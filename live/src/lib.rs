@@ -14,11 +14,15 @@
 //!   every outcome.
 //! - [`collect`] turns outcomes into the same [`harness::run::SetupRun`] the simulator
 //!   produces, window by window, so reports, gates and comparisons read both alike.
+//! - [`observe`] fills each window's service side (replicas, queue, nodes, cost) from an
+//!   observer, such as a Prometheus `/metrics` endpoint.
 
 pub mod collect;
 pub mod engine;
+pub mod observe;
 pub mod pacer;
 pub mod target;
 
-pub use engine::{LoadConfig, LoadError, Progress, run};
+pub use engine::{LoadConfig, LoadError, Progress, run, run_observed};
+pub use observe::{Observed, Observer, PrometheusObserver};
 pub use target::{Target, TargetError};

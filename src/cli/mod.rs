@@ -1,6 +1,7 @@
 //! The command line: one module per subcommand, each with its `Args` and `cmd()`.
 
 mod bench;
+mod drive;
 mod load;
 mod run;
 mod testbed;

@@ -16,9 +16,14 @@ use super::Failure;
 pub struct Args {
     /// The scenario file (TOML).
     scenario: PathBuf,
-    /// Where the run happens: `sim` (the embedded simulated cluster) for now.
+    /// Where the run happens: `sim` (the embedded simulated cluster) or `testbed` (a local
+    /// HTTP emulator per setup, driven by the live load engine in real time).
     #[arg(long, default_value = "sim")]
     driver: String,
+    /// With `--driver testbed`: scenario seconds per real second (10 runs a 30-minute
+    /// scenario in 3 minutes).
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
     /// Run only this setup (repeatable).
     #[arg(long = "setup", value_name = "NAME")]
     setups: Vec<String>,
@@ -36,15 +41,26 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     if let Some(seed) = args.seed {
         plan.seed = seed;
     }
-    if args.driver != "sim" {
+    if args.driver != "sim" && args.driver != "testbed" {
         return Err(Failure::input(anyhow!(
-            "driver {:?} is not available yet; use --driver sim (the embedded simulated cluster)",
+            "driver {:?} is not available; use --driver sim (the embedded simulated cluster) or --driver testbed",
             args.driver
+        )));
+    }
+    if !(args.time_scale > 0.0 && args.time_scale.is_finite()) {
+        return Err(Failure::input(anyhow!(
+            "--time-scale must be above zero, found {}",
+            args.time_scale
         )));
     }
     let faults = chaos::FaultPlan::from_plan(&plan).map_err(Failure::input)?;
     let setups = choose(&plan, &args.setups)?;
     let cancel = super::cancel_on_signals()?;
+    if args.driver == "testbed" {
+        let runs = super::drive::run_setups(&plan, &setups, args.time_scale, &cancel)?;
+        let report = harness::score::score(&plan, "testbed", &runs);
+        return super::publish(&report, args.out, &plan.name);
+    }
     let started = Instant::now();
     let progress: Vec<AtomicU64> = setups.iter().map(|_| AtomicU64::new(0)).collect();
     let done = AtomicBool::new(false);
