@@ -1,6 +1,7 @@
 //! The command line: one module per subcommand, each with its `Args` and `cmd()`.
 
 mod bench;
+mod calibrate;
 mod drive;
 mod load;
 mod run;
@@ -75,6 +76,8 @@ enum Command {
     Load(load::Args),
     /// Serve the local inference emulator (replicas, cold starts, queue, autoscaler, faults).
     Testbed(testbed::Args),
+    /// Find the sustainable throughput of an endpoint (or of one testbed replica).
+    Calibrate(calibrate::Args),
     /// Measure scalebench itself.
     Bench(bench::Args),
 }
@@ -138,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::cmd(args),
         Command::Load(args) => load::cmd(args),
         Command::Testbed(args) => testbed::cmd(args),
+        Command::Calibrate(args) => calibrate::cmd(args),
         Command::Bench(args) => bench::cmd(args),
     };
     match result {

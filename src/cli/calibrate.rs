@@ -1,0 +1,260 @@
+//! `scalebench calibrate URL | --driver testbed`: the sustainable throughput of a target, found
+//! by a stepped open-loop ramp that stops where the tail breaks the SLO, errors appear or
+//! throughput stops following the offered rate. Against the testbed it measures one replica of
+//! the service, so that scenarios can say "50% of capacity" about a real service model.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, anyhow};
+use bytes::Bytes;
+use live::{LoadConfig, Progress, Target};
+use serde::Serialize;
+use workloads::Duration;
+use workloads::policy::{FixedConfig, PolicyConfig};
+
+use super::Failure;
+use super::load::Steady;
+
+/// Arguments of `calibrate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The endpoint (omit it with `--driver testbed`).
+    #[arg(required_unless_present = "driver")]
+    url: Option<String>,
+    /// `testbed`: calibrate one replica of the built-in demo (or `--scenario`'s setup) on an
+    /// in-process testbed.
+    #[arg(long, value_parser = ["testbed"])]
+    driver: Option<String>,
+    /// With `--driver testbed`: the scenario whose service to calibrate.
+    #[arg(long, value_name = "FILE", requires = "driver")]
+    scenario: Option<PathBuf>,
+    /// With `--driver testbed`: scenario seconds per real second.
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// The first step's rate, requests per second.
+    #[arg(long, default_value_t = 10.0)]
+    start: f64,
+    /// Each step's rate is the previous one's times this.
+    #[arg(long, default_value_t = 1.25)]
+    factor: f64,
+    /// The last rate tried.
+    #[arg(long, default_value_t = 1_000_000.0)]
+    max_rate: f64,
+    /// How long each step lasts.
+    #[arg(long, default_value = "20s")]
+    step: Duration,
+    /// The latency the tail must meet.
+    #[arg(long, default_value = "1s")]
+    slo: Duration,
+    /// Its percentile.
+    #[arg(long, default_value_t = 99.0)]
+    slo_percentile: f64,
+    /// The share of requests that may fail in a step that counts as sustained.
+    #[arg(long, default_value_t = 0.01)]
+    max_errors: f64,
+    /// The request body (JSON).
+    #[arg(long, default_value = "{}")]
+    body: String,
+    /// A request header, `Name: value` (repeatable; `${VAR}` from the environment).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+    /// Directory for calibration.json (default: out/calibrate).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// One step of the ramp.
+#[derive(Debug, Clone, Serialize)]
+struct StepResult {
+    rate: f64,
+    ok_rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    error_rate: f64,
+    sustained: bool,
+}
+
+/// What `calibration.json` holds.
+#[derive(Debug, Serialize)]
+struct Calibration {
+    schema: &'static str,
+    target: String,
+    slo_ms: f64,
+    percentile: f64,
+    steps: Vec<StepResult>,
+    /// The highest rate sustained: tail within the SLO, errors within the limit, throughput
+    /// within 5% of the rate offered.
+    sustainable_rps: Option<f64>,
+}
+
+/// Runs the ramp, prints the steps, writes calibration.json.
+pub fn cmd(args: Args) -> Result<(), Failure> {
+    if !(args.factor > 1.0 && args.start > 0.0 && args.time_scale > 0.0) {
+        return Err(Failure::input(anyhow!(
+            "--factor must be above 1, --start and --time-scale above 0"
+        )));
+    }
+    let cancel = super::cancel_on_signals()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start a runtime")
+        .map_err(Failure::env)?;
+    let (url, bed, what) = match &args.url {
+        Some(u) => (u.clone(), None, u.clone()),
+        None => {
+            let bed = rt
+                .block_on(testbed::start(
+                    one_replica(&args)?,
+                    SocketAddr::from(([127, 0, 0, 1], 0)),
+                ))
+                .map_err(Failure::env)?;
+            let url = format!("http://{}/predict", bed.addr());
+            (url, Some(bed), "testbed (one replica)".to_string())
+        }
+    };
+    let target = Target::new(
+        &url,
+        None,
+        &args.headers,
+        Some(Bytes::from(args.body.clone())),
+        |v| std::env::var(v).ok(),
+    )
+    .map_err(Failure::input)?;
+    let mut config = LoadConfig::new(target);
+    if bed.is_some() {
+        config.time_scale = args.time_scale;
+    }
+    let steps = ramp(&args, &config, &cancel)?;
+    if let Some(bed) = bed {
+        rt.block_on(bed.shutdown());
+    }
+    let sustainable_rps = steps
+        .iter()
+        .filter(|s| s.sustained)
+        .map(|s| s.rate)
+        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+    let result = Calibration {
+        schema: "scalebench.calibration/v1",
+        target: what,
+        slo_ms: args.slo.as_millis_f64(),
+        percentile: args.slo_percentile,
+        steps,
+        sustainable_rps,
+    };
+    super::print(&summary(&result));
+    let out = args.out.unwrap_or_else(|| PathBuf::from("out/calibrate"));
+    std::fs::create_dir_all(&out)
+        .and_then(|()| {
+            let json = serde_json::to_string_pretty(&result).map_err(std::io::Error::other)?;
+            std::fs::write(out.join("calibration.json"), json + "\n")
+        })
+        .with_context(|| format!("cannot write {}", out.join("calibration.json").display()))
+        .map_err(Failure::env)?;
+    super::print(&format!(
+        "wrote {}\n",
+        out.join("calibration.json").display()
+    ));
+    if cancel.load(Ordering::Relaxed) {
+        return Err(Failure {
+            code: super::exit::INTERRUPTED,
+            error: anyhow!("interrupted; calibration.json holds the steps run until then"),
+        });
+    }
+    Ok(())
+}
+
+/// The testbed configuration: the demo's (or the scenario's first setup's) service with one
+/// fixed replica and no warm pool.
+fn one_replica(args: &Args) -> Result<testbed::TestbedConfig, Failure> {
+    let mut config = match &args.scenario {
+        None => testbed::TestbedConfig::default_demo(),
+        Some(p) => {
+            let plan = workloads::Plan::load(p).map_err(Failure::input)?;
+            let setup = plan.setups[0].clone();
+            testbed::TestbedConfig::from_plan(&plan, &setup, args.time_scale)
+        }
+    };
+    config.time_scale = args.time_scale;
+    config.setup.policy = PolicyConfig::Fixed(FixedConfig { replicas: 1 });
+    config.setup.initial_replicas = 1;
+    config.setup.warm_pool = 0;
+    Ok(config)
+}
+
+/// The steps, until one is not sustained (or the rate limit, or a cancel).
+fn ramp(args: &Args, config: &LoadConfig, cancel: &AtomicBool) -> Result<Vec<StepResult>, Failure> {
+    let mut steps = Vec::new();
+    let mut rate = args.start;
+    while rate <= args.max_rate && steps.len() < 60 && !cancel.load(Ordering::Relaxed) {
+        let plan = Steady {
+            rate,
+            duration: args.step,
+            poisson: false,
+            timeout: Duration::from_secs(30).max(args.slo + args.slo),
+            slo: args.slo,
+            percentile: args.slo_percentile,
+            seed: 1,
+        }
+        .plan()?;
+        let run = live::run(&plan, "calibrate", config, cancel, &Progress::default())
+            .map_err(Failure::env)?;
+        let r = run.requests();
+        let l = run.latency.summary();
+        let tail = run.latency.quantile_ms(args.slo_percentile / 100.0);
+        let ok_rps = r.ok as f64 / run.duration_s.max(1e-9);
+        let error_rate = r.error_rate();
+        let sustained = !run.interrupted
+            && tail <= args.slo.as_millis_f64()
+            && error_rate <= args.max_errors
+            && ok_rps >= 0.95 * rate;
+        tracing::info!(
+            rate,
+            ok_rps,
+            p99 = l.p99,
+            error_rate,
+            sustained,
+            "calibration step"
+        );
+        steps.push(StepResult {
+            rate,
+            ok_rps,
+            p50_ms: l.p50,
+            p99_ms: l.p99,
+            error_rate,
+            sustained,
+        });
+        if !sustained {
+            break;
+        }
+        rate *= args.factor;
+    }
+    Ok(steps)
+}
+
+/// The steps as text, then the verdict.
+fn summary(c: &Calibration) -> String {
+    let mut out = format!(
+        "calibrating {} | SLO p{} <= {:.0} ms\n    rate/s    ok/s     p50 ms     p99 ms  errors  sustained\n",
+        c.target, c.percentile, c.slo_ms
+    );
+    for s in &c.steps {
+        out.push_str(&format!(
+            "{:>10.1} {:>7.1} {:>10.1} {:>10.1} {:>6.2}%  {}\n",
+            s.rate,
+            s.ok_rps,
+            s.p50_ms,
+            s.p99_ms,
+            s.error_rate * 100.0,
+            if s.sustained { "yes" } else { "no" }
+        ));
+    }
+    match c.sustainable_rps {
+        Some(r) => out.push_str(&format!("sustainable: {r:.1} requests per second\n")),
+        None => out.push_str("sustainable: none (the first step already broke the SLO)\n"),
+    }
+    out
+}
