@@ -263,7 +263,7 @@ fn calibrate_finds_the_sustainable_rate_of_one_testbed_replica() {
     // The demo's replica serves 4 at once for ~100 ms on average: 40 rps at full use; its p99
     // breaks 1 s before that. The ramp stops at the first step that is not sustained.
     let rps = c["sustainable_rps"].as_f64().unwrap_or(0.0);
-    assert!(rps >= 15.0 && rps < 40.0, "{text}");
+    assert!((15.0..40.0).contains(&rps), "{text}");
     let steps = c["steps"].as_array().cloned().unwrap_or_default();
     assert_eq!(
         steps.last().map(|s| s["sustained"].as_bool()),
