@@ -21,8 +21,10 @@ pub mod collect;
 pub mod engine;
 pub mod observe;
 pub mod pacer;
+pub mod steady;
 pub mod target;
 
 pub use engine::{LoadConfig, LoadError, Progress, run, run_observed};
 pub use observe::{Observed, Observer, PrometheusObserver};
+pub use steady::{Steady, SteadyError};
 pub use target::{Target, TargetError};

@@ -15,7 +15,6 @@ use workloads::Duration;
 use workloads::policy::{FixedConfig, PolicyConfig};
 
 use super::Failure;
-use super::load::Steady;
 
 /// Arguments of `calibrate`.
 #[derive(Debug, clap::Args)]
@@ -190,7 +189,7 @@ fn ramp(args: &Args, config: &LoadConfig, cancel: &AtomicBool) -> Result<Vec<Ste
     let mut steps = Vec::new();
     let mut rate = args.start;
     while rate <= args.max_rate && steps.len() < 60 && !cancel.load(Ordering::Relaxed) {
-        let plan = Steady {
+        let plan = live::Steady {
             rate,
             duration: args.step,
             poisson: false,
@@ -199,7 +198,8 @@ fn ramp(args: &Args, config: &LoadConfig, cancel: &AtomicBool) -> Result<Vec<Ste
             percentile: args.slo_percentile,
             seed: 1,
         }
-        .plan()?;
+        .plan()
+        .map_err(Failure::input)?;
         let run = live::run(&plan, "calibrate", config, cancel, &Progress::default())
             .map_err(Failure::env)?;
         let r = run.requests();

@@ -3,7 +3,7 @@
 //! setup named `load`).
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration as StdDuration;
 
@@ -142,7 +142,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
 
 /// The flags as a scenario: steady traffic at the rate, one `load` setup.
 fn plan(args: &Args) -> Result<Plan, Failure> {
-    Steady {
+    live::Steady {
         rate: args.rate,
         duration: args.duration,
         poisson: matches!(args.arrival, Arrival::Poisson),
@@ -152,74 +152,7 @@ fn plan(args: &Args) -> Result<Plan, Failure> {
         seed: args.seed,
     }
     .plan()
-}
-
-/// Steady open-loop load as a scenario, for the commands that send load from flags.
-#[derive(Debug, Clone, Copy)]
-pub struct Steady {
-    /// Requests per second.
-    pub rate: f64,
-    /// How long.
-    pub duration: Duration,
-    /// Poisson arrivals instead of evenly spaced ones.
-    pub poisson: bool,
-    /// The client's timeout.
-    pub timeout: Duration,
-    /// The latency objective.
-    pub slo: Duration,
-    /// Its percentile.
-    pub percentile: f64,
-    /// The arrival process's seed.
-    pub seed: u64,
-}
-
-impl Steady {
-    /// The scenario: one `load` setup of steady traffic.
-    pub fn plan(&self) -> Result<Plan, Failure> {
-        if self.duration.is_zero() {
-            return Err(Failure::input(anyhow!(
-                "--duration must be longer than zero"
-            )));
-        }
-        if !(self.percentile > 0.0 && self.percentile < 100.0) {
-            return Err(Failure::input(anyhow!(
-                "--slo-percentile must be between 0 and 100, found {}",
-                self.percentile
-            )));
-        }
-        let src = format!(
-            r#"name = "load"
-duration = "{duration}"
-seed = {seed}
-[slo]
-latency = "{slo}"
-percentile = {percentile}
-[traffic]
-arrival = "{arrival}"
-timeout = "{timeout}"
-[[traffic.shape]]
-kind = "steady"
-rate = {rate}
-[service]
-time = "1ms"
-[cluster]
-billing = "replica"
-price_per_replica_hour = 0
-[[setup]]
-name = "load"
-[setup.fixed]
-replicas = 1
-"#,
-            duration = self.duration,
-            seed = self.seed,
-            slo = self.slo,
-            percentile = self.percentile,
-            arrival = if self.poisson { "poisson" } else { "constant" },
-            timeout = self.timeout,
-            rate = self.rate,
-        );
-        Plan::parse(Path::new("load flags"), &src).map_err(Failure::input)
-    }
+    .map_err(Failure::input)
 }
 
 /// One line on stderr, updated until `done`: time, sent, answered, errors, in flight.

@@ -5,7 +5,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -32,19 +31,7 @@ pub struct Server {
 /// answers at once except that a request arriving between 1 s and 2 s after the first `/stall`
 /// request waits until 2 s (a one-second stall).
 pub fn server() -> Server {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => panic!("runtime: {e}"),
-    };
-    let listener = match rt.block_on(TcpListener::bind("127.0.0.1:0")) {
-        Ok(l) => l,
-        Err(e) => panic!("bind: {e}"),
-    };
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (rt, listener, addr) = listen(2);
     let first = Arc::new(OnceLock::<Instant>::new());
     rt.spawn(async move {
         loop {
@@ -61,6 +48,20 @@ pub fn server() -> Server {
         }
     });
     Server { addr, _rt: rt }
+}
+
+/// A runtime of `workers` threads and a listener on a free port of 127.0.0.1.
+fn listen(workers: usize) -> (tokio::runtime::Runtime, TcpListener, SocketAddr) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let listener = rt
+        .block_on(TcpListener::bind("127.0.0.1:0"))
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    (rt, listener, addr)
 }
 
 async fn handle(
@@ -94,19 +95,7 @@ async fn handle(
 
 /// A server that accepts connections and closes them without answering.
 pub fn resetting_server() -> Server {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => panic!("runtime: {e}"),
-    };
-    let listener = match rt.block_on(TcpListener::bind("127.0.0.1:0")) {
-        Ok(l) => l,
-        Err(e) => panic!("bind: {e}"),
-    };
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (rt, listener, addr) = listen(1);
     rt.spawn(async move {
         loop {
             if let Ok((stream, _)) = listener.accept().await {
@@ -123,33 +112,20 @@ pub fn refused() -> SocketAddr {
     l.local_addr().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// `rate` rps of constant arrivals for `duration`, with a client timeout.
+/// `rate` rps of constant arrivals for `duration`, with a client timeout (SLO p99 <= 500 ms).
 pub fn plan(rate: f64, duration: &str, timeout: &str) -> Plan {
-    let src = format!(
-        r#"
-name = "load"
-duration = "{duration}"
-window = "1s"
-[slo]
-latency = "500ms"
-[traffic]
-arrival = "constant"
-timeout = "{timeout}"
-[[traffic.shape]]
-kind = "steady"
-rate = {rate}
-[service]
-time = "10ms"
-[cluster]
-billing = "replica"
-price_per_replica_hour = 0
-[[setup]]
-name = "load"
-[setup.fixed]
-replicas = 1
-"#
-    );
-    Plan::parse(Path::new("test.toml"), &src).unwrap_or_else(|e| panic!("{e}"))
+    let d = |s: &str| s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+    live::Steady {
+        rate,
+        duration: d(duration),
+        poisson: false,
+        timeout: d(timeout),
+        slo: d("500ms"),
+        percentile: 99.0,
+        seed: 1,
+    }
+    .plan()
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs the plan against `url` with `max_in_flight`, cancelling after `cancel_after` if given.
