@@ -269,8 +269,9 @@ pub struct FaultEvent {
     pub retried: u64,
 }
 
-/// One window of the timeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One window of the timeline. The recorder fills the client side (`t_s` to `errors`) when
+/// it closes the window; drivers give the service side and leave the rest to `Default`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TimelineSample {
     /// End of the window, seconds into the run.
     pub t_s: f64,

@@ -183,13 +183,6 @@ impl Collector {
                 .next()
                 .is_some_and(|r| end.saturating_sub(r.intended_ns) > self.slo_ns);
             let sample = TimelineSample {
-                t_s: 0.0,
-                rps: 0.0,
-                ok: 0,
-                p50_ms: 0.0,
-                p95_ms: 0.0,
-                p99_ms: 0.0,
-                errors: 0,
                 replicas_desired: seen.replicas_desired,
                 replicas_ready: seen.replicas_ready,
                 pods_pending: seen.pods_pending,
@@ -199,7 +192,7 @@ impl Collector {
                 queue_depth: seen.queue_depth,
                 cost_usd: seen.cost_usd,
                 faults: observer.markers(),
-                budget_held_back: 0,
+                ..TimelineSample::default()
             };
             self.max_ready = self.max_ready.max(seen.replicas_ready);
             self.rec.close_window(self.window_start, end, sample, stuck);

@@ -269,13 +269,6 @@ impl Sim<'_> {
             None => BTreeMap::new(),
         };
         let sample = TimelineSample {
-            t_s: 0.0,
-            rps: 0.0,
-            ok: 0,
-            p50_ms: 0.0,
-            p95_ms: 0.0,
-            p99_ms: 0.0,
-            errors: 0,
             replicas_desired: self.desired + self.setup.warm_pool,
             replicas_ready: self.counts.ready,
             pods_pending: self.counts.unbound + self.counts.starting,
@@ -290,6 +283,7 @@ impl Sim<'_> {
             cost_usd: bill.usd(),
             faults: std::mem::take(&mut self.window_faults),
             budget_held_back: self.held_back,
+            ..TimelineSample::default()
         };
         let stuck = self
             .queue
