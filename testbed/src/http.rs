@@ -129,7 +129,12 @@ async fn predict(req: Request<Incoming>, shared: &Shared) -> Resp {
         Admit::Serve(slot) => slot,
         Admit::Wait(rx) => match rx.await {
             Ok(slot) => slot,
-            Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE, "the testbed is stopping"),
+            Err(_) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "shed from the full queue for a higher-priority request, or the testbed is stopping",
+                );
+            }
         },
         Admit::Full => return error(StatusCode::SERVICE_UNAVAILABLE, "queue full"),
         Admit::Closed => return error(StatusCode::SERVICE_UNAVAILABLE, "the testbed is stopping"),

@@ -102,6 +102,8 @@ pub struct Snapshot {
     pub requests_rejected: u64,
     /// Requests that failed because their replica was killed.
     pub requests_killed: u64,
+    /// Replicas that loaded the model during the run (cold starts).
+    pub cold_starts: u64,
     /// The faults injected so far, with their effects.
     pub faults: Vec<FaultEvent>,
 }
@@ -139,6 +141,7 @@ impl Model {
             requests_ok: self.stats.ok,
             requests_rejected: self.stats.rejected,
             requests_killed: self.stats.killed,
+            cold_starts: self.stats.cold_starts,
             faults: self.faults.clone(),
         }
     }

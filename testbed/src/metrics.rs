@@ -66,6 +66,13 @@ pub fn render(s: &Snapshot) -> String {
     let _ = writeln!(out, "scalebench_cost_usd_total {}", num(s.cost_usd));
     family(
         &mut out,
+        "scalebench_cold_starts_total",
+        "Replicas that loaded the model and became ready during the run.",
+        "counter",
+    );
+    let _ = writeln!(out, "scalebench_cold_starts_total {}", s.cold_starts);
+    family(
+        &mut out,
         "scalebench_nodes",
         "Nodes per pool, provisioning or up.",
         "gauge",

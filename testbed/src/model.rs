@@ -87,6 +87,8 @@ pub(crate) struct Params {
     grace: f64,
     pub(crate) service: Sampler,
     pub(crate) classes: HashMap<String, Sampler>,
+    /// Request classes' priorities (0 when not named).
+    pub(crate) priorities: HashMap<String, u8>,
     speed: f64,
     /// USD per replica-hour under replica billing.
     replica_price: Option<f64>,
@@ -101,6 +103,8 @@ pub(crate) struct Stats {
     pub(crate) ok: u64,
     pub(crate) rejected: u64,
     pub(crate) killed: u64,
+    /// Replicas that became ready after loading the model during the run.
+    pub(crate) cold_starts: u64,
     /// Arrivals since the last metric sample.
     pub(crate) arrivals: u64,
     /// Latencies (scenario ms) of requests finished since the last sample, when measured.
@@ -148,6 +152,12 @@ impl Model {
             service: plan.service.time.sampler(),
             classes: classes
                 .filter_map(|c| c.service.map(|s| (c.name.clone(), s.sampler())))
+                .collect(),
+            priorities: plan
+                .traffic
+                .classes
+                .iter()
+                .map(|c| (c.name.clone(), c.priority))
                 .collect(),
             speed: setup.speed,
             replica_price: (setup.billing == Billing::Replica)
@@ -328,6 +338,8 @@ impl Model {
         if let Some(r) = self.replicas.get_mut(&id) {
             r.phase = Phase::Ready;
             r.until = f64::INFINITY;
+            // A replica that loaded its model during the run: a cold start.
+            self.stats.cold_starts += 1;
         }
         self.dispatch(now);
     }

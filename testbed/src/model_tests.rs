@@ -182,3 +182,56 @@ interruption_notice = "30s"
     );
     assert!(m.faults.iter().any(|f| f.pods_lost > 0), "{:?}", m.faults);
 }
+
+#[test]
+fn the_queue_serves_higher_priorities_first_and_sheds_the_lowest() {
+    let src = r#"
+duration = "1h"
+[slo]
+latency = "1s"
+[traffic]
+capacity = 100
+[[traffic.shape]]
+kind = "steady"
+rate = 10
+[[traffic.class]]
+name = "batch"
+[[traffic.class]]
+name = "chat"
+priority = 2
+[service]
+concurrency = 1
+queue = 2
+time = "1s"
+[cluster]
+billing = "replica"
+price_per_replica_hour = 1.0
+[[setup]]
+name = "s"
+[setup.fixed]
+replicas = 1
+"#;
+    let plan = Plan::parse(Path::new("q.toml"), src).unwrap_or_else(|e| panic!("{e}"));
+    let cfg = TestbedConfig::from_plan(&plan, &plan.setups[0], 1.0);
+    let mut m = Model::new(&cfg, Weak::new());
+    let admit = |m: &mut Model, class: &str| m.admit(0.0, Some(class.to_string()));
+    // The one slot is taken; then two batch requests fill the queue.
+    assert!(matches!(admit(&mut m, "batch"), Admit::Serve(_)));
+    let first_batch = admit(&mut m, "batch");
+    let second_batch = admit(&mut m, "batch");
+    assert!(matches!(first_batch, Admit::Wait(_)) && matches!(second_batch, Admit::Wait(_)));
+    // A chat request sheds the newest batch request and goes first.
+    assert!(matches!(admit(&mut m, "chat"), Admit::Wait(_)));
+    let Admit::Wait(mut shed) = second_batch else {
+        unreachable!()
+    };
+    assert!(
+        shed.try_recv()
+            .is_err_and(|e| e == tokio::sync::oneshot::error::TryRecvError::Closed)
+    );
+    let order: Vec<u8> = m.queue.iter().map(|w| w.priority).collect();
+    assert_eq!(order, vec![2, 0]);
+    // A batch request finds the queue full of requests at least as important: refused.
+    assert!(matches!(admit(&mut m, "batch"), Admit::Full));
+    assert_eq!(m.stats.rejected, 2);
+}

@@ -1,5 +1,7 @@
 //! The router and the queue: a request goes to the ready replica with the fewest requests in
-//! service that has a free slot, or waits in a bounded FIFO queue; a full queue rejects it.
+//! service that has a free slot, or waits in a bounded queue that serves higher priorities
+//! first (first come, first served within one); a full queue sheds its lowest-priority,
+//! newest request for a request of a higher priority, else rejects the newcomer.
 //! A request holds its slot ([`Slot`]) until it is served, its client leaves, or its replica
 //! is killed; each freed slot serves the head of the queue.
 
@@ -13,6 +15,8 @@ use crate::shared::{Admit, Slot};
 pub(crate) struct Waiter {
     pub(crate) tx: oneshot::Sender<Slot>,
     pub(crate) class: Option<String>,
+    /// Its class's priority (higher is served first).
+    pub(crate) priority: u8,
 }
 
 /// The most latencies kept per sample (a second of scenario time).
@@ -28,12 +32,31 @@ impl Model {
         if let Some(id) = self.route() {
             return Admit::Serve(self.take_slot(id, now, class.as_deref()));
         }
+        let priority = class
+            .as_deref()
+            .and_then(|c| self.p.priorities.get(c))
+            .copied()
+            .unwrap_or(0);
         if self.queue.len() >= self.p.queue_cap {
             self.stats.rejected += 1;
-            return Admit::Full;
+            match self.queue.back() {
+                // Dropping its sender answers the shed request 503.
+                Some(last) if last.priority < priority => {
+                    self.queue.pop_back();
+                }
+                _ => return Admit::Full,
+            }
         }
         let (tx, rx) = oneshot::channel();
-        self.queue.push_back(Waiter { tx, class });
+        let at = self.queue.partition_point(|w| w.priority >= priority);
+        self.queue.insert(
+            at,
+            Waiter {
+                tx,
+                class,
+                priority,
+            },
+        );
         self.queued.set(now, self.queue.len() as f64);
         Admit::Wait(rx)
     }
