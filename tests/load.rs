@@ -142,7 +142,33 @@ fn bad_flags_exit_2() {
     for args in [
         vec!["http://127.0.0.1:1/", "--rate", "0", "--duration", "1s"],
         vec!["http://127.0.0.1:1/", "--rate", "10", "--duration", "soon"],
-        vec!["https://127.0.0.1:1/", "--rate", "10", "--duration", "1s"],
+        vec!["ftp://127.0.0.1:1/", "--rate", "10", "--duration", "1s"],
+        vec![
+            "http://127.0.0.1:1/",
+            "--rate",
+            "10",
+            "--duration",
+            "1s",
+            "--body",
+            "{{nope}}",
+        ],
+        vec![
+            "https://127.0.0.1:1/",
+            "--rate",
+            "10",
+            "--duration",
+            "1s",
+            "--cacert",
+            "/nonexistent/ca.pem",
+        ],
+        vec![
+            "http://127.0.0.1:1/",
+            "--rate",
+            "10",
+            "--duration",
+            "1s",
+            "--fixed-connections",
+        ],
     ] {
         let o = load(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");

@@ -124,4 +124,7 @@ fn the_testbed_driver_agrees_with_the_simulator_on_a_small_scenario() {
     );
     assert_eq!(b.timeline[5].replicas_ready, 2);
     assert!(b.timeline.iter().any(|w| w.replicas_ready == 1));
+    // The replacement loaded its model: one cold start, as in the simulator.
+    assert_eq!(b.scaling.cold_starts, s.scaling.cold_starts);
+    assert_eq!(b.scaling.cold_starts, 1);
 }

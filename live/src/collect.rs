@@ -22,68 +22,88 @@ pub enum Outcome {
     Reset,
     /// Another I/O or protocol error.
     Io,
+    /// The TLS handshake failed (for example, a certificate that does not verify).
+    Tls,
     /// No complete answer before the deadline (intended send time + timeout).
     Timeout,
 }
 
 impl Outcome {
-    /// The outcome class in reports: `http_<status>`, `connect`, `reset`, `io`, `timeout`.
+    /// The outcome class in reports: `http_<status>`, `connect`, `reset`, `io`, `tls`, `timeout`.
     pub fn class(self) -> String {
         match self {
             Outcome::Status(s) => format!("http_{s}"),
             Outcome::Connect => "connect".into(),
             Outcome::Reset => "reset".into(),
             Outcome::Io => "io".into(),
+            Outcome::Tls => "tls".into(),
             Outcome::Timeout => "timeout".into(),
         }
     }
 }
 
-/// What the engine tells the collector.
+/// What happened to one request, as the engine (or a closed-loop user) tells the collector.
+/// Times are scenario ns since the start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// Request `seq` of `class`, due at `intended_ns`, was handed to the runtime.
+    /// A request of `class`, due at `intended_ns`, went out.
     Sent {
-        /// Its position in the schedule.
-        seq: u64,
         /// Its request class.
         class: u16,
-        /// When it was due, in ns since the start.
+        /// When it was due.
         intended_ns: u64,
     },
-    /// A request of `class` was not sent: the in-flight bound was reached.
+    /// A request of `class`, due at `intended_ns`, was not sent: the in-flight bound was
+    /// reached.
     NotSent {
         /// Its request class.
         class: u16,
+        /// When it was due.
+        intended_ns: u64,
     },
-    /// Request `seq` ended.
+    /// A request that was sent ended.
     Done {
-        /// Its position in the schedule.
-        seq: u64,
-        /// When it actually went out, in ns since the start.
+        /// Its request class.
+        class: u16,
+        /// When it was due.
+        intended_ns: u64,
+        /// When it actually went out.
         sent_ns: u64,
-        /// When it ended, in ns since the start.
+        /// When it ended.
         done_ns: u64,
         /// How.
         outcome: Outcome,
     },
+    /// A request that was sent never ended: the run was cut short at `at_ns`.
+    Cancelled {
+        /// Its request class.
+        class: u16,
+        /// When it was given up.
+        at_ns: u64,
+    },
 }
 
-/// A request in flight: when it was due and its class.
-#[derive(Debug, Clone, Copy)]
-struct InFlight {
-    intended_ns: u64,
-    class: u16,
+impl Event {
+    /// The instant the event counts at: arrivals at their intended time, ends when they ended.
+    pub fn at_ns(&self) -> u64 {
+        match *self {
+            Event::Sent { intended_ns, .. } | Event::NotSent { intended_ns, .. } => intended_ns,
+            Event::Done { done_ns, .. } => done_ns,
+            Event::Cancelled { at_ns, .. } => at_ns,
+        }
+    }
 }
 
-/// The collector's state.
+/// The collector's state. Events may come in any order from several senders; they are applied
+/// in time order once the caller says that nothing earlier can still come ([`Collector::advance`]),
+/// so each lands in the window it belongs to.
 #[derive(Debug)]
 pub struct Collector {
     rec: Recorder,
     lag: LatencyHist,
     outcomes: BTreeMap<String, u64>,
-    /// By schedule position; schedule order is intended-time order, so the first is the oldest.
-    in_flight: BTreeMap<u64, InFlight>,
+    /// Events not yet applied, because an earlier one may still come.
+    pending: Vec<Event>,
     window_ns: u64,
     window_start: u64,
     end_ns: u64,
@@ -101,7 +121,7 @@ impl Collector {
             rec: Recorder::new(plan),
             lag: LatencyHist::new(timeout_ns / 1000 + 1),
             outcomes: BTreeMap::new(),
-            in_flight: BTreeMap::new(),
+            pending: Vec::new(),
             window_ns: plan.window.as_nanos().max(1),
             window_start: 0,
             end_ns: plan.duration.as_nanos(),
@@ -109,11 +129,6 @@ impl Collector {
             timeout_ns,
             max_ready: 0,
         }
-    }
-
-    /// Requests sent and not yet ended.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
     }
 
     /// The end of the scenario, in ns: the last window closes there.
@@ -127,61 +142,98 @@ impl Collector {
             .then(|| (self.window_start + self.window_ns).min(self.end_ns))
     }
 
-    /// Records one event.
-    pub fn handle(&mut self, ev: Event) {
-        match ev {
-            Event::Sent {
-                seq,
-                class,
-                intended_ns,
-            } => {
-                self.rec.arrived(class);
-                self.in_flight.insert(seq, InFlight { intended_ns, class });
+    /// Takes one event; it is applied by the next [`Collector::advance`] past its instant.
+    pub fn record(&mut self, ev: Event) {
+        self.pending.push(ev);
+    }
+
+    /// Everything before `safe_ns` has been recorded: applies those events in time order and
+    /// closes the windows that end by then, with what `observer` sees of the service.
+    /// `oldest_in_flight` is the intended time of the oldest request still unanswered, which
+    /// marks a window as stuck when it is older than the SLO latency.
+    pub fn advance(
+        &mut self,
+        safe_ns: u64,
+        oldest_in_flight: Option<u64>,
+        observer: &dyn Observer,
+    ) {
+        let mut ready: Vec<Event> = Vec::new();
+        self.pending.retain(|e| {
+            let due = e.at_ns() < safe_ns;
+            if due {
+                ready.push(*e);
             }
-            Event::NotSent { class } => {
+            !due
+        });
+        ready.sort_by_key(Event::at_ns);
+        for ev in ready {
+            self.close_until(ev.at_ns(), oldest_in_flight, observer);
+            self.apply(ev);
+        }
+        self.close_until(safe_ns, oldest_in_flight, observer);
+    }
+
+    fn apply(&mut self, ev: Event) {
+        match ev {
+            Event::Sent { class, .. } => self.rec.arrived(class),
+            Event::NotSent { class, .. } => {
                 self.rec.not_sent(class);
                 self.count("not_sent");
             }
+            Event::Cancelled { class, .. } => {
+                self.rec.failed(class);
+                self.count("cancelled");
+            }
             Event::Done {
-                seq,
+                class,
+                intended_ns,
                 sent_ns,
                 done_ns,
                 outcome,
             } => {
-                // Unknown: already counted as cancelled when the run was cut short.
-                let Some(r) = self.in_flight.remove(&seq) else {
-                    return;
-                };
-                self.lag
-                    .record(sent_ns.saturating_sub(r.intended_ns) / 1000);
-                self.count(&outcome.class());
+                self.lag.record(sent_ns.saturating_sub(intended_ns) / 1000);
+                self.count_outcome(outcome);
                 match outcome {
                     Outcome::Status(s) if (200..300).contains(&s) => {
-                        let latency = done_ns.saturating_sub(r.intended_ns).min(self.timeout_ns);
-                        self.rec.ok(r.class, latency);
+                        let latency = done_ns.saturating_sub(intended_ns).min(self.timeout_ns);
+                        self.rec.ok(class, latency);
                     }
-                    Outcome::Status(429 | 503) => self.rec.rejected(r.class),
-                    Outcome::Timeout => self.rec.timed_out(r.class),
-                    _ => self.rec.failed(r.class),
+                    Outcome::Status(429 | 503) => self.rec.rejected(class),
+                    Outcome::Timeout => self.rec.timed_out(class),
+                    _ => self.rec.failed(class),
                 }
             }
         }
     }
 
+    fn count_outcome(&mut self, outcome: Outcome) {
+        let key = match outcome {
+            Outcome::Status(200) => "http_200",
+            Outcome::Connect => "connect",
+            Outcome::Reset => "reset",
+            Outcome::Io => "io",
+            Outcome::Tls => "tls",
+            Outcome::Timeout => "timeout",
+            Outcome::Status(_) => return self.count(&outcome.class()),
+        };
+        self.count(key);
+    }
+
     fn count(&mut self, class: &str) {
-        *self.outcomes.entry(class.to_string()).or_default() += 1;
+        match self.outcomes.get_mut(class) {
+            Some(n) => *n += 1,
+            None => {
+                self.outcomes.insert(class.to_string(), 1);
+            }
+        }
     }
 
     /// Closes every window that ends at or before `now_ns`, with what `observer` sees of the
     /// service then.
-    pub fn close_until(&mut self, now_ns: u64, observer: &dyn Observer) {
+    fn close_until(&mut self, now_ns: u64, oldest_in_flight: Option<u64>, observer: &dyn Observer) {
         while let Some(end) = self.next_close().filter(|&e| e <= now_ns) {
             let seen = observer.observe().unwrap_or_default();
-            let stuck = self
-                .in_flight
-                .values()
-                .next()
-                .is_some_and(|r| end.saturating_sub(r.intended_ns) > self.slo_ns);
+            let stuck = oldest_in_flight.is_some_and(|t| end.saturating_sub(t) > self.slo_ns);
             let sample = TimelineSample {
                 replicas_desired: seen.replicas_desired,
                 replicas_ready: seen.replicas_ready,
@@ -200,19 +252,20 @@ impl Collector {
         }
     }
 
-    /// The Run. Requests still in flight are counted as failed (`cancelled`); when the run was
-    /// `interrupted` at `stopped_ns`, the scenario ends there.
+    /// The Run, from every event recorded. When the run was `interrupted` at `stopped_ns`,
+    /// the scenario ends there. The caller has recorded requests that never ended as
+    /// [`Event::Cancelled`].
     pub fn finish(mut self, name: &str, interrupted: Option<u64>) -> SetupRun {
         if let Some(at) = interrupted {
             self.end_ns = self.end_ns.min(at.max(self.window_start));
-            self.close_until(self.end_ns, &NoObserver);
         }
-        let left: Vec<InFlight> = std::mem::take(&mut self.in_flight).into_values().collect();
-        for r in left {
-            self.rec.failed(r.class);
-            self.count("cancelled");
+        // Whatever is left counts in the last window.
+        for ev in &mut self.pending {
+            if let Event::Cancelled { at_ns, .. } = ev {
+                *at_ns = (*at_ns).min(self.end_ns.saturating_sub(1));
+            }
         }
-        self.close_until(self.end_ns, &NoObserver);
+        self.advance(u64::MAX, None, &NoObserver);
         self.rec.flush();
         let mut latency = LatencyHist::new(self.timeout_ns / 1000 + 1);
         for c in &self.rec.classes {

@@ -3,15 +3,17 @@
 //! cannot hide its stall behind a client that waited for it (coordinated omission, as wrk2
 //! showed).
 //!
-//! - [`pacer`] holds the schedule: a dedicated thread sleeps until shortly before each due
-//!   instant and spins the rest of the way, then hands the request to the tokio runtime. How
-//!   late each request actually went out (the schedule lag) is recorded and reported.
-//! - [`target`] describes what is sent: URL, method, headers (with `${VAR}` read from the
-//!   environment, never written to a report) and body.
-//! - [`engine`] runs it: a multi-threaded runtime, a keep-alive connection pool (HTTP/1.1, or
-//!   HTTP/2 with prior knowledge), a per-request deadline, a bound on requests in flight
+//! - [`target`] describes what is sent: URL (http or https), method, headers (with `${VAR}`
+//!   read from the environment, never written to a report) and body; [`tls`] how an https
+//!   server is trusted.
+//! - [`engine`] runs it on shards: threads with a single-threaded tokio runtime each, which
+//!   send every N-th arrival on their own kept-alive connections (a lean HTTP/1.1 client, or
+//!   hyper's HTTP/2 client), with a per-request deadline, a bound on requests in flight
 //!   (reaching it counts a request as not sent, never delays it), and the classification of
-//!   every outcome.
+//!   every outcome. Each shard paces itself: it sleeps on the timer until shortly before a
+//!   due instant and polls its sockets in a loop for the rest, so the schedule holds to
+//!   microseconds. How late each request actually went out (the schedule lag) is recorded
+//!   and reported.
 //! - [`collect`] turns outcomes into the same [`harness::run::SetupRun`] the simulator
 //!   produces, window by window, so reports, gates and comparisons read both alike.
 //! - [`observe`] fills each window's service side (replicas, queue, nodes, cost) from an
@@ -19,12 +21,16 @@
 
 pub mod collect;
 pub mod engine;
+mod h1;
 pub mod observe;
-pub mod pacer;
+mod request;
+mod shard;
 pub mod steady;
 pub mod target;
+pub mod tls;
 
 pub use engine::{LoadConfig, LoadError, Progress, run, run_observed};
 pub use observe::{Observed, Observer, PrometheusObserver};
 pub use steady::{Steady, SteadyError};
 pub use target::{Target, TargetError};
+pub use tls::TlsOptions;

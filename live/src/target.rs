@@ -2,8 +2,13 @@
 //! environment variables (`Authorization: Bearer ${API_KEY}`): they are read once at start and
 //! kept out of everything the engine writes.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Uri};
+use workloads::template::{RequestSpec, Template};
+
+pub use crate::tls::TlsOptions;
 
 /// Why a target could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +40,9 @@ pub enum TargetError {
     /// The method is not a valid HTTP method.
     #[error("bad HTTP method {0:?}")]
     Method(String),
+    /// The body template has a field it cannot fill.
+    #[error("bad body template: {0}")]
+    Body(String),
 }
 
 /// The endpoint and the request sent to it.
@@ -48,6 +56,11 @@ pub struct Target {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// The body (empty for none).
     pub body: Bytes,
+    /// The body as a template with per-request fields (`{{seq}}`, `{{int 1 9}}`, ...), when it
+    /// has any; `body` is then unused.
+    pub template: Option<Arc<Template>>,
+    /// How to trust the server's certificate, for https.
+    pub tls: TlsOptions,
 }
 
 impl Target {
@@ -66,13 +79,8 @@ impl Target {
         };
         let uri: Uri = url.parse().map_err(|e| bad(&format!("{e}")))?;
         match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(bad(
-                    "https is not supported yet; use http:// (for example through a local proxy)",
-                ));
-            }
-            _ => return Err(bad("expected http://host:port/path")),
+            Some("http" | "https") => {}
+            _ => return Err(bad("expected http://host:port/path or https://...")),
         }
         if uri.host().is_none() {
             return Err(bad("no host"));
@@ -98,9 +106,104 @@ impl Target {
             uri,
             method,
             headers,
+            template: template_of(body.as_deref())?,
             body: body.unwrap_or_default(),
+            tls: TlsOptions::default(),
         })
     }
+
+    /// The target of a request class: its method, path, headers and body replace or extend
+    /// this one's; `env` expands `${VAR}` in its headers.
+    pub fn for_class(
+        &self,
+        spec: &RequestSpec,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Target, TargetError> {
+        let mut t = self.clone();
+        if let Some(path) = &spec.path {
+            let mut parts = self.uri.clone().into_parts();
+            parts.path_and_query = Some(path.parse().map_err(|e| TargetError::Url {
+                url: path.clone(),
+                why: format!("{e}"),
+            })?);
+            t.uri = Uri::from_parts(parts).map_err(|e| TargetError::Url {
+                url: path.clone(),
+                why: e.to_string(),
+            })?;
+        }
+        for (name, value) in &spec.headers {
+            let (name, value) = parse_header(&format!("{name}: {value}"), &env)?;
+            t.headers.retain(|(n, _)| *n != name);
+            t.headers.push((name, value));
+        }
+        if let Some(body) = &spec.body {
+            t.template = template_of(Some(body.as_bytes()))?;
+            t.body = Bytes::from(body.clone());
+            if !t
+                .headers
+                .iter()
+                .any(|(n, _)| n == http::header::CONTENT_TYPE)
+            {
+                t.headers.push((
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ));
+            }
+        }
+        t.method = match &spec.method {
+            Some(m) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                .map_err(|_| TargetError::Method(m.clone()))?,
+            None if spec.body.is_some() && t.method == Method::GET => Method::POST,
+            None => t.method,
+        };
+        Ok(t)
+    }
+
+    /// The request as HTTP/1.1 sends it: request line, `Host`, the headers, `Content-Length`
+    /// when there is a body (or the method expects one), and the body.
+    pub fn wire(&self) -> Vec<u8> {
+        self.wire_with(&self.body)
+    }
+
+    /// [`Target::wire`] with `body` as the body.
+    pub fn wire_with(&self, body: &[u8]) -> Vec<u8> {
+        let mut w = Vec::with_capacity(256 + body.len());
+        let path = self.uri.path_and_query().map_or("/", |p| p.as_str());
+        w.extend_from_slice(format!("{} {path} HTTP/1.1\r\n", self.method).as_bytes());
+        let has = |name: &http::HeaderName| self.headers.iter().any(|(n, _)| n == name);
+        if !has(&http::header::HOST) {
+            if let Some(authority) = self.uri.authority() {
+                w.extend_from_slice(format!("host: {authority}\r\n").as_bytes());
+            }
+        }
+        if !has(&http::header::USER_AGENT) {
+            w.extend_from_slice(
+                concat!("user-agent: scalebench/", env!("CARGO_PKG_VERSION"), "\r\n").as_bytes(),
+            );
+        }
+        for (name, value) in &self.headers {
+            w.extend_from_slice(name.as_str().as_bytes());
+            w.extend_from_slice(b": ");
+            w.extend_from_slice(value.as_bytes());
+            w.extend_from_slice(b"\r\n");
+        }
+        let wants_body = matches!(self.method, Method::POST | Method::PUT | Method::PATCH);
+        if (!body.is_empty() || wants_body) && !has(&http::header::CONTENT_LENGTH) {
+            w.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+        }
+        w.extend_from_slice(b"\r\n");
+        w.extend_from_slice(body);
+        w
+    }
+}
+
+/// The body's template, when it has fields.
+fn template_of(body: Option<&[u8]>) -> Result<Option<Arc<Template>>, TargetError> {
+    let Some(text) = body.and_then(|b| std::str::from_utf8(b).ok()) else {
+        return Ok(None);
+    };
+    let t = Template::parse(text).map_err(TargetError::Body)?;
+    Ok((!t.is_static()).then(|| Arc::new(t)))
 }
 
 /// `Name: value`, with `${VAR}` in the value replaced from `env`.
@@ -164,7 +267,7 @@ mod tests {
         let get = Target::new("http://localhost/", None, &[], None, env);
         assert!(get.is_ok_and(|t| t.method == Method::GET));
         for (url, headers, want) in [
-            ("https://x/", vec![], "https is not supported yet"),
+            ("ftp://x/", vec![], "expected http://"),
             ("localhost:80", vec![], "expected http://"),
             ("http://x/", vec!["NoColon".into()], "expected Name: value"),
             (

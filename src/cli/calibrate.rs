@@ -59,6 +59,18 @@ pub struct Args {
     /// A request header, `Name: value` (repeatable; `${VAR}` from the environment).
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     headers: Vec<String>,
+    /// Sending threads (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+    #[command(flatten)]
+    tls: super::TlsArgs,
+    /// HTTP/1.1 connections each step opens before its first request is due.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Never more than `--connections` connections (as wrk's `-c`).
+    #[arg(long)]
+    fixed_connections: bool,
+
     /// Directory for calibration.json (default: out/calibrate).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -123,7 +135,14 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         |v| std::env::var(v).ok(),
     )
     .map_err(Failure::input)?;
+    let mut target = target;
+    target.tls = args.tls.options();
     let mut config = LoadConfig::new(target);
+    config.connections = args.connections;
+    config.fixed_connections = args.fixed_connections;
+    if let Some(w) = args.workers {
+        config.workers = w.max(1);
+    }
     if bed.is_some() {
         config.time_scale = args.time_scale;
     }
@@ -201,7 +220,7 @@ fn ramp(args: &Args, config: &LoadConfig, cancel: &AtomicBool) -> Result<Vec<Ste
         .plan()
         .map_err(Failure::input)?;
         let run = live::run(&plan, "calibrate", config, cancel, &Progress::default())
-            .map_err(Failure::env)?;
+            .map_err(super::load_failure)?;
         let r = run.requests();
         let l = run.latency.summary();
         let tail = run.latency.quantile_ms(args.slo_percentile / 100.0);

@@ -1,8 +1,8 @@
 //! The testbed driver of `scalebench run --driver testbed`: for each setup, an in-process
 //! testbed on 127.0.0.1 emulating it, the live load engine sending the scenario's arrivals to
-//! it over real HTTP, the scenario's faults injected through the testbed's admin API at their
-//! times, and the timeline sampled from its `/metrics`; all `time_scale` times faster than
-//! scenario time.
+//! it over real HTTP (or, with `executor = "users"`, the scenario's closed-loop users through
+//! Goose), the scenario's faults injected through the testbed's admin API at their times, and
+//! the timeline sampled from its `/metrics`; all `time_scale` times faster than scenario time.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -61,7 +61,9 @@ fn drive(
         &format!("http://{addr}/predict"),
         None,
         &[],
-        Some(bytes::Bytes::from_static(b"{}")),
+        // The testbed serves each request class with its own service time and priority; it
+        // reads the class from the body. A class's own `request` may replace it.
+        Some(bytes::Bytes::from_static(br#"{"class": "{{class}}"}"#)),
         |_| None,
     )
     .map_err(Failure::env)?;
@@ -73,15 +75,25 @@ fn drive(
     let start = Instant::now();
     let mut run = std::thread::scope(|s| {
         s.spawn(|| inject_faults(plan, addr, time_scale, start, &observer, &done, cancel));
-        let run = live::run_observed(plan, &setup.name, &config, cancel, &progress, &observer);
+        let run = if plan.traffic.closed_loop().is_some() {
+            // Closed-loop users through Goose, against the same testbed, into the same Run.
+            let url = format!("http://{addr}/predict");
+            let users = users::UsersConfig::new(&url).time_scale(time_scale);
+            users::run_users_with(plan, &users, &setup.name, cancel, &observer)
+                .map_err(Failure::env)
+        } else {
+            live::run_observed(plan, &setup.name, &config, cancel, &progress, &observer)
+                .map_err(Failure::env)
+        };
         done.store(true, Ordering::Relaxed);
         run
-    })
-    .map_err(Failure::env)?;
+    })?;
     run.policy = setup.policy.kind().to_string();
     run.faults = fault_records(plan, addr)?;
-    let cost = snapshot_cost(addr)?;
+    let (cost, cold_starts) = snapshot_totals(addr)?;
     run.pools = pool_costs(plan, setup, &run, cost);
+    run.cold_starts = cold_starts;
+    run.scale_up_reaction_s = scale_up_reaction(plan, &run);
     Ok(run)
 }
 
@@ -156,17 +168,46 @@ fn fault_records(plan: &Plan, addr: SocketAddr) -> Result<Vec<FaultEvent>, Failu
     Ok(records)
 }
 
-/// The testbed's cost so far.
-fn snapshot_cost(addr: SocketAddr) -> Result<f64, Failure> {
+/// The testbed's cost so far and its cold starts.
+fn snapshot_totals(addr: SocketAddr) -> Result<(f64, u32), Failure> {
     let (_, body) = request(addr, "GET", "/admin/snapshot", None)
         .context("cannot read the testbed's snapshot")
         .map_err(Failure::env)?;
     let v: serde_json::Value = serde_json::from_str(&body)
         .context("the testbed's snapshot does not parse")
         .map_err(Failure::env)?;
-    v.get("cost_usd")
+    let cost = v
+        .get("cost_usd")
         .and_then(|c| c.as_f64())
-        .ok_or_else(|| Failure::env(anyhow!("the testbed's snapshot has no cost_usd")))
+        .ok_or_else(|| Failure::env(anyhow!("the testbed's snapshot has no cost_usd")))?;
+    let cold_starts = v
+        .get("cold_starts")
+        .and_then(|c| c.as_u64())
+        .map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX));
+    Ok((cost, cold_starts))
+}
+
+/// From the first spike or burst to the first window whose ready replicas exceed those at its
+/// start, in seconds: the simulator's scale-up reaction, to the resolution of a window (the
+/// testbed is sampled once per window).
+fn scale_up_reaction(plan: &Plan, run: &SetupRun) -> Option<f64> {
+    let t0 = plan
+        .traffic
+        .shapes
+        .iter()
+        .filter_map(|s| s.transient_start())
+        .map(|d| d.as_secs_f64())
+        .reduce(f64::min)?;
+    let before = run
+        .timeline
+        .iter()
+        .take_while(|w| w.t_s <= t0)
+        .last()
+        .map_or(0, |w| w.replicas_ready);
+    run.timeline
+        .iter()
+        .find(|w| w.t_s > t0 && w.replicas_ready > before)
+        .map(|w| w.t_s - t0)
 }
 
 /// The testbed's total cost, split over the setup's pools in proportion to the node-hours x

@@ -49,9 +49,20 @@ pub struct Args {
     /// The most requests in flight; an arrival beyond it is counted as not sent.
     #[arg(long, default_value_t = 10_000)]
     max_in_flight: u64,
-    /// HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1.
+    /// HTTP/2 instead of HTTP/1.1: by ALPN for https, with prior knowledge (h2c) for http.
     #[arg(long)]
     http2: bool,
+    #[command(flatten)]
+    tls: super::TlsArgs,
+    /// HTTP/1.1 connections to open before the first request is due; more are opened as
+    /// requests need them, unless `--fixed-connections`.
+    #[arg(long, default_value_t = 0)]
+    connections: usize,
+    /// Never more than `--connections` connections (as wrk's `-c`): requests beyond wait for a
+    /// free one, and the wait shows in the schedule lag and the latency.
+    #[arg(long, requires = "connections")]
+    fixed_connections: bool,
+
     /// A request header, `Name: value` (repeatable); `${VAR}` is read from the environment and
     /// never written to the report.
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
@@ -59,7 +70,8 @@ pub struct Args {
     /// The HTTP method (default: POST with a body, else GET).
     #[arg(long)]
     method: Option<String>,
-    /// The request body (JSON unless a Content-Type header says otherwise).
+    /// The request body (JSON unless a Content-Type header says otherwise); `{{seq}}`,
+    /// `{{int LO HI}}`, `{{words LO HI}}`... are filled in per request.
     #[arg(long, conflicts_with = "body_file")]
     body: Option<String>,
     /// Read the request body from this file.
@@ -68,7 +80,8 @@ pub struct Args {
     /// The seed of the arrival process.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Runtime worker threads (default: one per core).
+    /// Sending threads, each with its own connections and every N-th arrival (default: one
+    /// per core).
     #[arg(long)]
     workers: Option<usize>,
     /// Directory for report.json and timeline.csv (default: out/load).
@@ -105,7 +118,11 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         |var| std::env::var(var).ok(),
     )
     .map_err(Failure::input)?;
+    let mut target = target;
+    target.tls = args.tls.options();
     let mut config = LoadConfig::new(target);
+    config.connections = args.connections;
+    config.fixed_connections = args.fixed_connections;
     config.max_in_flight = args.max_in_flight.max(1);
     config.http2 = args.http2;
     if let Some(w) = args.workers {
@@ -122,7 +139,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         done.store(true, Ordering::Relaxed);
         run
     })
-    .map_err(Failure::env)?;
+    .map_err(super::load_failure)?;
     let report = harness::score::score(&plan, "load", std::slice::from_ref(&run));
     let refused = run
         .load

@@ -152,3 +152,34 @@ pub fn main() -> ExitCode {
         }
     }
 }
+
+/// How an https target's certificate is trusted (`load`, `calibrate`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TlsArgs {
+    /// Trust the PEM certificates in this file besides the bundled web roots (a private CA, a
+    /// self-signed server).
+    #[arg(long, value_name = "PEM")]
+    cacert: Option<PathBuf>,
+    /// Accept any server certificate (test servers only, as `curl --insecure`).
+    #[arg(long, short = 'k')]
+    insecure: bool,
+}
+
+impl TlsArgs {
+    /// The engine's TLS options.
+    pub fn options(&self) -> live::TlsOptions {
+        live::TlsOptions {
+            ca_file: self.cacert.clone(),
+            insecure: self.insecure,
+        }
+    }
+}
+
+/// A load run that could not start: a target given wrong (its TLS settings, its name) is bad
+/// input (exit 2); a thread or runtime that would not start is the environment (exit 3).
+pub fn load_failure(e: live::LoadError) -> Failure {
+    match e {
+        live::LoadError::Target(_) => Failure::input(e),
+        _ => Failure::env(e),
+    }
+}

@@ -53,6 +53,16 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
             args.time_scale
         )));
     }
+    if plan.traffic.closed_loop().is_some() {
+        if args.driver == "sim" {
+            return Err(Failure::input(anyhow!(
+                "{}: closed-loop users (executor = \"users\") run only over real HTTP; the simulator runs open-loop arrivals: use --driver testbed",
+                plan.path.display()
+            )));
+        }
+        // Before our own SIGINT handler: Goose would replace it (see users::claim_ctrl_c).
+        users::claim_ctrl_c();
+    }
     let faults = chaos::FaultPlan::from_plan(&plan).map_err(Failure::input)?;
     let setups = choose(&plan, &args.setups)?;
     let cancel = super::cancel_on_signals()?;

@@ -18,12 +18,23 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     let plan = Plan::load(&args.scenario).map_err(Failure::input)?;
     let faults = chaos::FaultPlan::from_plan(&plan).map_err(Failure::input)?;
     let names: Vec<&str> = plan.setups.iter().map(|s| s.name.as_str()).collect();
+    let load = match plan.traffic.closed_loop() {
+        Some(u) => format!(
+            "{} closed-loop users (mean think {:.3} s, ramp {})",
+            u.count,
+            u.think.mean_secs(),
+            u.ramp
+        ),
+        None => format!(
+            "about {:.0} requests",
+            workloads::arrivals::ArrivalStream::new(&plan).expected_count()
+        ),
+    };
     super::print(&format!(
-        "{}: ok: {} over {}, about {:.0} requests, capacity {:.1} rps, windows of {}, setups: {}\n",
+        "{}: ok: {} over {}, {load}, capacity {:.1} rps, windows of {}, setups: {}\n",
         args.scenario.display(),
         plan.name,
         plan.duration,
-        workloads::arrivals::ArrivalStream::new(&plan).expected_count(),
         plan.capacity_rps,
         plan.window,
         names.join(", ")

@@ -116,6 +116,8 @@ impl TestbedConfig {
                 timeout: secs(60),
                 shapes: Vec::new(),
                 classes: Vec::new(),
+                executor: Default::default(),
+                users: None,
             },
             capacity_rps,
             service,

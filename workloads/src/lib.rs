@@ -7,8 +7,10 @@ pub mod dist;
 pub mod error;
 pub mod policy;
 pub mod scenario;
+pub mod template;
 pub mod traffic;
 pub mod units;
+pub mod users;
 
 pub use error::{Located, ScenarioError};
 pub use scenario::{Plan, Setup};

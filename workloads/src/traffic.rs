@@ -14,7 +14,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dist::DurationDist;
+use crate::template::RequestSpec;
 use crate::units::{Duration, Rate};
+use crate::users::{Executor, Users};
 
 /// How arrivals are spaced around the offered rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -57,6 +59,13 @@ pub struct Traffic {
     /// The request classes; one class named `default` when none is given.
     #[serde(default, rename = "class")]
     pub classes: Vec<RequestClass>,
+    /// How the load is offered: open-loop `arrivals` from the rate shapes (the default) or
+    /// closed-loop `users` (see [`crate::users`]).
+    #[serde(default, skip_serializing_if = "Executor::is_arrivals")]
+    pub executor: Executor,
+    /// The `[traffic.users]` table, for `executor = "users"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<Users>,
 }
 
 fn default_timeout() -> Duration {
@@ -148,6 +157,9 @@ pub struct RequestClass {
     /// Higher is served first from the queue (0 by default).
     #[serde(default)]
     pub priority: u8,
+    /// What a live driver sends for this class (the simulator does not read it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestSpec>,
 }
 
 fn default_weight() -> f64 {

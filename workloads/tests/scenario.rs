@@ -187,3 +187,39 @@ fn service_time_over_classes_is_weighted_by_traffic_share() {
     let single = parse(FIXED).unwrap_or_else(|e| panic!("{e}"));
     assert!((single.mean_service_secs() - 0.1).abs() < 1e-12);
 }
+
+#[test]
+fn a_class_request_is_checked_and_its_body_file_read() {
+    let class = |request: &str| {
+        format!("[[traffic.class]]\nname = \"chat\"\n[traffic.class.request]\n{request}\n{FIXED}")
+    };
+    let e = err(&class("body = '{\"n\": {{nope}}}'"));
+    assert!(
+        e.contains("s.toml:") && e.contains("class \"chat\": body: unknown field {{nope}}"),
+        "{e}"
+    );
+    let e = err(&class("body = '{\"n\": {{int 1 2}},}'"));
+    assert!(e.contains("looks like JSON but is not"), "{e}");
+    let e = err(&class("path = \"v1\""));
+    assert!(e.contains("must start with /"), "{e}");
+    let e = err(&class("verb = \"GET\""));
+    assert!(e.contains("unknown field `verb`"), "{e}");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("body.json"),
+        "{\"prompt\": \"{{words 1 3}}\"}",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let src = format!("{BASE}{}", class("body_file = \"body.json\""));
+    let p = Plan::parse(&dir.path().join("s.toml"), &src).unwrap_or_else(|e| panic!("{e}"));
+    let r = p.traffic.classes[0].request.as_ref();
+    assert_eq!(
+        r.and_then(|r| r.body.as_deref()),
+        Some("{\"prompt\": \"{{words 1 3}}\"}")
+    );
+    let e = Plan::parse(
+        &dir.path().join("s.toml"),
+        &format!("{BASE}{}", class("body_file = \"nope.json\"")),
+    );
+    assert!(e.is_err_and(|e| e.to_string().contains("cannot read body_file")));
+}

@@ -93,6 +93,30 @@ async fn handle(
     }
 }
 
+/// [`server`]'s paths over TLS through `acceptor` (HTTP/1.1 or HTTP/2, as ALPN chooses).
+pub fn serve_tls(acceptor: tokio_rustls::TlsAcceptor) -> Server {
+    let (rt, listener, addr) = listen(2);
+    let first = Arc::new(OnceLock::<Instant>::new());
+    rt.spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let (first, acceptor) = (Arc::clone(&first), acceptor.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let svc = service_fn(move |req| handle(req, Arc::clone(&first)));
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    Server { addr, _rt: rt }
+}
+
 /// A server that accepts connections and closes them without answering.
 pub fn resetting_server() -> Server {
     let (rt, listener, addr) = listen(1);

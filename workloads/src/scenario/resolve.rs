@@ -9,6 +9,7 @@ use toml::Spanned;
 use super::*;
 use crate::error::Located;
 use crate::policy::PolicyConfig;
+use crate::template::{RequestSpec, Template};
 use crate::traffic::{ArrivalKind, Shape, Traffic};
 use crate::units::Duration;
 
@@ -53,6 +54,8 @@ impl Resolver<'_> {
         if service.time.mean_secs() <= 0.0 {
             return self.err(f.service.span(), "service.time must have a mean above zero");
         }
+        crate::users::check(f.traffic.get_ref(), duration)
+            .or_else(|msg| self.err(f.traffic.span(), msg))?;
         self.check_traffic(&f.traffic)?;
         let pools = self.check_pools(&f.cluster, service.gpus)?;
         if f.setups.is_empty() {
@@ -67,7 +70,13 @@ impl Resolver<'_> {
             }
             setups.push(setup);
         }
-        let traffic = f.traffic.get_ref().clone();
+        let mut traffic = f.traffic.get_ref().clone();
+        for c in &mut traffic.classes {
+            if let Some(r) = &mut c.request {
+                self.check_request(&c.name, r)
+                    .or_else(|msg| self.err(f.traffic.span(), msg))?;
+            }
+        }
         let capacity_rps = self.capacity(&f.traffic, &service, &setups)?;
         let window = match &f.window {
             Some(w) if w.get_ref().is_zero() => {
@@ -144,7 +153,7 @@ impl Resolver<'_> {
             }
             _ => {}
         }
-        if traffic.shapes.is_empty() {
+        if traffic.shapes.is_empty() && traffic.closed_loop().is_none() {
             return self.err(t.span(), "traffic needs at least one [[traffic.shape]] (e.g. kind = \"steady\", rate = \"50%\")");
         }
         for shape in &traffic.shapes {
@@ -190,6 +199,50 @@ impl Resolver<'_> {
         }
         if traffic.classes.len() > u16::MAX as usize {
             return self.err(t.span(), "too many request classes");
+        }
+        Ok(())
+    }
+
+    /// Reads a class's `body_file` into its body and checks the body template: its fields,
+    /// and that a body that looks like JSON is JSON once they are filled in.
+    fn check_request(&self, class: &str, r: &mut RequestSpec) -> Result<(), String> {
+        if let Some(file) = r.body_file.take() {
+            if r.body.is_some() {
+                return Err(format!("class {class:?}: give body or body_file, not both"));
+            }
+            let path = self
+                .path
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(&file);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                format!(
+                    "class {class:?}: cannot read body_file {}: {e}",
+                    path.display()
+                )
+            })?;
+            r.body = Some(text);
+        }
+        if let Some(p) = &r.path {
+            if !p.starts_with('/') {
+                return Err(format!(
+                    "class {class:?}: request path must start with /, found {p:?}"
+                ));
+            }
+        }
+        if let Some(body) = &r.body {
+            let t = Template::parse(body).map_err(|e| format!("class {class:?}: body: {e}"))?;
+            let first = body.trim_start().chars().next();
+            if matches!(first, Some('{' | '[')) {
+                let mut sample = String::new();
+                t.render(0, 0, class, &mut sample);
+                if let Err(e) = serde_json::from_str::<serde_json::Value>(&sample) {
+                    return Err(format!(
+                        "class {class:?}: the body looks like JSON but is not, once its fields are filled in ({e}): {}",
+                        sample.chars().take(120).collect::<String>()
+                    ));
+                }
+            }
         }
         Ok(())
     }

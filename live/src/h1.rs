@@ -1,0 +1,296 @@
+//! The HTTP/1.1 hot path: one request at a time on a kept-alive connection, the request written
+//! from bytes prepared once, the answer parsed in place (httparse) and its body read to the end
+//! and dropped. It stays this small because a load generator's client must cost less than the
+//! server it measures; general HTTP needs (redirects, cookies, compression) are not its job.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::collect::Outcome;
+
+/// The largest response head read before the answer counts as broken.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// A plain or TLS byte stream.
+pub(crate) enum Stream {
+    /// Plain TCP.
+    Tcp(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Where and how to connect.
+#[derive(Clone)]
+pub(crate) struct Dest {
+    /// The resolved address.
+    pub addr: SocketAddr,
+    /// TLS, with the server name to verify.
+    pub tls: Option<(
+        tokio_rustls::TlsConnector,
+        rustls::pki_types::ServerName<'static>,
+    )>,
+}
+
+/// Opens a TCP connection, and a TLS session over it for https.
+pub(crate) async fn open(dest: &Dest) -> io::Result<Stream> {
+    let tcp = TcpStream::connect(dest.addr).await?;
+    let _ = tcp.set_nodelay(true);
+    Ok(match &dest.tls {
+        None => Stream::Tcp(tcp),
+        Some((connector, name)) => {
+            Stream::Tls(Box::new(connector.connect(name.clone(), tcp).await?))
+        }
+    })
+}
+
+/// A kept-alive connection and what it read past the last answer.
+pub(crate) struct Conn {
+    io: Stream,
+    buf: BytesMut,
+    /// When it last finished an answer.
+    pub idle_since: std::time::Instant,
+}
+
+/// A finished exchange: the status and whether the connection may carry another request.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub reusable: bool,
+}
+
+impl Conn {
+    /// Opens a connection (and its TLS session).
+    pub async fn connect(dest: &Dest) -> Result<Conn, Outcome> {
+        let io = open(dest).await.map_err(|e| match e.kind() {
+            io::ErrorKind::InvalidData => Outcome::Tls,
+            _ => match io_class(&e) {
+                Outcome::Reset | Outcome::Io => Outcome::Connect,
+                other => other,
+            },
+        })?;
+        Ok(Conn {
+            io,
+            buf: BytesMut::with_capacity(8 * 1024),
+            idle_since: std::time::Instant::now(),
+        })
+    }
+
+    /// True when the server closed this idle connection (it answers an empty read at once).
+    pub fn closed_while_idle(&mut self) -> bool {
+        let Stream::Tcp(tcp) = &self.io else {
+            return false;
+        };
+        let mut probe = [0u8; 1];
+        !matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    /// Writes `request` and reads its answer to the end; `head` says the request was a HEAD
+    /// (its answer has no body whatever its headers say).
+    pub async fn exchange(&mut self, request: &[u8], head: bool) -> Result<Answer, Outcome> {
+        self.io.write_all(request).await.map_err(|e| io_class(&e))?;
+        self.io.flush().await.map_err(|e| io_class(&e))?;
+        loop {
+            let parsed = {
+                let mut headers = [httparse::EMPTY_HEADER; 64];
+                let mut resp = httparse::Response::new(&mut headers);
+                match resp.parse(&self.buf) {
+                    Ok(httparse::Status::Complete(n)) => Some((n, Head::of(&resp))),
+                    Ok(httparse::Status::Partial) => None,
+                    Err(_) => return Err(Outcome::Io),
+                }
+            };
+            let Some((n, h)) = parsed else {
+                if self.buf.len() > MAX_HEAD {
+                    return Err(Outcome::Io);
+                }
+                self.fill().await?;
+                continue;
+            };
+            self.buf.advance(n);
+            if (100..200).contains(&h.status) {
+                // An interim answer (100 Continue, 103 Early Hints): the real one follows.
+                continue;
+            }
+            let mut reusable = !h.close;
+            if head || h.status == 204 || h.status == 304 {
+            } else if h.chunked {
+                self.skip_chunked().await?;
+            } else if let Some(len) = h.length {
+                self.skip(len).await?;
+            } else {
+                // Delimited by the end of the connection.
+                while self.fill_or_eof().await? {
+                    self.buf.clear();
+                }
+                reusable = false;
+            }
+            self.idle_since = std::time::Instant::now();
+            return Ok(Answer {
+                status: h.status,
+                reusable,
+            });
+        }
+    }
+
+    /// Reads more; the end of the stream here is a broken answer.
+    async fn fill(&mut self) -> Result<(), Outcome> {
+        if self.fill_or_eof().await? {
+            Ok(())
+        } else {
+            Err(Outcome::Reset)
+        }
+    }
+
+    /// Reads more; false at the end of the stream.
+    async fn fill_or_eof(&mut self) -> Result<bool, Outcome> {
+        self.buf.reserve(8 * 1024);
+        match self.io.read_buf(&mut self.buf).await {
+            Ok(0) => Ok(false),
+            Ok(_) => Ok(true),
+            Err(e) => Err(io_class(&e)),
+        }
+    }
+
+    /// Skips `len` body bytes.
+    async fn skip(&mut self, mut len: u64) -> Result<(), Outcome> {
+        loop {
+            let have = (self.buf.len() as u64).min(len);
+            self.buf.advance(have as usize);
+            len -= have;
+            if len == 0 {
+                return Ok(());
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Skips a chunked body and its trailers.
+    async fn skip_chunked(&mut self) -> Result<(), Outcome> {
+        loop {
+            match httparse::parse_chunk_size(&self.buf) {
+                Ok(httparse::Status::Complete((n, 0))) => {
+                    self.buf.advance(n);
+                    return self.skip_trailers().await;
+                }
+                Ok(httparse::Status::Complete((n, size))) => {
+                    self.buf.advance(n);
+                    self.skip(size + 2).await?;
+                }
+                Ok(httparse::Status::Partial) => self.fill().await?,
+                Err(_) => return Err(Outcome::Io),
+            }
+        }
+    }
+
+    /// Skips trailer lines up to the empty line that ends the message.
+    async fn skip_trailers(&mut self) -> Result<(), Outcome> {
+        loop {
+            match self.buf.windows(2).position(|w| w == b"\r\n") {
+                Some(0) => {
+                    self.buf.advance(2);
+                    return Ok(());
+                }
+                Some(at) => self.buf.advance(at + 2),
+                None if self.buf.len() > MAX_HEAD => return Err(Outcome::Io),
+                None => self.fill().await?,
+            }
+        }
+    }
+}
+
+/// What the head of an answer says about its body.
+struct Head {
+    status: u16,
+    length: Option<u64>,
+    chunked: bool,
+    close: bool,
+}
+
+impl Head {
+    fn of(resp: &httparse::Response<'_, '_>) -> Head {
+        let mut h = Head {
+            status: resp.code.unwrap_or(0),
+            length: None,
+            chunked: false,
+            // HTTP/1.0 closes unless asked to keep alive.
+            close: resp.version == Some(0),
+        };
+        for header in resp.headers.iter() {
+            let value = std::str::from_utf8(header.value).unwrap_or("").trim();
+            if header.name.eq_ignore_ascii_case("content-length") {
+                h.length = value.parse().ok();
+            } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+                h.chunked = value
+                    .rsplit(',')
+                    .next()
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("chunked"));
+            } else if header.name.eq_ignore_ascii_case("connection") {
+                for token in value.split(',').map(str::trim) {
+                    if token.eq_ignore_ascii_case("close") {
+                        h.close = true;
+                    } else if token.eq_ignore_ascii_case("keep-alive") {
+                        h.close = false;
+                    }
+                }
+            }
+        }
+        h
+    }
+}
+
+/// The outcome class of an I/O error.
+pub(crate) fn io_class(e: &io::Error) -> Outcome {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused | AddrNotAvailable | NotConnected | HostUnreachable
+        | NetworkUnreachable => Outcome::Connect,
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => Outcome::Reset,
+        TimedOut => Outcome::Timeout,
+        _ => Outcome::Io,
+    }
+}

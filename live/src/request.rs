@@ -1,0 +1,267 @@
+//! The requests a run sends, prepared once: HTTP/1.1 requests as the bytes that go on the wire,
+//! HTTP/2 requests for hyper's multiplexing client; the target's address resolved and its TLS
+//! configured before the first request is due.
+
+use std::future::Future;
+use std::net::ToSocketAddrs;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use crate::collect::Outcome;
+use crate::h1::{Conn, Dest, Stream};
+use crate::target::{Target, TargetError};
+use crate::tls;
+use workloads::Plan;
+
+/// The HTTP/2 client of one shard.
+pub(crate) type H2Client = Client<Connector, Full<Bytes>>;
+
+/// What every request of a run is, ready to send.
+pub(crate) struct Requests {
+    /// Per request class.
+    classes: Vec<Prepared>,
+    seed: u64,
+    dest: Dest,
+    http2: bool,
+}
+
+/// One request class's request.
+struct Prepared {
+    name: String,
+    target: Target,
+    /// The HTTP/1.1 request as sent, when its body has no per-request fields.
+    wire: Option<Arc<[u8]>>,
+    head: bool,
+}
+
+impl Prepared {
+    fn new(name: &str, target: Target) -> Prepared {
+        Prepared {
+            name: name.to_string(),
+            wire: target.template.is_none().then(|| target.wire().into()),
+            head: target.method == Method::HEAD,
+            target,
+        }
+    }
+
+    /// The body of request `seq`.
+    fn body(&self, seed: u64, seq: u64) -> Bytes {
+        match &self.target.template {
+            Some(t) => {
+                let mut out = String::with_capacity(self.target.body.len() + 64);
+                t.render(seed, seq, &self.name, &mut out);
+                Bytes::from(out)
+            }
+            None => self.target.body.clone(),
+        }
+    }
+}
+
+impl Requests {
+    /// Resolves the target's address, sets up TLS for it, and prepares each request class of
+    /// `plan` (a class's `[traffic.class.request]` refines the target).
+    pub fn new(target: &Target, plan: &Plan, http2: bool) -> Result<Requests, TargetError> {
+        let env = |v: &str| std::env::var(v).ok();
+        let classes = if plan.traffic.classes.is_empty() {
+            vec![Prepared::new("default", target.clone())]
+        } else {
+            plan.traffic
+                .classes
+                .iter()
+                .map(|c| {
+                    let t = match &c.request {
+                        Some(spec) => target.for_class(spec, env)?,
+                        None => target.clone(),
+                    };
+                    Ok(Prepared::new(&c.name, t))
+                })
+                .collect::<Result<_, TargetError>>()?
+        };
+        let host = target.uri.host().unwrap_or_default();
+        let https = target.uri.scheme_str() == Some("https");
+        let port = target
+            .uri
+            .port_u16()
+            .unwrap_or(if https { 443 } else { 80 });
+        let bad = |why: String| TargetError::Url {
+            url: target.uri.to_string(),
+            why,
+        };
+        let addr = (host.trim_start_matches('[').trim_end_matches(']'), port)
+            .to_socket_addrs()
+            .map_err(|e| bad(format!("cannot resolve {host}: {e}")))?
+            .next()
+            .ok_or_else(|| bad(format!("{host} has no address")))?;
+        let tls = if https {
+            let alpn: &[&[u8]] = if http2 { &[b"h2"] } else { &[b"http/1.1"] };
+            let config = tls::client_config(&target.tls, alpn).map_err(|e| bad(e.to_string()))?;
+            let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                .map_err(|e| bad(format!("{host} is not a TLS server name: {e}")))?;
+            Some((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
+        } else {
+            None
+        };
+        Ok(Requests {
+            classes,
+            seed: plan.seed,
+            dest: Dest { addr, tls },
+            http2,
+        })
+    }
+
+    /// True when requests go over HTTP/2.
+    pub fn is_http2(&self) -> bool {
+        self.http2
+    }
+
+    /// Where the target is.
+    pub fn dest(&self) -> Dest {
+        self.dest.clone()
+    }
+
+    /// A client for HTTP/2 runs, for one shard (its connections live on the shard's runtime).
+    pub fn h2_client(&self) -> Option<H2Client> {
+        self.http2.then(|| {
+            Client::builder(TokioExecutor::new())
+                .http2_only(true)
+                // A load test counts a broken connection; it does not hide it behind a retry.
+                .retry_canceled_requests(false)
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build(Connector {
+                    dest: self.dest.clone(),
+                })
+        })
+    }
+
+    /// Sends request `seq` of `class` on `conn` and reads its answer; gives back the
+    /// connection when it may carry another request.
+    pub fn exchange_h1(
+        &self,
+        class: u16,
+        seq: u64,
+        mut conn: Conn,
+    ) -> impl Future<Output = (Outcome, Option<Conn>)> + 'static {
+        let p = self.class(class);
+        let wire = match &p.wire {
+            Some(w) => Arc::clone(w),
+            None => p.target.wire_with(&p.body(self.seed, seq)).into(),
+        };
+        let head = p.head;
+        async move {
+            match conn.exchange(&wire, head).await {
+                Ok(a) => (Outcome::Status(a.status), a.reusable.then_some(conn)),
+                Err(o) => (o, None),
+            }
+        }
+    }
+
+    /// Sends request `seq` of `class` through the HTTP/2 client and reads its answer.
+    pub fn exchange_h2(
+        &self,
+        class: u16,
+        seq: u64,
+        client: &H2Client,
+    ) -> impl Future<Output = (Outcome, Option<Conn>)> + 'static {
+        let p = self.class(class);
+        let req = http_request(&p.target, p.body(self.seed, seq));
+        let client = client.clone();
+        async move { (send_h2(&client, req).await, None) }
+    }
+
+    fn class(&self, class: u16) -> &Prepared {
+        &self.classes[usize::from(class).min(self.classes.len() - 1)]
+    }
+}
+
+/// The HTTP/2 request for `t` with `body`.
+fn http_request(t: &Target, body: Bytes) -> Option<Request<Full<Bytes>>> {
+    let mut req = Request::builder()
+        .method(t.method.clone())
+        .uri(t.uri.clone());
+    for (k, v) in &t.headers {
+        req = req.header(k, v);
+    }
+    req.body(Full::new(body)).ok()
+}
+
+/// Sends one HTTP/2 request and reads its answer to the end.
+async fn send_h2(client: &H2Client, req: Option<Request<Full<Bytes>>>) -> Outcome {
+    let Some(req) = req else {
+        return Outcome::Io;
+    };
+    match client.request(req).await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            match resp.into_body().collect().await {
+                Ok(_) => Outcome::Status(status),
+                Err(e) => classify(&e),
+            }
+        }
+        Err(e) if e.is_connect() => match classify(&e) {
+            Outcome::Tls => Outcome::Tls,
+            _ => Outcome::Connect,
+        },
+        Err(e) => classify(&e),
+    }
+}
+
+/// A broken connection or another failure, from an error's chain of sources.
+fn classify(e: &(dyn std::error::Error + 'static)) -> Outcome {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::InvalidData {
+                return Outcome::Tls;
+            }
+            return crate::h1::io_class(io);
+        }
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() || h.is_closed() || h.is_canceled() {
+                return Outcome::Reset;
+            }
+        }
+        cur = err.source();
+    }
+    Outcome::Io
+}
+
+/// Opens the target's connections for hyper's client: TCP, and TLS with ALPN for https.
+#[derive(Clone)]
+pub(crate) struct Connector {
+    dest: Dest,
+}
+
+impl tower_service::Service<Uri> for Connector {
+    type Response = TokioIo<Stream>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = std::io::Result<TokioIo<Stream>>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _uri: Uri) -> Self::Future {
+        let dest = self.dest.clone();
+        Box::pin(async move { Ok(TokioIo::new(crate::h1::open(&dest).await?)) })
+    }
+}
+
+impl Connection for Stream {
+    fn connected(&self) -> Connected {
+        match self {
+            Stream::Tls(s) if s.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                Connected::new().negotiated_h2()
+            }
+            _ => Connected::new(),
+        }
+    }
+}
