@@ -33,8 +33,13 @@ pub fn run_setups(
         .context("cannot start the testbed's runtime")
         .map_err(Failure::env)?;
     let mut runs = Vec::new();
-    for setup in setups {
+    for (i, setup) in setups.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) && !runs.is_empty() {
+            let skipped: Vec<&str> = setups[i..].iter().map(|s| s.name.as_str()).collect();
+            tracing::warn!(
+                "interrupted: setups not run, so not in the report: {}",
+                skipped.join(", ")
+            );
             break;
         }
         let config = testbed::TestbedConfig::from_plan(plan, setup, time_scale);

@@ -107,6 +107,28 @@ fn errors_are_counted_by_class() {
 }
 
 #[test]
+fn a_class_sends_its_own_path_and_templated_body() {
+    let server = common::server();
+    // Without their requests both classes would POST to /ok and get 200.
+    let classes = "[[traffic.class]]\nname = \"a\"\n[traffic.class.request]\npath = \"/status/503\"\n\
+                   [[traffic.class]]\nname = \"b\"\n[traffic.class.request]\npath = \"/classes\"\n\
+                   body = '{\"class\": \"broken\", \"id\": {{seq}}}'\n";
+    let plan = common::plan("1s", "count = 2\nthink = \"20ms\"", classes);
+    let run = run_users(
+        &plan,
+        &server.url("/ok"),
+        "requests",
+        &AtomicBool::new(false),
+        &NoObserver,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    checked(&run);
+    let (a, b) = (run.classes[0].requests, run.classes[1].requests);
+    assert!(a.scheduled > 0 && a.rejected == a.scheduled, "{a:?}");
+    assert!(b.scheduled > 0 && b.failed == b.scheduled, "{b:?}");
+}
+
+#[test]
 fn a_time_scale_shrinks_think_time_ramp_and_run_and_reports_in_scenario_time() {
     let server = common::server();
     // 8 scenario seconds at 4x: 2 s of real time; 400 ms of thinking is 100 ms real; the 4
