@@ -41,15 +41,7 @@ impl Recorder {
     pub fn new(plan: &Plan) -> Self {
         let timeout_ns = plan.traffic.timeout.as_nanos();
         let max_us = timeout_ns / 1000 + 1;
-        let names: Vec<String> = if plan.traffic.classes.is_empty() {
-            vec!["default".into()]
-        } else {
-            plan.traffic
-                .classes
-                .iter()
-                .map(|c| c.name.clone())
-                .collect()
-        };
+        let names = plan.traffic.class_names();
         Recorder {
             classes: names
                 .iter()

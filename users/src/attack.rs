@@ -131,19 +131,7 @@ pub(crate) fn build(
             })
             .collect::<Result<_, _>>()?
     };
-    let cdf = if classes.len() <= 1 {
-        Vec::new()
-    } else {
-        let total: f64 = classes.iter().map(|c| c.weight).sum();
-        let mut acc = 0.0;
-        classes
-            .iter()
-            .map(|c| {
-                acc += c.weight / total;
-                acc
-            })
-            .collect()
-    };
+    let cdf = plan.traffic.class_cdf();
     let config = configuration(users, endpoint, &session);
     let shared = Arc::new(Shared {
         session,

@@ -79,15 +79,7 @@ impl Session {
     /// of its channel.
     pub(crate) fn new(plan: &Plan, scale: f64) -> (Session, mpsc::Receiver<Msg>) {
         let (tx, rx) = mpsc::channel();
-        let classes = if plan.traffic.classes.is_empty() {
-            vec!["default".to_string()]
-        } else {
-            plan.traffic
-                .classes
-                .iter()
-                .map(|c| c.name.clone())
-                .collect()
-        };
+        let classes = plan.traffic.class_names();
         let scale = if scale.is_finite() && scale > 0.0 {
             scale
         } else {

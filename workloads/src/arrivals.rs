@@ -120,19 +120,7 @@ impl ArrivalStream {
             b.next = next_sorted_uniform(b.next, b.end, b.left, &mut burst_rng);
         }
         let classes = &traffic.classes;
-        let class_cdf = if classes.len() <= 1 {
-            Vec::new()
-        } else {
-            let total: f64 = classes.iter().map(|c| c.weight).sum();
-            let mut acc = 0.0;
-            classes
-                .iter()
-                .map(|c| {
-                    acc += c.weight / total;
-                    acc
-                })
-                .collect()
-        };
+        let class_cdf = traffic.class_cdf();
         let service = if classes.is_empty() {
             vec![plan.service.time.sampler()]
         } else {

@@ -199,6 +199,32 @@ impl Shape {
 }
 
 impl Traffic {
+    /// The request classes' names in order; `default` when the scenario names none.
+    pub fn class_names(&self) -> Vec<String> {
+        if self.classes.is_empty() {
+            vec!["default".to_string()]
+        } else {
+            self.classes.iter().map(|c| c.name.clone()).collect()
+        }
+    }
+
+    /// The request classes' cumulative weights, ending at 1, for drawing a class by weight
+    /// (the first class whose entry exceeds a uniform draw); empty with one class or none.
+    pub fn class_cdf(&self) -> Vec<f64> {
+        if self.classes.len() <= 1 {
+            return Vec::new();
+        }
+        let total: f64 = self.classes.iter().map(|c| c.weight).sum();
+        let mut acc = 0.0;
+        self.classes
+            .iter()
+            .map(|c| {
+                acc += c.weight / total;
+                acc
+            })
+            .collect()
+    }
+
     /// The offered rate at `t_s` seconds, in requests per second, bursts excluded: the sum of the
     /// additive shapes times the product of the spikes active at `t_s`. Intervals are half-open
     /// (`[from, until)`), so the rate at a boundary is the one that follows it.
