@@ -127,4 +127,11 @@ fn the_testbed_driver_agrees_with_the_simulator_on_a_small_scenario() {
     // The replacement loaded its model: one cold start, as in the simulator.
     assert_eq!(b.scaling.cold_starts, s.scaling.cold_starts);
     assert_eq!(b.scaling.cold_starts, 1);
+    // Half the paid capacity serves at 50% utilisation; the two agree on the idle share.
+    assert!(
+        (b.cost.idle_fraction - s.cost.idle_fraction).abs() < 0.05,
+        "testbed {} sim {}",
+        b.cost.idle_fraction,
+        s.cost.idle_fraction
+    );
 }

@@ -95,9 +95,10 @@ fn drive(
     })?;
     run.policy = setup.policy.kind().to_string();
     run.faults = fault_records(plan, addr)?;
-    let (cost, cold_starts) = snapshot_totals(addr)?;
+    let (cost, cold_starts, idle) = snapshot_totals(addr)?;
     run.pools = pool_costs(plan, setup, &run, cost);
     run.cold_starts = cold_starts;
+    run.idle_fraction = idle;
     run.scale_up_reaction_s = scale_up_reaction(plan, &run);
     Ok(run)
 }
@@ -173,8 +174,8 @@ fn fault_records(plan: &Plan, addr: SocketAddr) -> Result<Vec<FaultEvent>, Failu
     Ok(records)
 }
 
-/// The testbed's cost so far and its cold starts.
-fn snapshot_totals(addr: SocketAddr) -> Result<(f64, u32), Failure> {
+/// The testbed's cost so far, its cold starts and its idle share.
+fn snapshot_totals(addr: SocketAddr) -> Result<(f64, u32, f64), Failure> {
     let (_, body) = request(addr, "GET", "/admin/snapshot", None)
         .context("cannot read the testbed's snapshot")
         .map_err(Failure::env)?;
@@ -189,7 +190,11 @@ fn snapshot_totals(addr: SocketAddr) -> Result<(f64, u32), Failure> {
         .get("cold_starts")
         .and_then(|c| c.as_u64())
         .map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX));
-    Ok((cost, cold_starts))
+    let idle = v
+        .get("idle_fraction")
+        .and_then(|c| c.as_f64())
+        .unwrap_or(0.0);
+    Ok((cost, cold_starts, idle))
 }
 
 /// From the first spike or burst to the first window whose ready replicas exceed those at its

@@ -33,6 +33,8 @@ pub(crate) struct PoolState {
     pub(crate) short_at: Option<f64>,
     /// Cost of its removed nodes.
     closed_usd: f64,
+    /// Pod capacity its removed nodes were paid for, in pod-seconds.
+    closed_pod_s: f64,
 }
 
 /// One node.
@@ -84,6 +86,7 @@ impl Cluster {
                     disrupted_at: None,
                     short_at: None,
                     closed_usd: 0.0,
+                    closed_pod_s: 0.0,
                 })
                 .collect(),
             nodes: BTreeMap::new(),
@@ -268,6 +271,7 @@ impl Cluster {
         if let Some(n) = self.nodes.remove(&node) {
             let pool = &mut self.pools[n.pool];
             pool.closed_usd += (now - n.requested).max(0.0) * pool.price_per_hour / 3600.0;
+            pool.closed_pod_s += (now - n.requested).max(0.0) * f64::from(pool.per_node);
         }
     }
 
@@ -302,6 +306,17 @@ impl Cluster {
         (0..self.pools.len())
             .map(|p| (self.pools[p].name.clone(), self.count(p)))
             .collect()
+    }
+
+    /// Pod capacity paid for up to `now` (nodes x pods per node, over time), in pod-seconds:
+    /// what the simulator's idle share is a share of.
+    pub(crate) fn paid_pod_seconds(&self, now: f64) -> f64 {
+        let live: f64 = self
+            .nodes
+            .values()
+            .map(|n| (now - n.requested).max(0.0) * f64::from(self.pools[n.pool].per_node))
+            .sum();
+        live + self.pools.iter().map(|p| p.closed_pod_s).sum::<f64>()
     }
 
     /// Everything paid up to `now`, in USD.

@@ -104,6 +104,8 @@ pub struct Snapshot {
     pub requests_killed: u64,
     /// Replicas that loaded the model during the run (cold starts).
     pub cold_starts: u64,
+    /// Share (0-1) of the pod capacity paid so far that served no request.
+    pub idle_fraction: f64,
     /// The faults injected so far, with their effects.
     pub faults: Vec<FaultEvent>,
 }
@@ -142,6 +144,7 @@ impl Model {
             requests_rejected: self.stats.rejected,
             requests_killed: self.stats.killed,
             cold_starts: self.stats.cold_starts,
+            idle_fraction: self.idle_fraction(now),
             faults: self.faults.clone(),
         }
     }

@@ -127,6 +127,8 @@ pub(crate) struct Model {
     pub(crate) in_flight: Gauge,
     pub(crate) queued: Gauge,
     replica_usd: f64,
+    /// Lifetimes of removed replicas, in seconds (paid under replica billing).
+    replica_s: f64,
     pub(crate) faults: Vec<FaultEvent>,
     pub(crate) closed: bool,
     pub(crate) shared: Weak<Shared>,
@@ -191,6 +193,7 @@ impl Model {
             in_flight: Gauge::default(),
             queued: Gauge::default(),
             replica_usd: 0.0,
+            replica_s: 0.0,
             faults: Vec::new(),
             closed: false,
             shared,
@@ -377,6 +380,7 @@ impl Model {
     /// The replica is gone: its room on the node is free and it stops being paid for.
     pub(crate) fn remove(&mut self, id: u64, now: f64) -> Option<Replica> {
         let r = self.replicas.remove(&id)?;
+        self.replica_s += (now - r.created).max(0.0);
         if let Some(price) = self.p.replica_price {
             self.replica_usd += (now - r.created).max(0.0) * price / 3600.0;
         }
@@ -385,6 +389,27 @@ impl Model {
             self.bind_waiting(now);
         }
         Some(r)
+    }
+
+    /// The share of paid pod capacity up to `now` that served no request, as the simulator
+    /// reports it: 1 - (requests in service x time / concurrency) / paid pod-seconds.
+    pub(crate) fn idle_fraction(&self, now: f64) -> f64 {
+        let paid = match &self.cluster {
+            Some(c) => c.paid_pod_seconds(now),
+            None => {
+                self.replica_s
+                    + self
+                        .replicas
+                        .values()
+                        .map(|r| (now - r.created).max(0.0))
+                        .sum::<f64>()
+            }
+        };
+        if paid <= 0.0 {
+            return 0.0;
+        }
+        let busy = self.in_flight.integral_at(now) / f64::from(self.p.concurrency.max(1));
+        (1.0 - busy / paid).clamp(0.0, 1.0)
     }
 
     /// Everything paid up to `now`, in USD.
