@@ -107,7 +107,10 @@ impl Conn {
     /// Opens a connection (and its TLS session).
     pub async fn connect(dest: &Dest) -> Result<Conn, Outcome> {
         let io = open(dest).await.map_err(|e| match e.kind() {
-            io::ErrorKind::InvalidData => Outcome::Tls,
+            io::ErrorKind::InvalidData => {
+                tls_failed(&e);
+                Outcome::Tls
+            }
             _ => match io_class(&e) {
                 Outcome::Reset | Outcome::Io => Outcome::Connect,
                 other => other,
@@ -280,6 +283,15 @@ impl Head {
             }
         }
         h
+    }
+}
+
+/// Says why the first TLS handshake of the process failed (the outcome class `tls` alone does
+/// not): an unknown issuer, a name mismatch, a CA certificate used as the server's own.
+pub(crate) fn tls_failed(e: &io::Error) {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!("TLS handshake failed: {e} (further failures are counted as `tls`)");
     }
 }
 

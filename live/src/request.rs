@@ -220,6 +220,7 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Outcome {
     while let Some(err) = cur {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             if io.kind() == std::io::ErrorKind::InvalidData {
+                crate::h1::tls_failed(io);
                 return Outcome::Tls;
             }
             return crate::h1::io_class(io);
