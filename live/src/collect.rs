@@ -295,3 +295,82 @@ impl Collector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    fn plan() -> Plan {
+        let d = |s: &str| s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+        crate::Steady {
+            rate: 10.0,
+            duration: d("3s"),
+            poisson: false,
+            timeout: d("5s"),
+            slo: d("500ms"),
+            percentile: 99.0,
+            seed: 1,
+        }
+        .plan()
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn done(intended_ns: u64, done_ns: u64) -> Event {
+        Event::Done {
+            class: 0,
+            intended_ns,
+            sent_ns: intended_ns,
+            done_ns,
+            outcome: Outcome::Status(200),
+        }
+    }
+
+    #[test]
+    fn events_in_any_order_land_in_their_windows_once_it_is_safe() {
+        let mut c = Collector::new(&plan());
+        // Two shards' batches, out of order: a request of the first window that ends in the
+        // second, and one of the second window, reported before the first window's arrival.
+        c.record(done(S / 2, S + S / 2));
+        c.record(Event::Sent {
+            class: 0,
+            intended_ns: S + S / 4,
+        });
+        c.record(done(S + S / 4, S + S / 3));
+        // Only the first shard has reported past 1 s: nothing of the second window applies.
+        c.advance(S / 4, None, &NoObserver);
+        assert!(c.rec.timeline.is_empty());
+        c.record(Event::Sent {
+            class: 0,
+            intended_ns: S / 2,
+        });
+        c.advance(2 * S, Some(2 * S - S / 10), &NoObserver);
+        let t = &c.rec.timeline;
+        assert_eq!(t.len(), 2);
+        assert_eq!((t[0].rps, t[0].ok), (1.0, 0), "{:?}", t[0]);
+        assert_eq!((t[1].rps, t[1].ok), (1.0, 2), "{:?}", t[1]);
+        // A request of the last window never ends: the run gives it up.
+        c.record(Event::Sent {
+            class: 0,
+            intended_ns: 2 * S + S / 2,
+        });
+        c.record(Event::Cancelled {
+            class: 0,
+            at_ns: 10 * S,
+        });
+        let run = c.finish("t", None);
+        let r = run.requests();
+        assert_eq!((r.scheduled, r.ok, r.failed), (3, 2, 1), "{r:?}");
+        assert!(r.identity_holds());
+        assert_eq!(run.timeline.len(), 3);
+        assert_eq!(
+            run.timeline[2].errors, 1,
+            "cancelled counts in the last window"
+        );
+        assert_eq!(
+            run.load.map(|l| l.outcomes.get("cancelled").copied()),
+            Some(Some(1))
+        );
+    }
+}
