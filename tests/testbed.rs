@@ -135,3 +135,69 @@ fn the_testbed_driver_agrees_with_the_simulator_on_a_small_scenario() {
         s.cost.idle_fraction
     );
 }
+
+/// Two classes with their own requests: the testbed driver sends their bodies to /predict
+/// (paths are for real endpoints), and the testbed serves each class by its service time.
+const CLASSES: &str = r#"
+name = "classes"
+duration = "8s"
+seed = 3
+[slo]
+latency = "2s"
+[traffic]
+arrival = "constant"
+timeout = "10s"
+[[traffic.shape]]
+kind = "steady"
+rate = 10
+[[traffic.class]]
+name = "fast"
+service = "50ms"
+[traffic.class.request]
+path = "/v1/fast"
+body = '{"class": "fast", "id": {{seq}}}'
+[[traffic.class]]
+name = "slow"
+service = "400ms"
+[traffic.class.request]
+path = "/v1/slow"
+method = "PUT"
+body = '{"class": "slow", "prompt": "{{words 3 9}}"}'
+[service]
+concurrency = 8
+time = "100ms"
+[cluster]
+billing = "replica"
+price_per_replica_hour = 1
+[[setup]]
+name = "fixed"
+[setup.fixed]
+replicas = 2
+"#;
+
+#[test]
+fn each_class_body_reaches_the_testbed_and_gets_its_service_time() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let scenario = dir.path().join("classes.toml");
+    std::fs::write(&scenario, CLASSES).unwrap_or_else(|e| panic!("{e}"));
+    let r = run(
+        &scenario,
+        &dir.path().join("out"),
+        &["--driver", "testbed", "--time-scale", "2"],
+    );
+    let s = &r.setups[0];
+    assert_eq!(s.requests.ok, s.requests.scheduled, "{:?}", s.requests);
+    let class = |n: &str| {
+        s.classes
+            .iter()
+            .find(|c| c.name == n)
+            .unwrap_or_else(|| panic!("no class {n}"))
+    };
+    let (fast, slow) = (class("fast"), class("slow"));
+    assert!(
+        fast.latency_ms.p50 < 150.0 && slow.latency_ms.p50 > 300.0,
+        "fast {:?} slow {:?}",
+        fast.latency_ms,
+        slow.latency_ms
+    );
+}

@@ -74,6 +74,15 @@ fn drive(
     .map_err(Failure::env)?;
     let mut config = LoadConfig::new(target);
     config.time_scale = time_scale;
+    // The testbed serves POST /predict only: a class's path and method are for real
+    // endpoints; its headers and body still go.
+    let mut on_testbed = plan.clone();
+    for c in &mut on_testbed.traffic.classes {
+        if let Some(r) = &mut c.request {
+            r.path = None;
+            r.method = None;
+        }
+    }
     let observer = PrometheusObserver::new(addr, "/metrics");
     let progress = Progress::default();
     let done = AtomicBool::new(false);
@@ -84,11 +93,22 @@ fn drive(
             // Closed-loop users through Goose, against the same testbed, into the same Run.
             let url = format!("http://{addr}/predict");
             let users = users::UsersConfig::new(&url).time_scale(time_scale);
-            users::run_users_with(plan, &users, &setup.name, cancel, &observer)
-                .map_err(Failure::env)
+            users::run_users_with(&on_testbed, &users, &setup.name, cancel, &observer).map_err(
+                |e| match e {
+                    users::UsersError::Request { .. } => Failure::input(e),
+                    _ => Failure::env(e),
+                },
+            )
         } else {
-            live::run_observed(plan, &setup.name, &config, cancel, &progress, &observer)
-                .map_err(Failure::env)
+            live::run_observed(
+                &on_testbed,
+                &setup.name,
+                &config,
+                cancel,
+                &progress,
+                &observer,
+            )
+            .map_err(super::load_failure)
         };
         done.store(true, Ordering::Relaxed);
         run
