@@ -86,8 +86,7 @@ impl Target {
             return Err(bad("no host"));
         }
         let method = match method {
-            Some(m) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
-                .map_err(|_| TargetError::Method(m.to_string()))?,
+            Some(m) => parse_method(m)?,
             None if body.is_some() => Method::POST,
             None => Method::GET,
         };
@@ -95,12 +94,8 @@ impl Target {
             .iter()
             .map(|h| parse_header(h, &env))
             .collect::<Result<_, _>>()?;
-        let has_type = headers.iter().any(|(n, _)| n == http::header::CONTENT_TYPE);
-        if body.is_some() && !has_type {
-            headers.push((
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ));
+        if body.is_some() {
+            default_json(&mut headers);
         }
         Ok(Target {
             uri,
@@ -139,20 +134,10 @@ impl Target {
         if let Some(body) = &spec.body {
             t.template = template_of(Some(body.as_bytes()))?;
             t.body = Bytes::from(body.clone());
-            if !t
-                .headers
-                .iter()
-                .any(|(n, _)| n == http::header::CONTENT_TYPE)
-            {
-                t.headers.push((
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                ));
-            }
+            default_json(&mut t.headers);
         }
         t.method = match &spec.method {
-            Some(m) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
-                .map_err(|_| TargetError::Method(m.clone()))?,
+            Some(m) => parse_method(m)?,
             None if spec.body.is_some() && t.method == Method::GET => Method::POST,
             None => t.method,
         };
@@ -194,6 +179,22 @@ impl Target {
         w.extend_from_slice(b"\r\n");
         w.extend_from_slice(body);
         w
+    }
+}
+
+/// A method as given (any case).
+fn parse_method(m: &str) -> Result<Method, TargetError> {
+    Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+        .map_err(|_| TargetError::Method(m.to_string()))
+}
+
+/// A body is JSON unless a `Content-Type` header says otherwise.
+fn default_json(headers: &mut Vec<(HeaderName, HeaderValue)>) {
+    if !headers.iter().any(|(n, _)| n == http::header::CONTENT_TYPE) {
+        headers.push((
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ));
     }
 }
 
