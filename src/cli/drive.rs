@@ -62,8 +62,9 @@ fn drive(
     time_scale: f64,
     cancel: &AtomicBool,
 ) -> Result<SetupRun, Failure> {
+    let url = format!("http://{addr}/predict");
     let target = Target::new(
-        &format!("http://{addr}/predict"),
+        &url,
         None,
         &[],
         // The testbed serves each request class with its own service time and priority; it
@@ -91,7 +92,6 @@ fn drive(
         s.spawn(|| inject_faults(plan, addr, time_scale, start, &observer, &done, cancel));
         let run = if plan.traffic.closed_loop().is_some() {
             // Closed-loop users through Goose, against the same testbed, into the same Run.
-            let url = format!("http://{addr}/predict");
             let users = users::UsersConfig::new(&url).time_scale(time_scale);
             users::run_users_with(&on_testbed, &users, &setup.name, cancel, &observer).map_err(
                 |e| match e {
