@@ -33,6 +33,74 @@ pub struct Report {
     pub slo: SloSpec,
     /// The setups, best first.
     pub setups: Vec<SetupReport>,
+    /// The scenario file the run came from, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ScenarioSource>,
+    /// The machine and the scalebench build that produced the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+}
+
+/// The scenario file a report came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioSource {
+    /// Its path, as given on the command line.
+    pub path: String,
+    /// Its text.
+    pub toml: String,
+}
+
+/// Where and when a report was produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    /// The scalebench version.
+    pub scalebench: String,
+    /// The operating system (`linux`, `macos`, ...).
+    pub os: String,
+    /// The CPU architecture (`x86_64`, `aarch64`, ...).
+    pub arch: String,
+    /// Logical CPUs available to the process.
+    pub cpus: u32,
+    /// When the run started, UTC, RFC 3339 (`2026-12-01T17:02:00Z`).
+    pub started_at: String,
+}
+
+impl Environment {
+    /// This process's environment, with the current time as the start.
+    pub fn current() -> Environment {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Environment {
+            scalebench: env!("CARGO_PKG_VERSION").to_string(),
+            os: std::env::consts::OS.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            started_at: rfc3339(now),
+        }
+    }
+}
+
+/// Formats seconds since the Unix epoch as RFC 3339 UTC (proleptic Gregorian calendar).
+pub fn rfc3339(unix_s: u64) -> String {
+    let days = (unix_s / 86_400) as i64;
+    let secs = unix_s % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 /// The objective.
@@ -314,4 +382,16 @@ pub struct TimelineSample {
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_453_322), "2026-11-23T17:02:02Z");
+    }
 }

@@ -35,6 +35,8 @@ pub fn score(plan: &Plan, driver: &str, runs: &[SetupRun]) -> Report {
             timeout_ms: plan.traffic.timeout.as_millis_f64(),
         },
         setups,
+        source: None,
+        environment: None,
     }
 }
 

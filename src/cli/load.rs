@@ -140,7 +140,8 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         run
     })
     .map_err(super::load_failure)?;
-    let report = harness::score::score(&plan, "load", std::slice::from_ref(&run));
+    let mut report = harness::score::score(&plan, "load", std::slice::from_ref(&run));
+    super::stamp(&mut report, None);
     let refused = run
         .load
         .as_ref()

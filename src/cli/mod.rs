@@ -94,6 +94,20 @@ pub fn cancel_on_signals() -> Result<Arc<AtomicBool>, Failure> {
     Ok(cancel)
 }
 
+/// Records where a report came from: this machine and build, and the scenario file's text when
+/// the run had one (a file that cannot be read again is left out, not an error).
+pub fn stamp(report: &mut harness::report::Report, scenario: Option<&std::path::Path>) {
+    report.environment = Some(harness::report::Environment::current());
+    report.source = scenario.and_then(|path| {
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|toml| harness::report::ScenarioSource {
+                path: path.display().to_string(),
+                toml,
+            })
+    });
+}
+
 /// Prints the ranked table, writes the report files into `out` (default `out/<name>`), and
 /// maps an interrupted run to exit 130.
 pub fn publish(

@@ -68,7 +68,8 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     let cancel = super::cancel_on_signals()?;
     if args.driver == "testbed" {
         let runs = super::drive::run_setups(&plan, &setups, args.time_scale, &cancel)?;
-        let report = harness::score::score(&plan, "testbed", &runs);
+        let mut report = harness::score::score(&plan, "testbed", &runs);
+        super::stamp(&mut report, Some(&args.scenario));
         return super::publish(&report, args.out, &plan.name);
     }
     let started = Instant::now();
@@ -84,7 +85,8 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         runs
     });
     tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "simulated");
-    let report = harness::score::score(&plan, "sim", &runs);
+    let mut report = harness::score::score(&plan, "sim", &runs);
+    super::stamp(&mut report, Some(&args.scenario));
     super::publish(&report, args.out, &plan.name)
 }
 

@@ -222,5 +222,7 @@ pub fn report() -> Report {
             timeout_ms: 30_000.0,
         },
         setups: vec![kpa, hpa, fixed],
+        source: None,
+        environment: None,
     }
 }
