@@ -7,4 +7,5 @@ pub mod report;
 pub mod run;
 pub mod score;
 pub mod sim;
+pub mod sweep;
 pub mod window_hist;

@@ -13,6 +13,7 @@ use harness::report::Report;
 mod error;
 mod format;
 mod json;
+pub mod sweep;
 mod table;
 mod timeline;
 

@@ -242,7 +242,7 @@ fn cost_table(setups: &[&SetupReport]) -> Table {
 
 /// The shared style: compact borders; a table wider than [`MAX_WIDTH`] wraps its setup column
 /// (column `setup_col`) first, down to [`MIN_SETUP_WIDTH`], and then its widest columns.
-fn finish(mut table: Table, setup_col: usize) -> Table {
+pub(crate) fn finish(mut table: Table, setup_col: usize) -> Table {
     table.with(Style::psql());
     let excess = table.total_width().saturating_sub(MAX_WIDTH);
     if excess > 0 {
@@ -265,7 +265,7 @@ fn finish(mut table: Table, setup_col: usize) -> Table {
 }
 
 /// The table as text, without the padding that trails each line, ending with a newline.
-fn render(table: Table) -> String {
+pub(crate) fn render(table: Table) -> String {
     table
         .to_string()
         .lines()

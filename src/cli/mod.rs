@@ -5,6 +5,7 @@ mod calibrate;
 mod drive;
 mod load;
 mod run;
+mod sweep;
 mod testbed;
 mod validate;
 
@@ -80,6 +81,9 @@ enum Command {
     Calibrate(calibrate::Args),
     /// Measure scalebench itself.
     Bench(bench::Args),
+    /// Run a scenario under a grid of setup settings on the simulator: the cost / p99 Pareto
+    /// front and the cheapest setting that meets the SLO.
+    Sweep(sweep::Args),
 }
 
 /// A flag that Ctrl-C or SIGTERM sets: the run ends early and what was measured until then is
@@ -157,6 +161,7 @@ pub fn main() -> ExitCode {
         Command::Testbed(args) => testbed::cmd(args),
         Command::Calibrate(args) => calibrate::cmd(args),
         Command::Bench(args) => bench::cmd(args),
+        Command::Sweep(args) => sweep::cmd(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,6 +11,7 @@ pub mod template;
 pub mod traffic;
 pub mod units;
 pub mod users;
+pub mod vary;
 
 pub use error::{Located, ScenarioError};
 pub use scenario::{Plan, Setup};

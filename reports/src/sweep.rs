@@ -1,0 +1,253 @@
+//! A sweep's outputs: the terminal summary (the Pareto front and the cheapest setting that meets
+//! the SLO), `sweep.csv` (every setting and setup, one row each) and `sweep.json`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use harness::sweep::{Row, Sweep};
+use tabled::builder::Builder;
+use tabled::settings::Alignment;
+use tabled::settings::object::Columns;
+
+use crate::format::{ms, pct_floor, percentile, usd};
+use crate::table::{finish, render};
+use crate::{ReportError, WriteError};
+
+/// The columns of `sweep.csv` after the setting index and the keys; stable names, documented in
+/// the README.
+pub const CSV_COLUMNS: [&str; 20] = [
+    "setup",
+    "policy",
+    "rank",
+    "pareto",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "p999_ms",
+    "slo_attainment",
+    "slo_met",
+    "error_rate",
+    "cost_usd",
+    "cost_per_1k_usd",
+    "gpu_hours",
+    "idle_fraction",
+    "max_replicas",
+    "cold_starts",
+    "scale_up_reaction_s",
+    "violation_s",
+    "simulation",
+];
+
+/// Renders `sweep.csv`: `setting`, one column per key, then [`CSV_COLUMNS`]; one row per setup
+/// of every setting, in grid order.
+pub fn render_sweep_csv(sweep: &Sweep, out: &mut dyn Write) -> Result<(), WriteError> {
+    let mut csv = csv::Writer::from_writer(out);
+    let header = std::iter::once("setting".to_owned())
+        .chain(sweep.keys.iter().cloned())
+        .chain(CSV_COLUMNS.iter().map(|c| (*c).to_owned()));
+    csv.write_record(header)?;
+    for row in sweep.rows() {
+        let s = row.setup;
+        let mut record: Vec<String> = vec![row.setting.to_string()];
+        record.extend(row.values.iter().cloned());
+        record.extend([
+            s.name.clone(),
+            s.policy.clone(),
+            s.rank.to_string(),
+            row.pareto.to_string(),
+            s.latency_ms.p50.to_string(),
+            s.latency_ms.p95.to_string(),
+            s.latency_ms.p99.to_string(),
+            s.latency_ms.p999.to_string(),
+            s.slo.attainment.to_string(),
+            s.slo.met.to_string(),
+            s.requests.error_rate().to_string(),
+            s.cost.total_usd.to_string(),
+            s.cost.per_1k_requests_usd.to_string(),
+            s.cost.gpu_hours.to_string(),
+            s.cost.idle_fraction.to_string(),
+            s.scaling.max_replicas.to_string(),
+            s.scaling.cold_starts.to_string(),
+            s.scaling
+                .scale_up_reaction_s
+                .map_or_else(String::new, |v| v.to_string()),
+            s.slo.violation_s.to_string(),
+            row.simulation.to_string(),
+        ]);
+        csv.write_record(record)?;
+    }
+    csv.flush()?;
+    Ok(())
+}
+
+/// Writes `render` into a new file at `path`.
+pub fn write_with(
+    path: &Path,
+    what: &'static str,
+    render: impl FnOnce(&mut dyn Write) -> Result<(), WriteError>,
+) -> Result<(), ReportError> {
+    let file = File::create(path).map_err(|source| ReportError::Create {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut out = BufWriter::new(file);
+    render(&mut out)
+        .and_then(|()| out.flush().map_err(WriteError::from))
+        .map_err(|source| ReportError::Write {
+            what,
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// The sweep for a terminal: a header line, the Pareto front of cost against p99 (cheapest
+/// first), and the cheapest setting that meets the SLO. Ends with a newline.
+pub fn sweep_table(sweep: &Sweep) -> String {
+    let rows = sweep.rows();
+    let setups = sweep.settings.first().map_or(0, |s| s.setups.len());
+    let mut out = format!(
+        "sweep {} | seed {} | {} settings x {} setups | {} distinct simulations | SLO {} <= {}{}\n",
+        sweep.scenario,
+        sweep.seed,
+        sweep.settings.len(),
+        setups,
+        sweep.simulations,
+        percentile(sweep.slo.percentile),
+        ms(sweep.slo.latency_ms),
+        if sweep.interrupted {
+            " | INTERRUPTED: partial"
+        } else {
+            ""
+        },
+    );
+    // One line per distinct simulation: settings that leave a setup unchanged share its run.
+    let mut front: Vec<&Row<'_>> = Vec::new();
+    for r in rows.iter().filter(|r| r.pareto) {
+        if !front.iter().any(|f| f.simulation == r.simulation) {
+            front.push(r);
+        }
+    }
+    front.sort_by(|a, b| {
+        a.setup
+            .cost
+            .total_usd
+            .total_cmp(&b.setup.cost.total_usd)
+            .then_with(|| a.setting.cmp(&b.setting))
+    });
+    out.push_str(&format!(
+        "\nPareto front: cost against p99 ({} distinct runs of {} rows; * = any value; every row is in sweep.csv)\n",
+        front.len(),
+        rows.len()
+    ));
+    let mut b = Builder::default();
+    let mut header: Vec<String> = sweep.keys.clone();
+    header.extend(
+        [
+            "setup", "p99", "SLO att", "met", "errors", "cost", "$/1k req", "max repl",
+        ]
+        .map(str::to_owned),
+    );
+    b.push_record(header);
+    for r in &front {
+        let mut cells: Vec<String> = shared_values(&rows, r.simulation)
+            .into_iter()
+            .map(|v| v.unwrap_or_else(|| "*".to_owned()))
+            .collect();
+        cells.extend(result_cells(r));
+        b.push_record(cells);
+    }
+    let mut table = b.build();
+    let k = sweep.keys.len();
+    table.modify(Columns::new(k + 1..), Alignment::right());
+    out.push_str(&render(finish(table, k)));
+    out.push('\n');
+    out.push_str(&cheapest_line(sweep));
+    out
+}
+
+/// The value of each key that every row of `simulation` shares, `None` for a key whose value
+/// does not matter to it (the rows differ there).
+pub fn shared_values(rows: &[Row<'_>], simulation: usize) -> Vec<Option<String>> {
+    let mut same = rows.iter().filter(|r| r.simulation == simulation);
+    let Some(first) = same.next() else {
+        return Vec::new();
+    };
+    let mut shared: Vec<Option<String>> = first.values.iter().cloned().map(Some).collect();
+    for r in same {
+        for (v, own) in shared.iter_mut().zip(r.values) {
+            if v.as_ref().is_some_and(|v| v != own) {
+                *v = None;
+            }
+        }
+    }
+    shared
+}
+
+/// The result cells of a row in the front table, after its key values.
+fn result_cells(r: &Row<'_>) -> Vec<String> {
+    let s = r.setup;
+    let mut cells = Vec::new();
+    cells.extend([
+        s.name.clone(),
+        ms(s.latency_ms.p99),
+        pct_floor(s.slo.attainment),
+        if s.slo.met { "yes" } else { "no" }.to_owned(),
+        pct_floor(s.requests.error_rate()),
+        usd(s.cost.total_usd),
+        usd(s.cost.per_1k_requests_usd),
+        s.scaling.max_replicas.to_string(),
+    ]);
+    cells
+}
+
+/// `cheapest setting that meets the SLO: ...`, or that none does. Ends with a newline.
+pub fn cheapest_line(sweep: &Sweep) -> String {
+    match sweep.cheapest_meeting_slo() {
+        Some(r) => format!(
+            "cheapest setting that meets the SLO: {} with {}: {} ({}/1k requests), p99 {}, SLO attainment {}\n",
+            r.setup.name,
+            describe(sweep, &shared_values(&sweep.rows(), r.simulation)),
+            usd(r.setup.cost.total_usd),
+            usd(r.setup.cost.per_1k_requests_usd),
+            ms(r.setup.latency_ms.p99),
+            pct_floor(r.setup.slo.attainment),
+        ),
+        None => format!(
+            "no setting meets the SLO ({} <= {}); the best attainment is {}\n",
+            percentile(sweep.slo.percentile),
+            ms(sweep.slo.latency_ms),
+            sweep
+                .rows()
+                .iter()
+                .map(|r| r.setup.slo.attainment)
+                .fold(None, |m: Option<f64>, a| Some(m.map_or(a, |m| m.max(a))))
+                .map_or_else(|| "-".to_owned(), pct_floor)
+        ),
+    }
+}
+
+/// `key=value key=value (any key3)` for a setting's values, `None` for those that do not
+/// matter.
+pub fn describe(sweep: &Sweep, values: &[Option<String>]) -> String {
+    let set: Vec<String> = sweep
+        .keys
+        .iter()
+        .zip(values)
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .collect();
+    let any: Vec<&str> = sweep
+        .keys
+        .iter()
+        .zip(values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    match (set.is_empty(), any.is_empty()) {
+        (true, true) => "the scenario as written".to_owned(),
+        (true, false) => format!("any {}", any.join(", ")),
+        (false, true) => set.join(" "),
+        (false, false) => format!("{} (any {})", set.join(" "), any.join(", ")),
+    }
+}

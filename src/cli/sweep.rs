@@ -1,0 +1,198 @@
+//! `scalebench sweep SCENARIO --vary KEY=V1,V2,...`: the grid of settings on the simulator, on
+//! every core, with the Pareto front of cost against p99 and the cheapest setting that meets
+//! the SLO.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, anyhow};
+use harness::sweep::{Point, Sweep};
+use workloads::Plan;
+use workloads::vary::{Grid, Vary};
+
+use super::Failure;
+
+/// Arguments of `sweep`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The scenario file (TOML).
+    scenario: PathBuf,
+    /// A setting and its values: `KEY=V1,V2,...` or a range `KEY=A..B[/STEP]`; `SETUP:KEY` for
+    /// one setup only. Repeat for a grid: every combination is run.
+    #[arg(long = "vary", value_name = "KEY=VALUES", required = true)]
+    vary: Vec<String>,
+    /// Sweep only this setup (repeatable).
+    #[arg(long = "setup", value_name = "NAME")]
+    setups: Vec<String>,
+    /// Override the scenario's seed (the same seed for every setting).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Threads to simulate on (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Directory for sweep.csv, sweep.json and sweep.html (default: `out/<scenario>-sweep`).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print the sweep as JSON (schema `scalebench.sweep/v1`) on stdout instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the sweep.
+pub fn cmd(args: Args) -> Result<(), Failure> {
+    let plan = Plan::load(&args.scenario).map_err(Failure::input)?;
+    if plan.traffic.closed_loop().is_some() {
+        return Err(Failure::input(anyhow!(
+            "{}: a sweep runs on the simulator, which runs open-loop arrivals, not closed-loop users",
+            plan.path.display()
+        )));
+    }
+    for name in &args.setups {
+        if !plan.setups.iter().any(|s| &s.name == name) {
+            let known: Vec<&str> = plan.setups.iter().map(|s| s.name.as_str()).collect();
+            return Err(Failure::input(anyhow!(
+                "no setup named {name:?} in {}; the setups are {}",
+                plan.path.display(),
+                known.join(", ")
+            )));
+        }
+    }
+    if args.threads == Some(0) {
+        return Err(Failure::input(anyhow!("--threads must be at least 1")));
+    }
+    let text = std::fs::read_to_string(&args.scenario)
+        .with_context(|| format!("cannot read {}", args.scenario.display()))
+        .map_err(Failure::input)?;
+    let base: toml::Table = toml::from_str(&text)
+        .with_context(|| format!("cannot read {} as TOML", args.scenario.display()))
+        .map_err(Failure::input)?;
+    let axes = args
+        .vary
+        .iter()
+        .map(|v| v.parse::<Vary>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::input)?;
+    let grid = Grid::new(axes).map_err(Failure::input)?;
+
+    let started = Instant::now();
+    let points = points(&grid, &base, &args)?;
+    tracing::info!(
+        settings = points.len(),
+        elapsed_s = started.elapsed().as_secs_f64(),
+        "settings checked"
+    );
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let cancel = super::cancel_on_signals()?;
+    let done = AtomicUsize::new(0);
+    let finished = AtomicBool::new(false);
+    let keys: Vec<String> = grid.axes.iter().map(|a| a.key.clone()).collect();
+    let sweep = std::thread::scope(|s| {
+        if std::io::stderr().is_terminal() {
+            s.spawn(|| show_progress(&points, &done, &finished));
+        }
+        let sweep = harness::sweep::run(keys, &points, threads, Some(&cancel), Some(&done));
+        finished.store(true, Ordering::Relaxed);
+        sweep
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    tracing::info!(elapsed_s = elapsed, threads, "swept");
+    publish(&sweep, &args, elapsed, threads)
+}
+
+/// Every setting of the grid as a checked scenario; the first bad one is an input error.
+fn points(grid: &Grid, base: &toml::Table, args: &Args) -> Result<Vec<Point>, Failure> {
+    (0..grid.len())
+        .map(|i| {
+            let mut plan = grid.plan(base, &args.scenario, i).map_err(Failure::input)?;
+            if let Some(seed) = args.seed {
+                plan.seed = seed;
+            }
+            if !args.setups.is_empty() {
+                plan.setups.retain(|s| args.setups.contains(&s.name));
+            }
+            let faults = chaos::FaultPlan::from_plan(&plan)
+                .with_context(|| format!("with {}", grid.describe(i)))
+                .map_err(Failure::input)?;
+            Ok(Point {
+                values: grid.labels(i),
+                plan,
+                faults,
+            })
+        })
+        .collect()
+}
+
+/// Prints the summary (or the JSON) and writes the files.
+fn publish(sweep: &Sweep, args: &Args, elapsed_s: f64, threads: usize) -> Result<(), Failure> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(format!("{}-sweep", sweep.scenario)));
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("cannot create {}", out.display()))
+        .map_err(Failure::env)?;
+    let json = serde_json::to_string_pretty(sweep)
+        .context("cannot write the sweep as JSON")
+        .map_err(Failure::env)?;
+    let csv_path = out.join("sweep.csv");
+    reports::sweep::write_with(&csv_path, "sweep CSV", |w| {
+        reports::sweep::render_sweep_csv(sweep, w)
+    })
+    .map_err(Failure::env)?;
+    let json_path = out.join("sweep.json");
+    reports::sweep::write_with(&json_path, "sweep JSON", |w| {
+        w.write_all(json.as_bytes())?;
+        Ok(())
+    })
+    .map_err(Failure::env)?;
+    if args.json {
+        super::print(&json);
+        super::print("\n");
+    } else {
+        super::print(&reports::sweep::sweep_table(sweep));
+        super::print(&format!(
+            "{} simulations in {elapsed_s:.1} s on {threads} threads\nwrote {}\nwrote {}\n",
+            sweep.simulations,
+            csv_path.display(),
+            json_path.display()
+        ));
+    }
+    if sweep.interrupted {
+        return Err(Failure {
+            code: super::exit::INTERRUPTED,
+            error: anyhow!(
+                "interrupted after {} of the settings; the files hold those that finished",
+                sweep.settings.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Shows how many simulations are done, on stderr, until `finished`; only for sweeps that last.
+fn show_progress(points: &[Point], done: &AtomicUsize, finished: &AtomicBool) {
+    use std::io::Write;
+    let started = Instant::now();
+    let mut shown = false;
+    while !finished.load(Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        if started.elapsed().as_millis() < 1000 {
+            continue;
+        }
+        let _ = write!(
+            std::io::stderr(),
+            "\rsweeping {} settings: {} simulations done ({:.0} s elapsed)",
+            points.len(),
+            done.load(Ordering::Relaxed),
+            started.elapsed().as_secs_f64()
+        );
+        shown = true;
+    }
+    if shown {
+        let _ = writeln!(std::io::stderr());
+    }
+}
