@@ -109,7 +109,7 @@ fn load_writes_the_report_with_its_schedule_lag() {
     assert_eq!(l.outcomes.get("http_200"), Some(&200));
     assert!(l.schedule_lag_ms.max < 1000.0, "{:?}", l.schedule_lag_ms);
     // The key reached the server but not the report.
-    for file in ["report.json", "timeline.csv"] {
+    for file in ["report.json", "timeline.csv", "report.html"] {
         let text = std::fs::read_to_string(out.join(file)).unwrap_or_default();
         assert!(!text.contains("s3cret-value"), "{file} leaks the key");
     }

@@ -142,6 +142,35 @@ pub struct SetupReport {
     pub load: Option<LoadReport>,
     /// One sample per window.
     pub timeline: Vec<TimelineSample>,
+    /// With `run --repeat N`: every figure of the N runs (seeds `seed`, `seed + 1`, ...) with
+    /// its mean and confidence interval. The other fields of the setup are the first run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<RepeatReport>,
+}
+
+/// The figures of a setup over repeated runs of the same scenario with different seeds (or
+/// repeated live runs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepeatReport {
+    /// The seed of each run, in run order; the first is the report's own.
+    pub seeds: Vec<u64>,
+    /// The level of the confidence intervals (0.95).
+    pub confidence: f64,
+    /// Per figure (canonical names: `p99`, `error_rate`, `cost`, ...): its value in each run.
+    pub figures: BTreeMap<String, FigureSamples>,
+}
+
+/// One figure over repeated runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FigureSamples {
+    /// Its value in each run, in the order of [`RepeatReport::seeds`].
+    pub values: Vec<f64>,
+    /// Their mean.
+    pub mean: f64,
+    /// Lower end of the confidence interval of the mean (Student's t).
+    pub ci_low: f64,
+    /// Upper end.
+    pub ci_high: f64,
 }
 
 /// What the live load engine measured beyond the outcomes.

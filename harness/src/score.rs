@@ -174,6 +174,7 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
             outcomes: l.outcomes.clone(),
         }),
         timeline: run.timeline.clone(),
+        repeat: None,
     }
 }
 
@@ -283,6 +284,7 @@ mod tests {
             faults: vec![],
             load: None,
             timeline: vec![],
+            repeat: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Renders a [`Report`]: the ranked table printed to the terminal, and the files every run leaves
-//! in its output directory (`report.json`, `timeline.csv`).
+//! in its output directory (`report.json`, `timeline.csv`, `report.html`); [`compare`] puts
+//! reports side by side.
 //!
 //! Each file format is one implementation of [`FileOutput`] (like ripgrep's printers behind one
 //! `Sink`), so adding a format (HTML, JUnit) is one new module and one entry in [`OUTPUTS`].
@@ -10,14 +11,23 @@ use std::path::{Path, PathBuf};
 
 use harness::report::Report;
 
+pub mod compare;
 mod error;
 mod format;
+pub mod gate;
+mod gate_render;
+mod html;
 mod json;
+pub mod junit;
+pub mod svg;
 pub mod sweep;
 mod table;
 mod timeline;
 
 pub use error::{ReportError, WriteError};
+pub use gate::{GateResult, evaluate};
+pub use gate_render::{GATE_COLUMNS, gate_table, value_text, write_gate_json};
+pub use html::{Html, render_html};
 pub use json::{Json, read_json, write_json};
 pub use table::{budget_table, fault_table, load_table, ranked_table};
 pub use timeline::{TimelineCsv, write_timeline_csv};
@@ -52,7 +62,7 @@ pub trait FileOutput {
 }
 
 /// The files [`write_all`] writes, in order.
-pub const OUTPUTS: [&dyn FileOutput; 2] = [&Json, &TimelineCsv];
+pub const OUTPUTS: [&dyn FileOutput; 3] = [&Json, &TimelineCsv, &Html];
 
 /// Creates `dir` (and its parents) and writes every file in [`OUTPUTS`] into it; returns the
 /// paths written, in the order of [`OUTPUTS`].

@@ -137,14 +137,18 @@ fn timeline_csv_header_without_setups() -> TestResult {
 }
 
 #[test]
-fn write_all_creates_the_directory_and_both_files() -> TestResult {
+fn write_all_creates_the_directory_and_every_file() -> TestResult {
     let dir = tempfile::tempdir()?;
     let out = dir.path().join("runs").join("spike-demo");
     let report = common::report();
     let paths = write_all(&report, &out)?;
     assert_eq!(
         paths,
-        vec![out.join("report.json"), out.join("timeline.csv")]
+        vec![
+            out.join("report.json"),
+            out.join("timeline.csv"),
+            out.join("report.html")
+        ]
     );
     assert!(paths.iter().all(|p| p.is_file()));
     assert_eq!(read_json(&paths[0])?, report);

@@ -2,7 +2,9 @@
 
 mod bench;
 mod calibrate;
+mod compare;
 mod drive;
+mod gate;
 mod load;
 mod run;
 mod sweep;
@@ -21,6 +23,8 @@ use signal_hook::flag;
 
 /// Exit codes, as DESIGN.md's CLI contract defines them.
 pub mod exit {
+    /// A gate or threshold failed.
+    pub const GATE: u8 = 1;
     /// Bad input: usage, scenario, file.
     pub const INPUT: u8 = 2;
     /// The target or the environment failed.
@@ -73,6 +77,8 @@ enum Command {
     Run(run::Args),
     /// Parse and check a scenario without running it.
     Validate(validate::Args),
+    /// Check a report against thresholds and a baseline; exit 1 when a check fails.
+    Gate(gate::Args),
     /// Send open-loop load to an HTTP endpoint and measure it from the intended send time.
     Load(load::Args),
     /// Serve the local inference emulator (replicas, cold starts, queue, autoscaler, faults).
@@ -81,6 +87,8 @@ enum Command {
     Calibrate(calibrate::Args),
     /// Measure scalebench itself.
     Bench(bench::Args),
+    /// Compare two or more reports side by side, against the first.
+    Compare(compare::Args),
     /// Run a scenario under a grid of setup settings on the simulator: the cost / p99 Pareto
     /// front and the cheapest setting that meets the SLO.
     Sweep(sweep::Args),
@@ -137,6 +145,13 @@ pub fn publish(
     Ok(())
 }
 
+/// True when output may be coloured: stderr is a terminal and `NO_COLOR` is unset or empty
+/// (<https://no-color.org>).
+pub fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
 /// Writes to stdout; a closed pipe (`scalebench run ... | head`) is not an error worth a panic.
 pub fn print(text: &str) {
     use std::io::Write;
@@ -153,14 +168,17 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(colour())
         .init();
     let result = match cli.command {
         Command::Run(args) => run::cmd(args),
         Command::Validate(args) => validate::cmd(args),
+        Command::Gate(args) => gate::cmd(args),
         Command::Load(args) => load::cmd(args),
         Command::Testbed(args) => testbed::cmd(args),
         Command::Calibrate(args) => calibrate::cmd(args),
         Command::Bench(args) => bench::cmd(args),
+        Command::Compare(args) => compare::cmd(args),
         Command::Sweep(args) => sweep::cmd(args),
     };
     match result {

@@ -1,5 +1,7 @@
 //! `scalebench run SCENARIO`: run every setup (or the chosen ones), print the ranked table and
-//! write report.json and timeline.csv.
+//! write report.json and timeline.csv; with `--repeat N`, run it N times with seeds `seed`,
+//! `seed + 1`, ... and report each figure with its confidence interval; when the scenario (or
+//! `--threshold`) has thresholds, gate the report and write gate.xml.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -33,6 +35,22 @@ pub struct Args {
     /// Directory for report.json and timeline.csv (default: `out/<scenario name>`).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Run the scenario N times (N >= 2) with seeds seed, seed+1, ... (live drivers: N runs)
+    /// and report every figure with its confidence interval; the rest of the report is the
+    /// first run's.
+    #[arg(long, value_name = "N")]
+    repeat: Option<u32>,
+    /// The level of the confidence intervals and of the gate's significance tests (default:
+    /// the scenario's `[gate] confidence`, else 0.95).
+    #[arg(long)]
+    confidence: Option<f64>,
+    /// Gate the report with this threshold instead of the scenario's (repeatable), e.g.
+    /// `p99<2s`, `hpa-default:error_rate<1%`.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    thresholds: Vec<String>,
+    /// Where to write the gate's JUnit XML (default: gate.xml in the output directory).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 /// Runs the scenario.
@@ -41,6 +59,32 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     if let Some(seed) = args.seed {
         plan.seed = seed;
     }
+    if !args.thresholds.is_empty() {
+        plan.gate.thresholds = super::gate::parse_thresholds(&args.thresholds)?;
+    }
+    if let Some(c) = args.confidence {
+        workloads::threshold::check_confidence(c)
+            .map_err(|m| Failure::input(anyhow!("--confidence: {m}")))?;
+        plan.gate.confidence = c;
+    }
+    if args.junit.is_some() && plan.gate.thresholds.is_empty() {
+        return Err(Failure::input(anyhow!(
+            "--junit writes the gate of the scenario's thresholds, but {} has none: add `thresholds = [...]` to it or give --threshold",
+            args.scenario.display()
+        )));
+    }
+    let repeat = match args.repeat {
+        None => 1,
+        Some(n) if n >= 2 => n,
+        Some(n) => {
+            return Err(Failure::input(anyhow!(
+                "--repeat needs 2 or more runs to estimate the noise, found {n}"
+            )));
+        }
+    };
+    let seeds: Vec<u64> = (0..u64::from(repeat))
+        .map(|i| plan.seed.wrapping_add(i))
+        .collect();
     if args.driver != "sim" && args.driver != "testbed" {
         return Err(Failure::input(anyhow!(
             "driver {:?} is not available; use --driver sim (the embedded simulated cluster) or --driver testbed",
@@ -64,30 +108,113 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         users::claim_ctrl_c();
     }
     let faults = chaos::FaultPlan::from_plan(&plan).map_err(Failure::input)?;
-    let setups = choose(&plan, &args.setups)?;
+    choose(&plan, &args.setups)?;
     let cancel = super::cancel_on_signals()?;
-    if args.driver == "testbed" {
-        let runs = super::drive::run_setups(&plan, &setups, args.time_scale, &cancel)?;
-        let mut report = harness::score::score(&plan, "testbed", &runs);
-        super::stamp(&mut report, Some(&args.scenario));
-        return super::publish(&report, args.out, &plan.name);
-    }
-    let started = Instant::now();
-    let progress: Vec<AtomicU64> = setups.iter().map(|_| AtomicU64::new(0)).collect();
-    let done = AtomicBool::new(false);
-    let runs = std::thread::scope(|s| {
-        if std::io::stderr().is_terminal() {
-            s.spawn(|| show_progress(&plan, &progress, &done));
+    let plans: Vec<Plan> = seeds
+        .iter()
+        .map(|&seed| Plan {
+            seed,
+            ..plan.clone()
+        })
+        .collect();
+    let per_seed = if args.driver == "testbed" {
+        let mut reports = Vec::new();
+        for p in &plans {
+            if cancel.load(Ordering::Relaxed) && !reports.is_empty() {
+                break;
+            }
+            let chosen = choose(p, &args.setups)?;
+            let runs = super::drive::run_setups(p, &chosen, args.time_scale, &cancel)?;
+            reports.push(harness::score::score(p, "testbed", &runs));
         }
-        let runs =
-            harness::sim::simulate_all(&plan, &setups, &faults, Some(&cancel), Some(&progress));
-        done.store(true, Ordering::Relaxed);
-        runs
-    });
-    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "simulated");
-    let mut report = harness::score::score(&plan, "sim", &runs);
+        reports
+    } else {
+        simulate(&plans, &args.setups, &faults, &cancel)?
+    };
+    let runs = per_seed.len();
+    let first = if runs > 1 {
+        harness::figures::join_repeats(per_seed, &seeds[..runs], plan.gate.confidence)
+    } else {
+        per_seed.into_iter().next()
+    };
+    let Some(mut report) = first else {
+        return Err(Failure::env(anyhow!("the run produced no report")));
+    };
     super::stamp(&mut report, Some(&args.scenario));
-    super::publish(&report, args.out, &plan.name)
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("out").join(&plan.name));
+    super::publish(&report, Some(out.clone()), &plan.name)?;
+    if plan.gate.thresholds.is_empty() {
+        return Ok(());
+    }
+    let spec = workloads::threshold::GateSpec {
+        max_regression: Vec::new(),
+        ..plan.gate.clone()
+    };
+    let result = reports::evaluate(&report, None, &spec);
+    super::print("\n");
+    let junit = args.junit.unwrap_or_else(|| out.join("gate.xml"));
+    super::gate::conclude(&result, false, Some(&junit))
+}
+
+/// Simulates every plan (one per seed) on every chosen setup, several seeds at once when
+/// there are more cores than setups; returns one scored report per plan, in order.
+fn simulate(
+    plans: &[Plan],
+    names: &[String],
+    faults: &chaos::FaultPlan,
+    cancel: &AtomicBool,
+) -> Result<Vec<harness::report::Report>, Failure> {
+    let chosen: Vec<Vec<&Setup>> = plans
+        .iter()
+        .map(|p| choose(p, names))
+        .collect::<Result<_, _>>()?;
+    let per_run = chosen.first().map_or(1, Vec::len).max(1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let at_once = (cores / per_run).max(1);
+    let started = Instant::now();
+    let progress: Vec<AtomicU64> = (0..plans.len() * per_run)
+        .map(|_| AtomicU64::new(0))
+        .collect();
+    let done = AtomicBool::new(false);
+    let mut runs: Vec<Vec<harness::run::SetupRun>> = Vec::with_capacity(plans.len());
+    std::thread::scope(|s| {
+        if std::io::stderr().is_terminal() {
+            s.spawn(|| show_progress(&plans[0], &progress, &done));
+        }
+        let mut next = 0;
+        while next < plans.len() {
+            let end = (next + at_once).min(plans.len());
+            let batch: Vec<_> = (next..end)
+                .map(|i| {
+                    let (plan, setups) = (&plans[i], &chosen[i]);
+                    let p = &progress[i * per_run..(i + 1) * per_run];
+                    s.spawn(move || {
+                        harness::sim::simulate_all(plan, setups, faults, Some(cancel), Some(p))
+                    })
+                })
+                .collect();
+            for h in batch {
+                match h.join() {
+                    Ok(r) => runs.push(r),
+                    Err(e) => std::panic::resume_unwind(e),
+                }
+            }
+            next = end;
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+    tracing::info!(
+        elapsed_s = started.elapsed().as_secs_f64(),
+        runs = plans.len(),
+        "simulated"
+    );
+    Ok(plans
+        .iter()
+        .zip(&runs)
+        .map(|(p, r)| harness::score::score(p, "sim", r))
+        .collect())
 }
 
 /// Shows how far the slowest setup has got, on stderr, until `done`; only for runs that last.

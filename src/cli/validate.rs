@@ -47,5 +47,16 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
             f.target()
         ));
     }
+    for t in &plan.gate.thresholds {
+        let scope = t.setup.as_deref().unwrap_or("every setup");
+        super::print(&format!("  threshold {} ({scope})\n", t.text));
+    }
+    for l in &plan.gate.max_regression {
+        let scope = l.setup.as_deref().unwrap_or("every setup");
+        super::print(&format!(
+            "  max regression against a baseline {} ({scope})\n",
+            l.text
+        ));
+    }
     Ok(())
 }

@@ -125,6 +125,7 @@ impl TestbedConfig {
             scale_down_unneeded: secs(600),
             setups: vec![setup.clone()],
             faults: Vec::new(),
+            gate: Default::default(),
         };
         TestbedConfig {
             plan,

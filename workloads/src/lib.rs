@@ -5,9 +5,11 @@
 pub mod arrivals;
 pub mod dist;
 pub mod error;
+pub mod figure;
 pub mod policy;
 pub mod scenario;
 pub mod template;
+pub mod threshold;
 pub mod traffic;
 pub mod units;
 pub mod users;

@@ -9,10 +9,13 @@ use toml::Spanned;
 use crate::dist::DurationDist;
 use crate::error::{Located, ScenarioError};
 use crate::policy::{CostAwareConfig, FixedConfig, HpaConfig, KedaConfig, KpaConfig, PolicyConfig};
+use crate::threshold::GateSpec;
 use crate::traffic::Traffic;
 use crate::units::Duration;
 
+mod gate;
 mod resolve;
+pub use gate::gate_of_source;
 use resolve::Resolver;
 
 /// A scenario file as written.
@@ -36,6 +39,20 @@ struct ScenarioFile {
     setups: Vec<Spanned<SetupFile>>,
     #[serde(default)]
     faults: Vec<Spanned<toml::Table>>,
+    #[serde(default)]
+    thresholds: Vec<Spanned<String>>,
+    #[serde(default)]
+    gate: Option<Spanned<GateFile>>,
+}
+
+/// `[gate]`: how `scalebench gate` compares a report of this scenario with a baseline.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GateFile {
+    #[serde(default)]
+    max_regression: Vec<Spanned<String>>,
+    #[serde(default)]
+    confidence: Option<f64>,
 }
 
 fn default_seed() -> u64 {
@@ -381,6 +398,8 @@ pub struct Plan {
     /// The `[[faults]]` entries as written; the `chaos` crate reads them into a fault plan.
     #[serde(skip)]
     pub faults: Vec<RawFault>,
+    /// `thresholds = [...]` and `[gate]`: the checks `run` and `gate` apply to its reports.
+    pub gate: GateSpec,
 }
 
 /// A `[[faults]]` entry as written, with where it is in the file.

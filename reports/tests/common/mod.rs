@@ -134,6 +134,7 @@ pub fn report() -> Report {
             retried: 0,
         }],
         load: None,
+        repeat: None,
         timeline: vec![
             sample(1.0, 2, pools([("gpu-spot", 1)]), 0.01),
             sample(2.0, 3, pools([("gpu-spot", 2)]), 0.02),
@@ -171,6 +172,7 @@ pub fn report() -> Report {
         classes: vec![],
         faults: vec![],
         load: None,
+        repeat: None,
         timeline: vec![
             sample(1.0, 1, pools([("gpu-od", 1), ("gpu-spot", 1)]), 0.01),
             TimelineSample {
@@ -202,6 +204,7 @@ pub fn report() -> Report {
         classes: vec![],
         faults: vec![],
         load: None,
+        repeat: None,
         timeline: vec![
             sample(1.0, 10, pools([("gpu-od", 3)]), 0.05),
             sample(2.0, 10, pools([("gpu-od", 3)]), 0.1),

@@ -99,6 +99,8 @@ impl Resolver<'_> {
                 .file_stem()
                 .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
         });
+        let setup_names: Vec<&str> = setups.iter().map(|s| s.name.as_str()).collect();
+        let gate = self.resolve_gate(&f.thresholds, f.gate.as_ref(), Some(&setup_names))?;
         let plan = Plan {
             name,
             description: f.description.clone(),
@@ -121,6 +123,7 @@ impl Resolver<'_> {
                     at: Located::at(self.path, self.src, t.span().start, ""),
                 })
                 .collect(),
+            gate,
         };
         let offered = crate::arrivals::ArrivalStream::new(&plan).expected_count();
         if offered.is_nan() || offered > MAX_REQUESTS {

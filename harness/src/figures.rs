@@ -1,0 +1,115 @@
+//! The named figures of a setup that gates, repeats and comparisons use: the catalogue
+//! ([`Figure`], with each figure's unit and better direction, defined beside the scenario schema
+//! in `workloads::figure`) and where each figure's value is in a [`SetupReport`].
+//!
+//! With repeats, [`repeat_report`] gathers every figure of every run of a setup with its mean
+//! and confidence interval.
+
+use std::collections::BTreeMap;
+
+pub use workloads::figure::{Better, Figure, Unit};
+
+use crate::report::{FigureSamples, RepeatReport, SetupReport};
+use crate::stats;
+
+/// The value of `figure` for `setup` in the figure's unit (ms, fraction, s, $, GPU-h, count);
+/// `None` when the setup has no such figure (no spike to react to, no live load engine).
+pub fn value(setup: &SetupReport, figure: Figure) -> Option<f64> {
+    let l = &setup.latency_ms;
+    let r = &setup.requests;
+    Some(match figure {
+        Figure::P50 => l.p50,
+        Figure::P90 => l.p90,
+        Figure::P95 => l.p95,
+        Figure::P99 => l.p99,
+        Figure::P999 => l.p999,
+        Figure::Max => l.max,
+        Figure::Mean => l.mean,
+        Figure::ErrorRate => r.error_rate(),
+        Figure::SloAttainment => setup.slo.attainment,
+        Figure::ViolationS => setup.slo.violation_s,
+        Figure::Cost => setup.cost.total_usd,
+        Figure::CostPer1k => setup.cost.per_1k_requests_usd,
+        Figure::GpuHours => setup.cost.gpu_hours,
+        Figure::IdleFraction => setup.cost.idle_fraction,
+        Figure::MaxReplicas => f64::from(setup.scaling.max_replicas),
+        Figure::ColdStarts => f64::from(setup.scaling.cold_starts),
+        Figure::ScaleUpReactionS => setup.scaling.scale_up_reaction_s?,
+        Figure::Rejected => r.rejected as f64,
+        Figure::TimedOut => r.timed_out as f64,
+        Figure::LagP99 => setup.load.as_ref()?.schedule_lag_ms.p99,
+    })
+}
+
+/// The value of the figure named `name` (a canonical name or an alias); `None` for an unknown
+/// name or a figure the setup does not have.
+pub fn value_by_name(setup: &SetupReport, name: &str) -> Option<f64> {
+    value(setup, Figure::from_name(name)?)
+}
+
+/// The samples of `figure` in a setup's repeats, or its single value when it has none.
+pub fn samples(setup: &SetupReport, figure: Figure) -> Vec<f64> {
+    match setup
+        .repeat
+        .as_ref()
+        .and_then(|r| r.figures.get(figure.name()))
+    {
+        Some(s) => s.values.clone(),
+        None => value(setup, figure).into_iter().collect(),
+    }
+}
+
+/// The repeats of one setup: `runs[i]` is its report from the run with `seeds[i]`. Each figure
+/// every run has gets its values, mean and confidence interval at `confidence`; a figure some
+/// run lacks (no spike in that run) is left out.
+pub fn repeat_report(runs: &[&SetupReport], seeds: &[u64], confidence: f64) -> RepeatReport {
+    let mut figures = BTreeMap::new();
+    for figure in Figure::ALL {
+        let values: Option<Vec<f64>> = runs.iter().map(|s| value(s, figure)).collect();
+        let Some(values) = values else { continue };
+        if values.is_empty() {
+            continue;
+        }
+        let (ci_low, ci_high) = stats::mean_ci(&values, confidence);
+        figures.insert(
+            figure.name().to_string(),
+            FigureSamples {
+                mean: stats::mean(&values),
+                ci_low,
+                ci_high,
+                values,
+            },
+        );
+    }
+    RepeatReport {
+        seeds: seeds.to_vec(),
+        confidence,
+        figures,
+    }
+}
+
+/// Joins the reports of repeated runs of one scenario (`runs[i]` ran with `seeds[i]`) into the
+/// first run's report, with every setup's [`RepeatReport`] filled from the runs that have that
+/// setup. Everything else (headline figures, timelines, ranks) stays the first run's.
+pub fn join_repeats(
+    runs: Vec<crate::report::Report>,
+    seeds: &[u64],
+    confidence: f64,
+) -> Option<crate::report::Report> {
+    let mut runs = runs.into_iter();
+    let mut first = runs.next()?;
+    let rest: Vec<_> = runs.collect();
+    for setup in &mut first.setups {
+        let mut same: Vec<&SetupReport> = vec![&*setup];
+        let mut used = vec![seeds.first().copied().unwrap_or(first.seed)];
+        for (i, r) in rest.iter().enumerate() {
+            if let Some(s) = r.setups.iter().find(|s| s.name == setup.name) {
+                same.push(s);
+                used.push(seeds.get(i + 1).copied().unwrap_or(r.seed));
+            }
+        }
+        let repeat = repeat_report(&same, &used, confidence);
+        setup.repeat = Some(repeat);
+    }
+    Some(first)
+}

@@ -1,0 +1,438 @@
+//! `scalebench compare`: two or more reports side by side (runs from different drivers, clouds
+//! or dates), setups matched by name, every figure with its change against the first report
+//! (the baseline), and which direction is better. One [`Comparison`] renders as a terminal
+//! table ([`compare_table`]), a stable JSON document ([`Comparison`] serialized, schema
+//! [`COMPARE_SCHEMA`]) and a self-contained HTML page ([`compare_html`]).
+
+use harness::report::{Report, SetupReport};
+use serde::Serialize;
+use tabled::builder::Builder;
+use tabled::settings::object::Columns;
+use tabled::settings::{Alignment, Style};
+
+use crate::format::{duration, ms, pct_floor, secs, sig3, usd};
+
+pub use crate::html::compare::compare_html;
+
+/// The schema identifier of the comparison JSON.
+pub const COMPARE_SCHEMA: &str = "scalebench.compare/v1";
+
+/// Which way a figure should move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    /// Lower is better (latency, cost, errors).
+    Lower,
+    /// Higher is better (SLO attainment).
+    Higher,
+    /// Neither: informational (e.g. the most replicas).
+    Neither,
+}
+
+/// How a value compares with the baseline's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// It moved the better way.
+    Better,
+    /// It moved the worse way.
+    Worse,
+    /// It did not move.
+    Same,
+}
+
+/// How a figure's values print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Milliseconds.
+    Ms,
+    /// A fraction (0-1), shown in percent; deltas in percentage points.
+    Fraction,
+    /// Money.
+    Usd,
+    /// Hours.
+    Hours,
+    /// A count.
+    Count,
+    /// Seconds.
+    Seconds,
+}
+
+/// One compared figure.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Figure {
+    /// Its key in the JSON (`p99_ms`).
+    pub key: &'static str,
+    /// Its label in tables (`p99`).
+    pub label: &'static str,
+    /// Its unit.
+    pub unit: Unit,
+    /// Which way is better.
+    pub better: Better,
+}
+
+/// The figures compared, in table order.
+pub const FIGURES: [Figure; 13] = [
+    fig("p50_ms", "p50", Unit::Ms, Better::Lower),
+    fig("p95_ms", "p95", Unit::Ms, Better::Lower),
+    fig("p99_ms", "p99", Unit::Ms, Better::Lower),
+    fig("p999_ms", "p99.9", Unit::Ms, Better::Lower),
+    fig(
+        "slo_attainment",
+        "SLO attainment",
+        Unit::Fraction,
+        Better::Higher,
+    ),
+    fig("error_rate", "error rate", Unit::Fraction, Better::Lower),
+    fig("cost_usd", "cost", Unit::Usd, Better::Lower),
+    fig("cost_per_1k_usd", "$/1k requests", Unit::Usd, Better::Lower),
+    fig("gpu_hours", "GPU-hours", Unit::Hours, Better::Lower),
+    fig("idle_fraction", "idle", Unit::Fraction, Better::Lower),
+    fig("max_replicas", "max replicas", Unit::Count, Better::Neither),
+    fig("cold_starts", "cold starts", Unit::Count, Better::Lower),
+    fig(
+        "scale_up_reaction_s",
+        "scale-up reaction",
+        Unit::Seconds,
+        Better::Lower,
+    ),
+];
+
+const fn fig(key: &'static str, label: &'static str, unit: Unit, better: Better) -> Figure {
+    Figure {
+        key,
+        label,
+        unit,
+        better,
+    }
+}
+
+/// The value of figure `key` for a setup; `None` when the report has none (no spike, so no
+/// scale-up reaction).
+pub fn value(s: &SetupReport, key: &str) -> Option<f64> {
+    let l = &s.latency_ms;
+    Some(match key {
+        "p50_ms" => l.p50,
+        "p95_ms" => l.p95,
+        "p99_ms" => l.p99,
+        "p999_ms" => l.p999,
+        "slo_attainment" => s.slo.attainment,
+        "error_rate" => s.requests.error_rate(),
+        "cost_usd" => s.cost.total_usd,
+        "cost_per_1k_usd" => s.cost.per_1k_requests_usd,
+        "gpu_hours" => s.cost.gpu_hours,
+        "idle_fraction" => s.cost.idle_fraction,
+        "max_replicas" => f64::from(s.scaling.max_replicas),
+        "cold_starts" => f64::from(s.scaling.cold_starts),
+        "scale_up_reaction_s" => return s.scaling.scale_up_reaction_s,
+        _ => return None,
+    })
+}
+
+/// One report of a comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunInfo {
+    /// Its label (`--label`, else its path).
+    pub label: String,
+    /// The file it was read from.
+    pub path: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// The driver (`sim`, `testbed`, `load`, ...).
+    pub driver: String,
+    /// The seed.
+    pub seed: u64,
+    /// Seconds of traffic.
+    pub duration_s: f64,
+    /// When the run started (from the report's environment), if recorded.
+    pub started_at: Option<String>,
+    /// The scalebench version that wrote it, if recorded.
+    pub scalebench: Option<String>,
+}
+
+/// One value against the baseline's.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Cell {
+    /// The value; `null` when the report has none.
+    pub value: Option<f64>,
+    /// `value - baseline`; `null` in the baseline or without both values.
+    pub delta: Option<f64>,
+    /// The delta in percent of the baseline; `null` also when the baseline is 0.
+    pub delta_pct: Option<f64>,
+    /// Whether the change is for the better; `null` where there is no delta or no better way.
+    pub verdict: Option<Verdict>,
+}
+
+/// One figure of one setup across the reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FigureRow {
+    /// The figure's key (see [`FIGURES`]).
+    pub key: &'static str,
+    /// One cell per report; `null` where the report has no such setup.
+    pub cells: Vec<Option<Cell>>,
+}
+
+/// One setup across the reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SetupRow {
+    /// Its name (setups are matched by name).
+    pub name: String,
+    /// Whether each report has it.
+    pub present: Vec<bool>,
+    /// Its figures, in [`FIGURES`] order.
+    pub figures: Vec<FigureRow>,
+}
+
+/// Reports side by side; serializes as the `scalebench.compare/v1` document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Always [`COMPARE_SCHEMA`].
+    pub schema: &'static str,
+    /// The label of the baseline (the first report).
+    pub baseline: String,
+    /// The reports, baseline first.
+    pub reports: Vec<RunInfo>,
+    /// The figures compared.
+    pub figures: Vec<Figure>,
+    /// Every setup of any report: the baseline's in rank order, then the others' new ones.
+    pub setups: Vec<SetupRow>,
+}
+
+/// Compares `reports` (label, path, report), the first being the baseline.
+pub fn compare(reports: &[(String, String, Report)]) -> Comparison {
+    let mut names: Vec<String> = Vec::new();
+    for (_, _, r) in reports {
+        let mut setups: Vec<&SetupReport> = r.setups.iter().collect();
+        setups.sort_by_key(|s| s.rank);
+        for s in setups {
+            if !names.contains(&s.name) {
+                names.push(s.name.clone());
+            }
+        }
+    }
+    let setups = names
+        .into_iter()
+        .map(|name| {
+            let found: Vec<Option<&SetupReport>> = reports
+                .iter()
+                .map(|(_, _, r)| r.setups.iter().find(|s| s.name == name))
+                .collect();
+            let figures = FIGURES
+                .iter()
+                .map(|f| {
+                    let base = found[0].and_then(|s| value(s, f.key));
+                    let cells = found
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| s.map(|s| cell(value(s, f.key), base, i == 0, f.better)))
+                        .collect();
+                    FigureRow { key: f.key, cells }
+                })
+                .collect();
+            SetupRow {
+                present: found.iter().map(Option::is_some).collect(),
+                name,
+                figures,
+            }
+        })
+        .collect();
+    Comparison {
+        schema: COMPARE_SCHEMA,
+        baseline: reports.first().map(|r| r.0.clone()).unwrap_or_default(),
+        reports: reports
+            .iter()
+            .map(|(label, path, r)| RunInfo {
+                label: label.clone(),
+                path: path.clone(),
+                scenario: r.scenario.clone(),
+                driver: r.driver.clone(),
+                seed: r.seed,
+                duration_s: r.duration_s,
+                started_at: r.environment.as_ref().map(|e| e.started_at.clone()),
+                scalebench: r.environment.as_ref().map(|e| e.scalebench.clone()),
+            })
+            .collect(),
+        figures: FIGURES.to_vec(),
+        setups,
+    }
+}
+
+/// A value against the baseline's.
+fn cell(value: Option<f64>, base: Option<f64>, is_base: bool, better: Better) -> Cell {
+    let delta = match (value, base) {
+        (Some(v), Some(b)) if !is_base => Some(v - b),
+        _ => None,
+    };
+    let delta_pct = match (delta, base) {
+        (Some(d), Some(b)) if b != 0.0 => Some(100.0 * d / b),
+        _ => None,
+    };
+    let verdict = delta.and_then(|d| match better {
+        _ if d.abs() <= 1e-12 => Some(Verdict::Same),
+        Better::Lower => Some(if d < 0.0 {
+            Verdict::Better
+        } else {
+            Verdict::Worse
+        }),
+        Better::Higher => Some(if d > 0.0 {
+            Verdict::Better
+        } else {
+            Verdict::Worse
+        }),
+        Better::Neither => None,
+    });
+    Cell {
+        value,
+        delta,
+        delta_pct,
+        verdict,
+    }
+}
+
+/// A value in its unit: `1.45 s`, `99.12%`, `$0.0248`, `16.0`, `3`, `42 s`; `-` for none.
+pub(crate) fn show(unit: Unit, v: Option<f64>) -> String {
+    let Some(v) = v else {
+        return "-".to_owned();
+    };
+    match unit {
+        Unit::Ms => ms(v),
+        Unit::Fraction => pct_floor(v),
+        Unit::Usd => usd(v),
+        Unit::Hours => sig3(v),
+        Unit::Count => format!("{v:.0}"),
+        Unit::Seconds => format!("{} s", secs(v)),
+    }
+}
+
+/// A cell's change: `+250 ms (+20.8%) worse`; empty without a delta.
+pub(crate) fn show_delta(unit: Unit, c: &Cell) -> String {
+    let Some(d) = c.delta else {
+        return String::new();
+    };
+    let sign = if d > 0.0 { "+" } else { "-" };
+    let a = d.abs();
+    if a == 0.0 {
+        return "\u{b1}0".to_owned();
+    }
+    let abs = match unit {
+        Unit::Ms => ms(a),
+        Unit::Fraction if a >= 0.0001 => format!("{:.2} pp", a * 100.0),
+        Unit::Fraction => format!("{} pp", sig3(a * 100.0)),
+        Unit::Usd => usd(a),
+        Unit::Hours => sig3(a),
+        Unit::Count => format!("{a:.0}"),
+        Unit::Seconds => format!("{} s", secs(a)),
+    };
+    let mut out = format!("{sign}{abs}");
+    if let Some(p) = c.delta_pct {
+        if p.abs() >= 0.05 {
+            out.push_str(&format!(" ({p:+.1}%)"));
+        } else {
+            out.push_str(&format!(" ({p:+.2}%)"));
+        }
+    }
+    match c.verdict {
+        Some(Verdict::Better) => out.push_str(" better"),
+        Some(Verdict::Worse) => out.push_str(" worse"),
+        _ => {}
+    }
+    out
+}
+
+/// The reports, one line each: `[2] label: path | scenario s | driver sim | seed 1 | 30m | ...`.
+pub(crate) fn run_line(i: usize, r: &RunInfo) -> String {
+    let mut line = format!("[{}] {}", i + 1, r.label);
+    if r.label != r.path {
+        line.push_str(&format!(": {}", r.path));
+    }
+    line.push_str(&format!(
+        " | scenario {} | driver {} | seed {} | {}",
+        r.scenario,
+        r.driver,
+        r.seed,
+        duration(r.duration_s)
+    ));
+    if let Some(at) = &r.started_at {
+        line.push_str(&format!(" | started {at}"));
+    }
+    if i == 0 {
+        line.push_str(" | baseline");
+    }
+    line
+}
+
+/// The comparison for a terminal: the reports, then one table per setup with a column per
+/// report and the change against the baseline. Ends with a newline.
+pub fn compare_table(c: &Comparison) -> String {
+    let mut out = String::from("Reports\n");
+    for (i, r) in c.reports.iter().enumerate() {
+        out.push_str(&run_line(i, r));
+        out.push('\n');
+    }
+    for s in &c.setups {
+        out.push_str(&format!("\nsetup {}", s.name));
+        let missing: Vec<String> = (0..s.present.len())
+            .filter(|i| !s.present[*i])
+            .map(|i| format!("[{}]", i + 1))
+            .collect();
+        if !missing.is_empty() {
+            out.push_str(&format!(" (not in {})", missing.join(" ")));
+        }
+        out.push('\n');
+        let mut b = Builder::default();
+        let mut head = vec!["figure".to_owned(), "better".to_owned()];
+        for (i, _) in c.reports.iter().enumerate() {
+            head.push(format!("[{}]", i + 1));
+            if i > 0 {
+                head.push(format!("[{}] vs [1]", i + 1));
+            }
+        }
+        b.push_record(head);
+        for (f, row) in FIGURES.iter().zip(&s.figures) {
+            let better = match f.better {
+                Better::Lower => "lower",
+                Better::Higher => "higher",
+                Better::Neither => "-",
+            };
+            let mut rec = vec![f.label.to_owned(), better.to_owned()];
+            for (i, cell) in row.cells.iter().enumerate() {
+                rec.push(cell.map_or_else(|| "-".to_owned(), |c| show(f.unit, c.value)));
+                if i > 0 {
+                    rec.push(cell.map(|c| show_delta(f.unit, &c)).unwrap_or_default());
+                }
+            }
+            b.push_record(rec);
+        }
+        let mut table = b.build();
+        table.with(Style::psql());
+        table.modify(Columns::new(2..), Alignment::right());
+        for line in table.to_string().lines() {
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_and_verdicts_follow_the_better_direction() {
+        let c = cell(Some(1450.0), Some(1200.0), false, Better::Lower);
+        assert_eq!(c.delta, Some(250.0));
+        assert!((c.delta_pct.unwrap_or(0.0) - 20.8333).abs() < 1e-3);
+        assert_eq!(c.verdict, Some(Verdict::Worse));
+        assert_eq!(show_delta(Unit::Ms, &c), "+250 ms (+20.8%) worse");
+        let a = cell(Some(0.995), Some(0.99), false, Better::Higher);
+        assert_eq!(a.verdict, Some(Verdict::Better));
+        assert_eq!(show_delta(Unit::Fraction, &a), "+0.50 pp (+0.5%) better");
+        let base = cell(Some(1.0), Some(1.0), true, Better::Lower);
+        assert_eq!((base.delta, base.verdict), (None, None));
+        let zero = cell(Some(3.0), Some(0.0), false, Better::Lower);
+        assert_eq!((zero.delta, zero.delta_pct), (Some(3.0), None));
+        assert_eq!(cell(None, Some(1.0), false, Better::Lower).delta, None);
+    }
+}

@@ -1,0 +1,160 @@
+//! `scalebench gate REPORT`: check a report against thresholds and, with `--baseline`, against
+//! a baseline report under relative regression limits; print what passed and failed and why,
+//! optionally write JUnit XML, and exit 1 when a check failed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use harness::report::Report;
+use reports::GateResult;
+use workloads::threshold::{GateSpec, RegressionLimit, Threshold, check_confidence};
+
+use super::{Failure, exit};
+
+/// Arguments of `gate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The report to check: a report.json, or a run's output directory holding one.
+    report: PathBuf,
+    /// A report to compare with (same scenario, an earlier build or setting); setups are
+    /// matched by name.
+    #[arg(long, value_name = "BASE")]
+    baseline: Option<PathBuf>,
+    /// A threshold, `[SETUP:]FIGURE OP VALUE[UNIT]`, e.g. `p99<2s`, `error_rate<1%`,
+    /// `hpa-default:cost_per_1k<0.40` (repeatable). Default: the thresholds of the report's
+    /// scenario file.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    thresholds: Vec<String>,
+    /// How much worse than the baseline a figure may get, e.g. `p99=10%,cost=5%` (repeatable).
+    /// Default: the scenario's `[gate] max_regression`.
+    #[arg(long = "max-regression", value_name = "LIST")]
+    max_regression: Vec<String>,
+    /// The level at which a regression must be significant when repeats exist (default: the
+    /// scenario's `[gate] confidence`, else 0.95).
+    #[arg(long)]
+    confidence: Option<f64>,
+    /// Also write the result as JUnit XML to this file.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Print the result as JSON (schema `scalebench.gate/v1`) instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the gate.
+pub fn cmd(args: Args) -> Result<(), Failure> {
+    let report = read(&args.report)?;
+    let baseline = args.baseline.as_deref().map(read).transpose()?;
+    let recorded = recorded_gate(&report)?;
+    let mut spec = GateSpec {
+        confidence: recorded.confidence,
+        ..GateSpec::default()
+    };
+    spec.thresholds = if args.thresholds.is_empty() {
+        recorded.thresholds
+    } else {
+        parse_thresholds(&args.thresholds)?
+    };
+    spec.max_regression = if args.max_regression.is_empty() {
+        if baseline.is_some() {
+            recorded.max_regression
+        } else {
+            Vec::new()
+        }
+    } else {
+        parse_limits(&args.max_regression)?
+    };
+    if let Some(c) = args.confidence {
+        spec.confidence = c;
+    }
+    check_confidence(spec.confidence).map_err(|m| Failure::input(anyhow!("--confidence: {m}")))?;
+    match (&baseline, spec.max_regression.is_empty()) {
+        (None, false) => {
+            return Err(Failure::input(anyhow!(
+                "--max-regression compares with a baseline: give --baseline BASE"
+            )));
+        }
+        (Some(_), true) => {
+            return Err(Failure::input(anyhow!(
+                "--baseline needs regression limits: give --max-regression (e.g. p99=10%,cost=5%) or set [gate] max_regression in the scenario"
+            )));
+        }
+        _ => {}
+    }
+    if spec.is_empty() {
+        return Err(Failure::input(anyhow!(
+            "{}: no checks: give --threshold EXPR (e.g. p99<2s), or --baseline with --max-regression; the report's scenario has no thresholds",
+            args.report.display()
+        )));
+    }
+    let result = reports::evaluate(&report, baseline.as_ref(), &spec);
+    conclude(&result, args.json, args.junit.as_deref())
+}
+
+/// Prints `result` (table, or JSON with `json`), writes the JUnit XML when asked, and fails
+/// with exit 1 when a check failed.
+pub fn conclude(result: &GateResult, json: bool, junit: Option<&Path>) -> Result<(), Failure> {
+    if json {
+        let mut out = Vec::new();
+        reports::write_gate_json(result, &mut out).map_err(Failure::env)?;
+        super::print(&String::from_utf8_lossy(&out));
+    } else {
+        super::print(&reports::gate_table(result));
+    }
+    if let Some(path) = junit {
+        reports::junit::write_junit(result, path).map_err(Failure::env)?;
+        if !json {
+            super::print(&format!("wrote {}\n", path.display()));
+        }
+    }
+    if result.passed {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: exit::GATE,
+            error: anyhow!(
+                "gate failed: {} of {} checks failed",
+                result.failed,
+                result.checks.len()
+            ),
+        })
+    }
+}
+
+/// Parses `--threshold` values.
+pub fn parse_thresholds(texts: &[String]) -> Result<Vec<Threshold>, Failure> {
+    texts
+        .iter()
+        .map(|t| Threshold::parse(t).map_err(|e| Failure::input(anyhow!("--threshold {e}"))))
+        .collect()
+}
+
+fn parse_limits(texts: &[String]) -> Result<Vec<RegressionLimit>, Failure> {
+    let mut out = Vec::new();
+    for t in texts {
+        out.extend(
+            RegressionLimit::parse_list(t)
+                .map_err(|e| Failure::input(anyhow!("--max-regression {e}")))?,
+        );
+    }
+    Ok(out)
+}
+
+/// The gate recorded in the report's scenario file, if the report carries its text.
+fn recorded_gate(report: &Report) -> Result<GateSpec, Failure> {
+    match &report.source {
+        Some(src) => workloads::scenario::gate_of_source(Path::new(&src.path), &src.toml)
+            .map_err(|e| Failure::input(anyhow!("the scenario recorded in the report: {e}"))),
+        None => Ok(GateSpec::default()),
+    }
+}
+
+/// Reads a report file, or the report.json of a directory.
+fn read(path: &Path) -> Result<Report, Failure> {
+    let file = if path.is_dir() {
+        path.join("report.json")
+    } else {
+        path.to_path_buf()
+    };
+    reports::read_json(&file).map_err(Failure::input)
+}

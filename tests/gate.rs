@@ -1,0 +1,290 @@
+//! End-to-end tests of gating: `run` with the scenario's thresholds, `run --repeat`, and
+//! `gate` against a baseline, through the real binary. Each scenario is two minutes of one HPA
+//! setup on the simulator (about 0.1 s a run).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn scalebench(args: &[&str]) -> Output {
+    match Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .args(args)
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => panic!("cannot start scalebench: {e}"),
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// 90 rps of ~94 ms requests (about 8.5 busy slots) against an HPA of at most `max` replicas
+/// of 4 slots each: at most 2 replicas is overloaded, at most 6 is not.
+fn scenario(dir: &Path, file: &str, max: u32, thresholds: &str) -> String {
+    let initial = max.min(4);
+    let src = format!(
+        r#"name = "gate-test"
+thresholds = [{thresholds}]
+duration = "2m"
+seed = 1
+[slo]
+latency = "500ms"
+[traffic]
+capacity = 100
+timeout = "10s"
+[[traffic.shape]]
+kind = "steady"
+rate = 90
+[service]
+concurrency = 4
+queue = 100
+time = {{ dist = "lognormal", median = "80ms", p99 = "300ms" }}
+lifecycle = {{ start = "2s", load = "2s" }}
+[cluster]
+billing = "replica"
+price_per_replica_hour = 1.2
+[[setup]]
+name = "hpa"
+initial_replicas = {initial}
+[setup.hpa]
+min_replicas = 1
+max_replicas = {max}
+metric = "concurrency"
+target = 2
+"#
+    );
+    let path = dir.join(file);
+    std::fs::write(&path, src).unwrap_or_else(|e| panic!("{e}"));
+    path.to_string_lossy().into_owned()
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"))
+}
+
+fn path(p: PathBuf) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn junit_failures(file: &Path) -> usize {
+    let xml = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    assert_eq!(doc.root_element().tag_name().name(), "testsuites");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .count()
+}
+
+#[test]
+fn run_gates_itself_on_the_scenario_thresholds() {
+    let dir = tempdir();
+    let good = scenario(dir.path(), "good.toml", 6, r#""p99<1s", "error_rate<1%""#);
+    let out = dir.path().join("good");
+    let o = scalebench(&["run", &good, "--out", &path(out.clone())]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(stdout.contains("gate: PASS"), "{stdout}");
+    assert_eq!(junit_failures(&out.join("gate.xml")), 0);
+
+    let bad = scenario(
+        dir.path(),
+        "bad.toml",
+        2,
+        r#""p99<1s", "hpa:error_rate<1%""#,
+    );
+    let out = dir.path().join("bad");
+    let o = scalebench(&["run", &bad, "--out", &path(out.clone())]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(
+        stdout.contains("FAIL") && stdout.contains("p99 1."),
+        "{stdout}"
+    );
+    assert!(
+        text(&o.stderr).contains("gate failed"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        out.join("report.json").exists(),
+        "the report is written first"
+    );
+    assert!(junit_failures(&out.join("gate.xml")) >= 1);
+
+    // --threshold replaces the scenario's; --junit moves the XML.
+    let xml = dir.path().join("mine.xml");
+    let o = scalebench(&[
+        "run",
+        &bad,
+        "--out",
+        &path(out.clone()),
+        "--threshold",
+        "p99<1min",
+        "--junit",
+        &path(xml.clone()),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    assert_eq!(junit_failures(&xml), 0);
+}
+
+#[test]
+fn gate_against_a_baseline_tells_drift_from_noise() {
+    let dir = tempdir();
+    let base = scenario(dir.path(), "base.toml", 6, "");
+    let worse = scenario(dir.path(), "worse.toml", 2, "");
+    let (b, c, w) = (
+        path(dir.path().join("b")),
+        path(dir.path().join("c")),
+        path(dir.path().join("w")),
+    );
+    for (file, seed, out) in [(&base, "1", &b), (&base, "7", &c), (&worse, "7", &w)] {
+        let o = scalebench(&["run", file, "--repeat", "3", "--seed", seed, "--out", out]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    }
+    let report: harness::report::Report = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(&c).join("report.json")).unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let repeat = report.setups[0]
+        .repeat
+        .clone()
+        .unwrap_or_else(|| panic!("no repeats"));
+    assert_eq!(repeat.seeds, vec![7, 8, 9]);
+    let p99 = &repeat.figures["p99"];
+    assert_eq!(p99.values.len(), 3);
+    assert_eq!(
+        p99.values[0], report.setups[0].latency_ms.p99,
+        "the first run is the report"
+    );
+    assert!(p99.ci_low <= p99.mean && p99.mean <= p99.ci_high);
+
+    // Another seed of the same scenario: within noise.
+    let limits = "p99=10%,cost=20%";
+    let o = scalebench(&["gate", &c, "--baseline", &b, "--max-regression", limits]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    // Fewer replicas: a real, significant regression.
+    let xml = dir.path().join("gate.xml");
+    let o = scalebench(&[
+        "gate",
+        &format!("{w}/report.json"),
+        "--baseline",
+        &b,
+        "--max-regression",
+        limits,
+        "--junit",
+        &path(xml.clone()),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    let stdout = text(&o.stdout);
+    assert!(stdout.contains("significant, p<0.001"), "{stdout}");
+    for col in [
+        "setup", "check", "actual", "limit", "baseline", "CI", "verdict", "reason",
+    ] {
+        assert!(stdout.contains(col), "{col}: {stdout}");
+    }
+    assert!(junit_failures(&xml) >= 1);
+
+    // --json: the same result for machines, on stdout.
+    let o = scalebench(&[
+        "gate",
+        &w,
+        "--baseline",
+        &b,
+        "--max-regression",
+        "p99=10%",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let json: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o.stdout)));
+    assert_eq!(json["schema"], "scalebench.gate/v1");
+    assert_eq!(json["passed"], false);
+    assert_eq!(json["checks"][0]["verdict"], "fail");
+    assert!(
+        json["checks"][0]["p_value"]
+            .as_f64()
+            .is_some_and(|p| p < 0.05)
+    );
+
+    // Thresholds on the command line, per setup.
+    let o = scalebench(&[
+        "gate",
+        &c,
+        "--threshold",
+        "hpa:p99<=800ms",
+        "--threshold",
+        "cost<1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+}
+
+#[test]
+fn bad_gate_input_exits_2_with_a_clear_message() {
+    let dir = tempdir();
+    let file = scenario(dir.path(), "s.toml", 6, "");
+    let out = path(dir.path().join("out"));
+    let o = scalebench(&["run", &file, "--out", &out]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    for (args, needle) in [
+        (
+            vec!["gate", &out, "--threshold", "p99<<2"],
+            "--threshold \"p99<<2\", column 5",
+        ),
+        (
+            vec!["gate", &out, "--threshold", "p98<2"],
+            "unknown figure \"p98\"",
+        ),
+        (vec!["gate", &out], "no checks"),
+        (
+            vec!["gate", &out, "--max-regression", "p99=10%"],
+            "give --baseline",
+        ),
+        (
+            vec!["gate", &out, "--baseline", &out],
+            "needs regression limits",
+        ),
+        (
+            vec![
+                "gate",
+                &out,
+                "--baseline",
+                &out,
+                "--max-regression",
+                "p99=10",
+            ],
+            "percentage",
+        ),
+        (
+            vec!["gate", "/nonexistent/report.json", "--threshold", "p99<1"],
+            "failed to read report",
+        ),
+        (
+            vec!["run", &file, "--repeat", "1"],
+            "--repeat needs 2 or more",
+        ),
+        (
+            vec!["run", &file, "--threshold", "p99<"],
+            "expected a value",
+        ),
+        (vec!["run", &file, "--junit", "x.xml"], "has none"),
+    ] {
+        let o = scalebench(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stdout));
+        let err = text(&o.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    // A bad threshold in the scenario file names its file, line and column.
+    let bad = scenario(dir.path(), "bad.toml", 6, r#""p99<1s", "kpa:p99<1s""#);
+    let o = scalebench(&["validate", &bad]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(err.contains("bad.toml:2:26"), "{err}");
+    assert!(
+        err.contains("names setup \"kpa\", which is not in this scenario"),
+        "{err}"
+    );
+    let good = scenario(dir.path(), "good.toml", 6, r#""p99<1s""#);
+    let o = scalebench(&["validate", &good]);
+    assert!(text(&o.stdout).contains("threshold p99<1s (every setup)"));
+}
