@@ -627,3 +627,75 @@ fn the_compare_page_renders_in_chromium() {
     assert!(!polyline_points(p99, &a_label).is_empty());
     assert!(!polyline_points(p99, &b_label).is_empty());
 }
+
+#[test]
+fn the_sweep_page_renders_in_chromium_and_marks_the_pareto_front() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let out = dir.path().join("sweep");
+    let o = scalebench(&[
+        "sweep",
+        &scenario("spike-5x.toml"),
+        "--vary",
+        "warm_pool=0,2,4",
+        "--vary",
+        "keda.target=2,4",
+        "--setup",
+        "hpa-default",
+        "--setup",
+        "keda-warm2",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(out.join("sweep.json")).unwrap_or_default();
+    let sweep: harness::sweep::Sweep =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("sweep.json: {e}"));
+    let rows = sweep.rows();
+
+    let (dom, stderr) = browse(
+        &["--dump-dom".to_owned()],
+        &url(&out.join("sweep.html"), ""),
+    );
+    assert_clean(&dom, &stderr, "sweep.html");
+    let svgs = elements(&dom, "svg");
+    let chart = svgs
+        .iter()
+        .find(|e| e.get("data-chart") == "sweep-cost-p99")
+        .unwrap_or_else(|| panic!("no cost/p99 scatter in sweep.html"));
+    let axes = Axes::of(chart);
+    let circles = elements(&chart.inner, "circle");
+    // One point per distinct simulation, outlined when on the front.
+    let mut distinct: Vec<&harness::sweep::Row<'_>> = Vec::new();
+    for r in &rows {
+        if !distinct.iter().any(|d| d.simulation == r.simulation) {
+            distinct.push(r);
+        }
+    }
+    assert_eq!(circles.len(), distinct.len());
+    for (c, r) in circles.iter().zip(&distinct) {
+        let (cost, p99) = (r.setup.cost.total_usd, r.setup.latency_ms.p99);
+        assert!((c.num("data-x") - cost).abs() <= 1e-3 * cost.abs().max(1.0));
+        assert!((c.num("data-y") - p99).abs() <= 1e-3 * p99.abs().max(1.0));
+        assert!((axes.t(c.num("cx")) - cost).abs() <= axes.t_per_px());
+        assert!((axes.v(c.num("cy")) - p99).abs() <= axes.v_per_px());
+        assert_eq!(c.get("class").contains("hi"), r.pareto, "front flag");
+    }
+    let front = distinct.iter().filter(|r| r.pareto).count();
+    assert!(front >= 1);
+    assert_eq!(polyline_points(chart, "front").len(), front);
+    let rows_html = elements(&dom, "tr")
+        .iter()
+        .filter(|t| !t.get("data-simulation").is_empty())
+        .count();
+    assert_eq!(
+        rows_html, front,
+        "the front table has one row per front point"
+    );
+    match sweep.cheapest_meeting_slo() {
+        Some(r) => assert!(dom.contains(&format!(
+            "cheapest setting that meets the SLO: {}",
+            r.setup.name
+        ))),
+        None => assert!(dom.contains("no setting meets the SLO")),
+    }
+}

@@ -1,5 +1,5 @@
 //! A sweep's outputs: the terminal summary (the Pareto front and the cheapest setting that meets
-//! the SLO), `sweep.csv` (every setting and setup, one row each) and `sweep.json`.
+//! the SLO), `sweep.csv` (every setting and setup, one row each), `sweep.json` and `sweep.html`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -13,6 +13,9 @@ use tabled::settings::object::Columns;
 use crate::format::{ms, pct_floor, percentile, usd};
 use crate::table::{finish, render};
 use crate::{ReportError, WriteError};
+
+mod html;
+pub use html::sweep_html;
 
 /// The columns of `sweep.csv` after the setting index and the keys; stable names, documented in
 /// the README.
@@ -122,20 +125,7 @@ pub fn sweep_table(sweep: &Sweep) -> String {
             ""
         },
     );
-    // One line per distinct simulation: settings that leave a setup unchanged share its run.
-    let mut front: Vec<&Row<'_>> = Vec::new();
-    for r in rows.iter().filter(|r| r.pareto) {
-        if !front.iter().any(|f| f.simulation == r.simulation) {
-            front.push(r);
-        }
-    }
-    front.sort_by(|a, b| {
-        a.setup
-            .cost
-            .total_usd
-            .total_cmp(&b.setup.cost.total_usd)
-            .then_with(|| a.setting.cmp(&b.setting))
-    });
+    let front = front(&rows);
     out.push_str(&format!(
         "\nPareto front: cost against p99 ({} distinct runs of {} rows; * = any value; every row is in sweep.csv)\n",
         front.len(),
@@ -165,6 +155,25 @@ pub fn sweep_table(sweep: &Sweep) -> String {
     out.push('\n');
     out.push_str(&cheapest_line(sweep));
     out
+}
+
+/// The rows on the Pareto front, one per distinct simulation (settings that leave a setup
+/// unchanged share its run), cheapest first.
+pub fn front<'a, 'r>(rows: &'r [Row<'a>]) -> Vec<&'r Row<'a>> {
+    let mut front: Vec<&Row<'_>> = Vec::new();
+    for r in rows.iter().filter(|r| r.pareto) {
+        if !front.iter().any(|f| f.simulation == r.simulation) {
+            front.push(r);
+        }
+    }
+    front.sort_by(|a, b| {
+        a.setup
+            .cost
+            .total_usd
+            .total_cmp(&b.setup.cost.total_usd)
+            .then_with(|| a.setting.cmp(&b.setting))
+    });
+    front
 }
 
 /// The value of each key that every row of `simulation` shares, `None` for a key whose value

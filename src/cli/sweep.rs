@@ -149,16 +149,23 @@ fn publish(sweep: &Sweep, args: &Args, elapsed_s: f64, threads: usize) -> Result
         Ok(())
     })
     .map_err(Failure::env)?;
+    let html_path = out.join("sweep.html");
+    reports::sweep::write_with(&html_path, "sweep HTML", |w| {
+        w.write_all(reports::sweep::sweep_html(sweep).as_bytes())?;
+        Ok(())
+    })
+    .map_err(Failure::env)?;
     if args.json {
         super::print(&json);
         super::print("\n");
     } else {
         super::print(&reports::sweep::sweep_table(sweep));
         super::print(&format!(
-            "{} simulations in {elapsed_s:.1} s on {threads} threads\nwrote {}\nwrote {}\n",
+            "{} simulations in {elapsed_s:.1} s on {threads} threads\nwrote {}\nwrote {}\nwrote {}\n",
             sweep.simulations,
             csv_path.display(),
-            json_path.display()
+            json_path.display(),
+            html_path.display()
         ));
     }
     if sweep.interrupted {

@@ -11,6 +11,7 @@ pub struct Point {
     x: f64,
     y: f64,
     label: Option<String>,
+    tip: Option<String>,
     highlight: bool,
     color: Option<String>,
 }
@@ -22,6 +23,7 @@ impl Point {
             x,
             y,
             label: None,
+            tip: None,
             highlight: false,
             color: None,
         }
@@ -30,6 +32,12 @@ impl Point {
     /// A label drawn beside the point (and its tooltip).
     pub fn label(mut self, label: &str) -> Point {
         self.label = Some(label.to_owned());
+        self
+    }
+
+    /// A tooltip only, without a drawn label (for many points, where labels would pile up).
+    pub fn tip(mut self, tip: &str) -> Point {
+        self.tip = Some(tip.to_owned());
         self
     }
 
@@ -188,7 +196,12 @@ impl Scatter {
             let color = p.color.as_deref().unwrap_or(PALETTE[0]);
             let r = if p.highlight { 6.5 } else { 4.5 };
             let class = if p.highlight { "pt hi" } else { "pt" };
-            let tip = p.label.as_deref().map(escape).unwrap_or_default();
+            let tip = p
+                .tip
+                .as_deref()
+                .or(p.label.as_deref())
+                .map(escape)
+                .unwrap_or_default();
             let _ = write!(
                 o,
                 r#"<circle class="{class}" cx="{}" cy="{}" r="{r}" fill="{}" data-x="{}" data-y="{}"><title>{tip}</title></circle>"#,
@@ -200,7 +213,9 @@ impl Scatter {
             );
             if let Some(label) = &p.label {
                 // Labels of points close together go one under the other.
-                let (lx, mut ly) = (x + 8.0, y - 6.0);
+                // A label that would run past the plot's right edge ends at its point instead.
+                let end = x + 8.0 + label.chars().count() as f64 * 6.5 > px1;
+                let (lx, mut ly) = (if end { x - 8.0 } else { x + 8.0 }, y - 6.0);
                 while placed
                     .iter()
                     .any(|&(px, py)| (px - lx).abs() < 90.0 && (py - ly).abs() < 12.0)
@@ -210,7 +225,8 @@ impl Scatter {
                 placed.push((lx, ly));
                 let _ = write!(
                     o,
-                    r#"<text class="pt-label" x="{lx:.1}" y="{ly:.1}">{}</text>"#,
+                    r#"<text class="pt-label" x="{lx:.1}" y="{ly:.1}" text-anchor="{}">{}</text>"#,
+                    if end { "end" } else { "start" },
                     escape(label)
                 );
             }
