@@ -360,3 +360,38 @@ fn spot_fallback_recovers_only_with_a_fallback_pool() {
         assert!((sum - s.cost.total_usd).abs() < 1e-9, "{}", s.name);
     }
 }
+
+#[test]
+fn json_puts_the_report_alone_on_stdout_and_logs_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .args([
+            "run",
+            &scenario("steady-50.toml"),
+            "--json",
+            "--out",
+            &out.to_string_lossy(),
+        ])
+        .env("SCALEBENCH_LOG", "info")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start scalebench: {e}"));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let printed: Report = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one report JSON document: {e}"));
+    assert_eq!(printed, read_report(&out));
+    // The human output moved to stderr: the ranked table, the files written, the gate.
+    assert!(
+        stderr.contains("Latency (from intended send time) and SLO"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("wrote "), "{stderr}");
+    assert!(stderr.contains("gate: PASS"), "{stderr}");
+    // stderr is not a terminal here: logs must not carry ANSI colour codes.
+    assert!(stderr.contains("INFO"), "logs at info: {stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes on a pipe: {stderr}"
+    );
+}

@@ -74,6 +74,9 @@ pub struct Args {
     /// Directory for calibration.json (default: out/calibrate).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Print the calibration as JSON on stdout; the table goes to stderr.
+    #[arg(long)]
+    json: bool,
 }
 
 /// One step of the ramp.
@@ -163,7 +166,8 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         steps,
         sustainable_rps,
     };
-    super::print(&summary(&result));
+    let stdout = super::Stdout::from_flag(args.json);
+    stdout.human(&summary(&result));
     let out = args.out.unwrap_or_else(|| PathBuf::from("out/calibrate"));
     std::fs::create_dir_all(&out)
         .and_then(|()| {
@@ -172,10 +176,11 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         })
         .with_context(|| format!("cannot write {}", out.join("calibration.json").display()))
         .map_err(Failure::env)?;
-    super::print(&format!(
+    stdout.human(&format!(
         "wrote {}\n",
         out.join("calibration.json").display()
     ));
+    stdout.json(&result)?;
     if cancel.load(Ordering::Relaxed) {
         return Err(Failure {
             code: super::exit::INTERRUPTED,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::anyhow;
 
-use super::Failure;
+use super::{Failure, Stdout};
 
 /// Arguments of `compare`.
 #[derive(Debug, clap::Args)]
@@ -16,7 +16,8 @@ pub struct Args {
     /// A label for each report, in order (repeatable; default: the report's path).
     #[arg(long = "label", value_name = "LABEL")]
     labels: Vec<String>,
-    /// Print the comparison as JSON (schema `scalebench.compare/v1`) instead of tables.
+    /// Print the comparison as JSON (schema `scalebench.compare/v1`) on stdout; the tables go
+    /// to stderr.
     #[arg(long)]
     json: bool,
     /// Also write the comparison as a self-contained HTML page with charts.
@@ -41,13 +42,9 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         inputs.push((label, shown, report));
     }
     let comparison = reports::compare::compare(&inputs);
-    if args.json {
-        let json = serde_json::to_string_pretty(&comparison)
-            .map_err(|e| Failure::env(anyhow!("cannot encode the comparison as JSON: {e}")))?;
-        super::print(&format!("{json}\n"));
-    } else {
-        super::print(&reports::compare::compare_table(&comparison));
-    }
+    let stdout = Stdout::from_flag(args.json);
+    stdout.human(&reports::compare::compare_table(&comparison));
+    stdout.json(&comparison)?;
     if let Some(path) = &args.html {
         let runs: Vec<_> = inputs.into_iter().map(|(_, _, r)| r).collect();
         let page = reports::compare::compare_html(&comparison, &runs);
@@ -57,7 +54,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
                 path.display()
             ))
         })?;
-        eprintln!("wrote {}", path.display());
+        stdout.human(&format!("wrote {}\n", path.display()));
     }
     Ok(())
 }

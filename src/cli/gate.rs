@@ -9,7 +9,7 @@ use harness::report::Report;
 use reports::GateResult;
 use workloads::threshold::{GateSpec, RegressionLimit, Threshold, check_confidence};
 
-use super::{Failure, exit};
+use super::{Failure, Stdout, exit};
 
 /// Arguments of `gate`.
 #[derive(Debug, clap::Args)]
@@ -88,24 +88,32 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         )));
     }
     let result = reports::evaluate(&report, baseline.as_ref(), &spec);
-    conclude(&result, args.json, args.junit.as_deref())
+    conclude(
+        &result,
+        Stdout::from_flag(args.json),
+        args.json,
+        args.junit.as_deref(),
+    )
 }
 
-/// Prints `result` (table, or JSON with `json`), writes the JUnit XML when asked, and fails
-/// with exit 1 when a check failed.
-pub fn conclude(result: &GateResult, json: bool, junit: Option<&Path>) -> Result<(), Failure> {
+/// Shows `result`: its table as human text (on stderr when stdout carries JSON), and, with
+/// `json`, the result as JSON on stdout; writes the JUnit XML when asked, and fails with exit 1
+/// when a check failed.
+pub fn conclude(
+    result: &GateResult,
+    stdout: Stdout,
+    json: bool,
+    junit: Option<&Path>,
+) -> Result<(), Failure> {
+    stdout.human(&reports::gate_table(result));
     if json {
         let mut out = Vec::new();
         reports::write_gate_json(result, &mut out).map_err(Failure::env)?;
         super::print(&String::from_utf8_lossy(&out));
-    } else {
-        super::print(&reports::gate_table(result));
     }
     if let Some(path) = junit {
         reports::junit::write_junit(result, path).map_err(Failure::env)?;
-        if !json {
-            super::print(&format!("wrote {}\n", path.display()));
-        }
+        stdout.human(&format!("wrote {}\n", path.display()));
     }
     if result.passed {
         Ok(())

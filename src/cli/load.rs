@@ -87,6 +87,9 @@ pub struct Args {
     /// Directory for report.json and timeline.csv (default: out/load).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Print the report as JSON on stdout; the tables go to stderr.
+    #[arg(long)]
+    json: bool,
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
@@ -148,7 +151,12 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         .and_then(|l| l.outcomes.get("connect"))
         .copied()
         .unwrap_or(0);
-    super::publish(&report, args.out, &plan.name)?;
+    super::publish(
+        &report,
+        args.out,
+        &plan.name,
+        super::Stdout::from_flag(args.json),
+    )?;
     if run.requests().ok == 0 && refused > 0 {
         return Err(Failure::env(anyhow!(
             "{} refused every connection ({refused} requests); the report is written",

@@ -120,18 +120,59 @@ pub fn stamp(report: &mut harness::report::Report, scenario: Option<&std::path::
     });
 }
 
-/// Prints the ranked table, writes the report files into `out` (default `out/<name>`), and
-/// maps an interrupted run to exit 130.
+/// What a command's stdout carries: its human tables, or one JSON document (`--json`), in
+/// which case the human text goes to stderr so that stdout stays parseable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stdout {
+    /// Tables and `wrote FILE` lines.
+    Human,
+    /// The command's result as JSON; everything else on stderr.
+    Json,
+}
+
+impl Stdout {
+    /// `Json` when `--json` was given.
+    pub fn from_flag(json: bool) -> Stdout {
+        if json { Stdout::Json } else { Stdout::Human }
+    }
+
+    /// Writes human text: to stdout, or to stderr when stdout carries JSON.
+    pub fn human(self, text: &str) {
+        match self {
+            Stdout::Human => print(text),
+            Stdout::Json => {
+                use std::io::Write;
+                let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            }
+        }
+    }
+
+    /// Writes `value` as pretty JSON and a newline to stdout when stdout carries JSON.
+    pub fn json(self, value: &impl serde::Serialize) -> Result<(), Failure> {
+        if self == Stdout::Json {
+            let text = serde_json::to_string_pretty(value)
+                .map_err(|e| Failure::env(anyhow!("cannot write the result as JSON: {e}")))?;
+            print(&text);
+            print("\n");
+        }
+        Ok(())
+    }
+}
+
+/// Prints the ranked table (or, with [`Stdout::Json`], the report as JSON), writes the report
+/// files into `out` (default `out/<name>`), and maps an interrupted run to exit 130.
 pub fn publish(
     report: &harness::report::Report,
     out: Option<PathBuf>,
     name: &str,
+    stdout: Stdout,
 ) -> Result<(), Failure> {
-    print(&reports::ranked_table(report));
+    stdout.human(&reports::ranked_table(report));
+    stdout.json(report)?;
     let out = out.unwrap_or_else(|| PathBuf::from("out").join(name));
     let written = reports::write_all(report, &out).map_err(Failure::env)?;
     for p in written {
-        print(&format!("wrote {}\n", p.display()));
+        stdout.human(&format!("wrote {}\n", p.display()));
     }
     if report.interrupted {
         return Err(Failure {

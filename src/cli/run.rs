@@ -51,6 +51,9 @@ pub struct Args {
     /// Where to write the gate's JUnit XML (default: gate.xml in the output directory).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Print the report as JSON on stdout (tables and the gate's table go to stderr).
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs the scenario.
@@ -144,7 +147,8 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     let out = args
         .out
         .unwrap_or_else(|| PathBuf::from("out").join(&plan.name));
-    super::publish(&report, Some(out.clone()), &plan.name)?;
+    let stdout = super::Stdout::from_flag(args.json);
+    super::publish(&report, Some(out.clone()), &plan.name, stdout)?;
     if plan.gate.thresholds.is_empty() {
         return Ok(());
     }
@@ -153,9 +157,9 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         ..plan.gate.clone()
     };
     let result = reports::evaluate(&report, None, &spec);
-    super::print("\n");
+    stdout.human("\n");
     let junit = args.junit.unwrap_or_else(|| out.join("gate.xml"));
-    super::gate::conclude(&result, false, Some(&junit))
+    super::gate::conclude(&result, stdout, false, Some(&junit))
 }
 
 /// Simulates every plan (one per seed) on every chosen setup, several seeds at once when

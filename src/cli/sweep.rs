@@ -35,7 +35,8 @@ pub struct Args {
     /// Directory for sweep.csv, sweep.json and sweep.html (default: `out/<scenario>-sweep`).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Print the sweep as JSON (schema `scalebench.sweep/v1`) on stdout instead of tables.
+    /// Print the sweep as JSON (schema `scalebench.sweep/v1`) on stdout; the tables go to
+    /// stderr.
     #[arg(long)]
     json: bool,
 }
@@ -155,19 +156,16 @@ fn publish(sweep: &Sweep, args: &Args, elapsed_s: f64, threads: usize) -> Result
         Ok(())
     })
     .map_err(Failure::env)?;
-    if args.json {
-        super::print(&json);
-        super::print("\n");
-    } else {
-        super::print(&reports::sweep::sweep_table(sweep));
-        super::print(&format!(
-            "{} simulations in {elapsed_s:.1} s on {threads} threads\nwrote {}\nwrote {}\nwrote {}\n",
-            sweep.simulations,
-            csv_path.display(),
-            json_path.display(),
-            html_path.display()
-        ));
-    }
+    let stdout = super::Stdout::from_flag(args.json);
+    stdout.human(&reports::sweep::sweep_table(sweep));
+    stdout.human(&format!(
+        "{} simulations in {elapsed_s:.1} s on {threads} threads\nwrote {}\nwrote {}\nwrote {}\n",
+        sweep.simulations,
+        csv_path.display(),
+        json_path.display(),
+        html_path.display()
+    ));
+    stdout.json(sweep)?;
     if sweep.interrupted {
         return Err(Failure {
             code: super::exit::INTERRUPTED,
