@@ -288,3 +288,46 @@ fn bad_gate_input_exits_2_with_a_clear_message() {
     let o = scalebench(&["validate", &good]);
     assert!(text(&o.stdout).contains("threshold p99<1s (every setup)"));
 }
+
+/// The README's CI workflow, step by step: the baseline run, the run of the change (both with
+/// `--repeat 5`, gating on steady-50's own thresholds), then the gate against the baseline.
+#[test]
+fn the_readme_ci_workflow_commands_pass_on_an_unchanged_build() {
+    let dir = tempdir();
+    let steady =
+        path(Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/scenarios/steady-50.toml"));
+    let base = path(dir.path().join("out/base"));
+    let change = path(dir.path().join("out/steady-50"));
+    for out in [&base, &change] {
+        let o = scalebench(&["run", &steady, "--repeat", "5", "--out", out]);
+        assert!(o.status.success(), "run: {}", text(&o.stderr));
+        assert!(
+            text(&o.stdout).contains("gate: PASS"),
+            "{}",
+            text(&o.stdout)
+        );
+    }
+    assert_eq!(
+        junit_failures(&dir.path().join("out/steady-50/gate.xml")),
+        0
+    );
+    let junit = dir.path().join("out/steady-50/gate-baseline.xml");
+    let o = scalebench(&[
+        "gate",
+        &change,
+        "--baseline",
+        &base,
+        "--max-regression",
+        "p99=10%,cost_per_1k=5%",
+        "--junit",
+        &path(junit.clone()),
+    ]);
+    assert!(
+        o.status.success(),
+        "gate: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    assert_eq!(junit_failures(&junit), 0);
+    assert!(dir.path().join("out/steady-50/report.html").is_file());
+}
