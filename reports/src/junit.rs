@@ -2,35 +2,14 @@
 //! `<testsuites>` for the gate, one `<testsuite>` per setup, one `<testcase>` per check, and a
 //! `<failure>` with the reason for each check that failed.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use crate::ReportError;
 use crate::gate::{GateResult, Verdict};
-use crate::{ReportError, WriteError};
-
-/// Escapes text for XML content and attribute values; characters XML 1.0 cannot hold (control
-/// characters other than tab, newline and carriage return) are dropped.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Renders `result` as JUnit XML.
 pub fn junit_xml(result: &GateResult) -> String {
-    let e = xml_escape;
+    let e = crate::markup::escape;
     let mut setups: Vec<&str> = Vec::new();
     for c in &result.checks {
         if !setups.contains(&c.setup.as_str()) {
@@ -87,18 +66,8 @@ pub fn junit_xml(result: &GateResult) -> String {
 
 /// Writes [`junit_xml`] to `path`.
 pub fn write_junit(result: &GateResult, path: &Path) -> Result<(), ReportError> {
-    let what = "JUnit XML";
-    let file = File::create(path).map_err(|source| ReportError::Create {
-        what,
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut out = BufWriter::new(file);
-    out.write_all(junit_xml(result).as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| ReportError::Write {
-            what,
-            path: path.to_path_buf(),
-            source: WriteError::Io(e),
-        })
+    crate::write_file(path, "JUnit XML", |out| {
+        out.write_all(junit_xml(result).as_bytes())?;
+        Ok(())
+    })
 }

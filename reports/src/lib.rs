@@ -19,6 +19,7 @@ mod gate_render;
 mod html;
 mod json;
 pub mod junit;
+mod markup;
 pub mod svg;
 pub mod sweep;
 mod table;
@@ -45,20 +46,30 @@ pub trait FileOutput {
 
     /// Creates (or truncates) `path` and renders `report` into it.
     fn write_file(&self, report: &Report, path: &Path) -> Result<(), ReportError> {
-        let file = File::create(path).map_err(|source| ReportError::Create {
-            what: self.what(),
+        write_file(path, self.what(), |out| self.render(report, out))
+    }
+}
+
+/// Creates (or truncates) `path` and lets `render` write into it, buffered; errors name the
+/// file and `what` it holds (e.g. `sweep CSV`).
+pub fn write_file(
+    path: &Path,
+    what: &'static str,
+    render: impl FnOnce(&mut dyn Write) -> Result<(), WriteError>,
+) -> Result<(), ReportError> {
+    let file = File::create(path).map_err(|source| ReportError::Create {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut out = BufWriter::new(file);
+    render(&mut out)
+        .and_then(|()| out.flush().map_err(WriteError::from))
+        .map_err(|source| ReportError::Write {
+            what,
             path: path.to_path_buf(),
             source,
-        })?;
-        let mut out = BufWriter::new(file);
-        self.render(report, &mut out)
-            .and_then(|()| out.flush().map_err(WriteError::from))
-            .map_err(|source| ReportError::Write {
-                what: self.what(),
-                path: path.to_path_buf(),
-                source,
-            })
-    }
+        })
 }
 
 /// The files [`write_all`] writes, in order.

@@ -1,18 +1,16 @@
 //! A sweep's outputs: the terminal summary (the Pareto front and the cheapest setting that meets
 //! the SLO), `sweep.csv` (every setting and setup, one row each), `sweep.json` and `sweep.html`.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::io::Write;
 
 use harness::sweep::{Row, Sweep};
 use tabled::builder::Builder;
 use tabled::settings::Alignment;
 use tabled::settings::object::Columns;
 
+use crate::WriteError;
 use crate::format::{ms, pct_floor, percentile, usd};
 use crate::table::{finish, render};
-use crate::{ReportError, WriteError};
 
 mod html;
 pub use html::sweep_html;
@@ -84,27 +82,6 @@ pub fn render_sweep_csv(sweep: &Sweep, out: &mut dyn Write) -> Result<(), WriteE
     Ok(())
 }
 
-/// Writes `render` into a new file at `path`.
-pub fn write_with(
-    path: &Path,
-    what: &'static str,
-    render: impl FnOnce(&mut dyn Write) -> Result<(), WriteError>,
-) -> Result<(), ReportError> {
-    let file = File::create(path).map_err(|source| ReportError::Create {
-        what,
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut out = BufWriter::new(file);
-    render(&mut out)
-        .and_then(|()| out.flush().map_err(WriteError::from))
-        .map_err(|source| ReportError::Write {
-            what,
-            path: path.to_path_buf(),
-            source,
-        })
-}
-
 /// The sweep for a terminal: a header line, the Pareto front of cost against p99 (cheapest
 /// first), and the cheapest setting that meets the SLO. Ends with a newline.
 pub fn sweep_table(sweep: &Sweep) -> String {
@@ -133,12 +110,7 @@ pub fn sweep_table(sweep: &Sweep) -> String {
     ));
     let mut b = Builder::default();
     let mut header: Vec<String> = sweep.keys.clone();
-    header.extend(
-        [
-            "setup", "p99", "SLO att", "met", "errors", "cost", "$/1k req", "max repl",
-        ]
-        .map(str::to_owned),
-    );
+    header.extend(FRONT_COLUMNS.map(str::to_owned));
     b.push_record(header);
     for r in &front {
         let mut cells: Vec<String> = shared_values(&rows, r.simulation)
@@ -194,11 +166,15 @@ pub fn shared_values(rows: &[Row<'_>], simulation: usize) -> Vec<Option<String>>
     shared
 }
 
+/// The front table's columns after the keys, in the terminal and in sweep.html.
+pub(crate) const FRONT_COLUMNS: [&str; 8] = [
+    "setup", "p99", "SLO att", "met", "errors", "cost", "$/1k req", "max repl",
+];
+
 /// The result cells of a row in the front table, after its key values.
-fn result_cells(r: &Row<'_>) -> Vec<String> {
+pub(crate) fn result_cells(r: &Row<'_>) -> Vec<String> {
     let s = r.setup;
-    let mut cells = Vec::new();
-    cells.extend([
+    vec![
         s.name.clone(),
         ms(s.latency_ms.p99),
         pct_floor(s.slo.attainment),
@@ -207,8 +183,7 @@ fn result_cells(r: &Row<'_>) -> Vec<String> {
         usd(s.cost.total_usd),
         usd(s.cost.per_1k_requests_usd),
         s.scaling.max_replicas.to_string(),
-    ]);
-    cells
+    ]
 }
 
 /// `cheapest setting that meets the SLO: ...`, or that none does. Ends with a newline.

@@ -140,18 +140,18 @@ fn publish(sweep: &Sweep, args: &Args, elapsed_s: f64, threads: usize) -> Result
         .context("cannot write the sweep as JSON")
         .map_err(Failure::env)?;
     let csv_path = out.join("sweep.csv");
-    reports::sweep::write_with(&csv_path, "sweep CSV", |w| {
+    reports::write_file(&csv_path, "sweep CSV", |w| {
         reports::sweep::render_sweep_csv(sweep, w)
     })
     .map_err(Failure::env)?;
     let json_path = out.join("sweep.json");
-    reports::sweep::write_with(&json_path, "sweep JSON", |w| {
+    reports::write_file(&json_path, "sweep JSON", |w| {
         w.write_all(json.as_bytes())?;
         Ok(())
     })
     .map_err(Failure::env)?;
     let html_path = out.join("sweep.html");
-    reports::sweep::write_with(&html_path, "sweep HTML", |w| {
+    reports::write_file(&html_path, "sweep HTML", |w| {
         w.write_all(reports::sweep::sweep_html(sweep).as_bytes())?;
         Ok(())
     })

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use harness::sweep::{Row, Sweep};
 
-use super::{cheapest_line, describe, front, shared_values};
-use crate::format::{ms, pct_floor, percentile, usd};
+use super::{FRONT_COLUMNS, cheapest_line, describe, front, result_cells, shared_values};
+use crate::format::{ms, percentile, usd};
 use crate::html::page;
 use crate::svg::{Point, Scatter, color, escape};
 
@@ -91,9 +91,7 @@ pub fn sweep_html(sweep: &Sweep) -> String {
     for k in &sweep.keys {
         let _ = write!(b, "<th>{}</th>", escape(k));
     }
-    for h in [
-        "setup", "p99", "SLO att", "met", "errors", "cost", "$/1k req", "max repl",
-    ] {
+    for h in FRONT_COLUMNS {
         let _ = write!(b, "<th>{h}</th>");
     }
     b.push_str("</tr></thead><tbody>\n");
@@ -111,17 +109,7 @@ pub fn sweep_html(sweep: &Sweep) -> String {
         for v in shared_values(&rows, r.simulation) {
             let _ = write!(b, "<td>{}</td>", escape(v.as_deref().unwrap_or("*")));
         }
-        let s = r.setup;
-        for cell in [
-            s.name.clone(),
-            ms(s.latency_ms.p99),
-            pct_floor(s.slo.attainment),
-            if s.slo.met { "yes" } else { "no" }.to_owned(),
-            pct_floor(s.requests.error_rate()),
-            usd(s.cost.total_usd),
-            usd(s.cost.per_1k_requests_usd),
-            s.scaling.max_replicas.to_string(),
-        ] {
+        for cell in result_cells(r) {
             let _ = write!(b, "<td>{}</td>", escape(&cell));
         }
         b.push_str("</tr>\n");
