@@ -133,9 +133,9 @@ fn two_seeds_of_spike_5x_compare_side_by_side() {
             .find(|f| f["key"] == key)
             .map(|f| f["better"].clone())
     };
-    assert_eq!(better("p99_ms"), Some(Value::from("lower")));
+    assert_eq!(better("p99"), Some(Value::from("lower")));
     assert_eq!(better("slo_attainment"), Some(Value::from("higher")));
-    assert_eq!(better("cost_usd"), Some(Value::from("lower")));
+    assert_eq!(better("cost"), Some(Value::from("lower")));
     let setups = json["setups"].as_array().cloned().unwrap_or_default();
     let names: Vec<&str> = setups.iter().filter_map(|s| s["name"].as_str()).collect();
     assert_eq!(
@@ -155,9 +155,9 @@ fn two_seeds_of_spike_5x_compare_side_by_side() {
         };
         if let (Some(sa), Some(sb)) = (&sa, &sb) {
             for (key, va, vb) in [
-                ("p99_ms", sa.latency_ms.p99, sb.latency_ms.p99),
-                ("p50_ms", sa.latency_ms.p50, sb.latency_ms.p50),
-                ("cost_usd", sa.cost.total_usd, sb.cost.total_usd),
+                ("p99", sa.latency_ms.p99, sb.latency_ms.p99),
+                ("p50", sa.latency_ms.p50, sb.latency_ms.p50),
+                ("cost", sa.cost.total_usd, sb.cost.total_usd),
                 ("slo_attainment", sa.slo.attainment, sb.slo.attainment),
                 (
                     "error_rate",
@@ -197,7 +197,7 @@ fn two_seeds_of_spike_5x_compare_side_by_side() {
         let present = setup["present"].as_array().cloned().unwrap_or_default();
         assert_eq!(present[0], Value::from(sa.is_some()), "{name}");
         if sa.is_none() {
-            assert!(cell("p99_ms", 0).is_null(), "{name}");
+            assert!(cell("p99", 0).is_null(), "{name}");
         }
     }
     let keda = setups.iter().find(|s| s["name"] == "keda-warm2");

@@ -4,6 +4,7 @@
 //! table ([`compare_table`]), a stable JSON document ([`Comparison`] serialized, schema
 //! [`COMPARE_SCHEMA`]) and a self-contained HTML page ([`compare_html`]).
 
+use harness::figures::{self, Figure, Unit, value};
 use harness::report::{Report, SetupReport};
 use serde::Serialize;
 use tabled::builder::Builder;
@@ -17,7 +18,7 @@ pub use crate::html::compare::compare_html;
 /// The schema identifier of the comparison JSON.
 pub const COMPARE_SCHEMA: &str = "scalebench.compare/v1";
 
-/// Which way a figure should move.
+/// Which way a compared figure should move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Better {
@@ -25,7 +26,8 @@ pub enum Better {
     Lower,
     /// Higher is better (SLO attainment).
     Higher,
-    /// Neither: informational (e.g. the most replicas).
+    /// Neither: informational (the most replicas, which a gate may bound but a comparison
+    /// does not judge).
     Neither,
 }
 
@@ -41,93 +43,61 @@ pub enum Verdict {
     Same,
 }
 
-/// How a figure's values print.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Unit {
-    /// Milliseconds.
-    Ms,
-    /// A fraction (0-1), shown in percent; deltas in percentage points.
-    Fraction,
-    /// Money.
-    Usd,
-    /// Hours.
-    Hours,
-    /// A count.
-    Count,
-    /// Seconds.
-    Seconds,
-}
-
-/// One compared figure.
+/// One compared figure: a figure of the catalogue that gates and repeats use
+/// (`harness::figures`), its label in tables and the way it should move.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Figure {
-    /// Its key in the JSON (`p99_ms`).
-    pub key: &'static str,
-    /// Its label in tables (`p99`).
+pub struct Compared {
+    /// The figure; serialized as its canonical name (`p99`, `cost_per_1k`), its `key`.
+    #[serde(rename = "key", serialize_with = "figure_name")]
+    pub figure: Figure,
+    /// Its label in tables (`p99`, `$/1k requests`).
     pub label: &'static str,
-    /// Its unit.
+    /// Its unit, serialized by name (`ms`, `fraction`, `usd`, `hours`, `count`, `seconds`).
+    #[serde(serialize_with = "unit_name")]
     pub unit: Unit,
     /// Which way is better.
     pub better: Better,
 }
 
-/// The figures compared, in table order.
-pub const FIGURES: [Figure; 13] = [
-    fig("p50_ms", "p50", Unit::Ms, Better::Lower),
-    fig("p95_ms", "p95", Unit::Ms, Better::Lower),
-    fig("p99_ms", "p99", Unit::Ms, Better::Lower),
-    fig("p999_ms", "p99.9", Unit::Ms, Better::Lower),
-    fig(
-        "slo_attainment",
-        "SLO attainment",
-        Unit::Fraction,
-        Better::Higher,
-    ),
-    fig("error_rate", "error rate", Unit::Fraction, Better::Lower),
-    fig("cost_usd", "cost", Unit::Usd, Better::Lower),
-    fig("cost_per_1k_usd", "$/1k requests", Unit::Usd, Better::Lower),
-    fig("gpu_hours", "GPU-hours", Unit::Hours, Better::Lower),
-    fig("idle_fraction", "idle", Unit::Fraction, Better::Lower),
-    fig("max_replicas", "max replicas", Unit::Count, Better::Neither),
-    fig("cold_starts", "cold starts", Unit::Count, Better::Lower),
-    fig(
-        "scale_up_reaction_s",
-        "scale-up reaction",
-        Unit::Seconds,
-        Better::Lower,
-    ),
-];
-
-const fn fig(key: &'static str, label: &'static str, unit: Unit, better: Better) -> Figure {
-    Figure {
-        key,
-        label,
-        unit,
-        better,
-    }
+fn figure_name<S: serde::Serializer>(f: &Figure, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(f.name())
 }
 
-/// The value of figure `key` for a setup; `None` when the report has none (no spike, so no
-/// scale-up reaction).
-pub fn value(s: &SetupReport, key: &str) -> Option<f64> {
-    let l = &s.latency_ms;
-    Some(match key {
-        "p50_ms" => l.p50,
-        "p95_ms" => l.p95,
-        "p99_ms" => l.p99,
-        "p999_ms" => l.p999,
-        "slo_attainment" => s.slo.attainment,
-        "error_rate" => s.requests.error_rate(),
-        "cost_usd" => s.cost.total_usd,
-        "cost_per_1k_usd" => s.cost.per_1k_requests_usd,
-        "gpu_hours" => s.cost.gpu_hours,
-        "idle_fraction" => s.cost.idle_fraction,
-        "max_replicas" => f64::from(s.scaling.max_replicas),
-        "cold_starts" => f64::from(s.scaling.cold_starts),
-        "scale_up_reaction_s" => return s.scaling.scale_up_reaction_s,
-        _ => return None,
-    })
+fn unit_name<S: serde::Serializer>(u: &Unit, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(u.name())
+}
+
+/// The figures compared, in table order.
+pub const FIGURES: [Compared; 13] = [
+    fig(Figure::P50, "p50"),
+    fig(Figure::P95, "p95"),
+    fig(Figure::P99, "p99"),
+    fig(Figure::P999, "p99.9"),
+    fig(Figure::SloAttainment, "SLO attainment"),
+    fig(Figure::ErrorRate, "error rate"),
+    fig(Figure::Cost, "cost"),
+    fig(Figure::CostPer1k, "$/1k requests"),
+    fig(Figure::GpuHours, "GPU-hours"),
+    fig(Figure::IdleFraction, "idle"),
+    Compared {
+        better: Better::Neither,
+        ..fig(Figure::MaxReplicas, "max replicas")
+    },
+    fig(Figure::ColdStarts, "cold starts"),
+    fig(Figure::ScaleUpReactionS, "scale-up reaction"),
+];
+
+/// `figure` compared the way the catalogue says it improves.
+const fn fig(figure: Figure, label: &'static str) -> Compared {
+    Compared {
+        figure,
+        label,
+        unit: figure.unit(),
+        better: match figure.better() {
+            figures::Better::Lower => Better::Lower,
+            figures::Better::Higher => Better::Higher,
+        },
+    }
 }
 
 /// One report of a comparison.
@@ -167,8 +137,9 @@ pub struct Cell {
 /// One figure of one setup across the reports.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FigureRow {
-    /// The figure's key (see [`FIGURES`]).
-    pub key: &'static str,
+    /// The figure, serialized as its canonical name (see [`FIGURES`]).
+    #[serde(rename = "key", serialize_with = "figure_name")]
+    pub figure: Figure,
     /// One cell per report; `null` where the report has no such setup.
     pub cells: Vec<Option<Cell>>,
 }
@@ -194,7 +165,7 @@ pub struct Comparison {
     /// The reports, baseline first.
     pub reports: Vec<RunInfo>,
     /// The figures compared.
-    pub figures: Vec<Figure>,
+    pub figures: Vec<Compared>,
     /// Every setup of any report: the baseline's in rank order, then the others' new ones.
     pub setups: Vec<SetupRow>,
 }
@@ -221,13 +192,16 @@ pub fn compare(reports: &[(String, String, Report)]) -> Comparison {
             let figures = FIGURES
                 .iter()
                 .map(|f| {
-                    let base = found[0].and_then(|s| value(s, f.key));
+                    let base = found[0].and_then(|s| value(s, f.figure));
                     let cells = found
                         .iter()
                         .enumerate()
-                        .map(|(i, s)| s.map(|s| cell(value(s, f.key), base, i == 0, f.better)))
+                        .map(|(i, s)| s.map(|s| cell(value(s, f.figure), base, i == 0, f.better)))
                         .collect();
-                    FigureRow { key: f.key, cells }
+                    FigureRow {
+                        figure: f.figure,
+                        cells,
+                    }
                 })
                 .collect();
             SetupRow {
@@ -296,7 +270,7 @@ pub(crate) fn show(unit: Unit, v: Option<f64>) -> String {
         return "-".to_owned();
     };
     match unit {
-        Unit::Ms => ms(v),
+        Unit::Millis => ms(v),
         Unit::Fraction => pct_floor(v),
         Unit::Usd => usd(v),
         Unit::Hours => sig3(v),
@@ -316,7 +290,7 @@ pub(crate) fn show_delta(unit: Unit, c: &Cell) -> String {
         return "\u{b1}0".to_owned();
     }
     let abs = match unit {
-        Unit::Ms => ms(a),
+        Unit::Millis => ms(a),
         Unit::Fraction if a >= 0.0001 => format!("{:.2} pp", a * 100.0),
         Unit::Fraction => format!("{} pp", sig3(a * 100.0)),
         Unit::Usd => usd(a),
@@ -425,7 +399,7 @@ mod tests {
         assert_eq!(c.delta, Some(250.0));
         assert!((c.delta_pct.unwrap_or(0.0) - 20.8333).abs() < 1e-3);
         assert_eq!(c.verdict, Some(Verdict::Worse));
-        assert_eq!(show_delta(Unit::Ms, &c), "+250 ms (+20.8%) worse");
+        assert_eq!(show_delta(Unit::Millis, &c), "+250 ms (+20.8%) worse");
         let a = cell(Some(0.995), Some(0.99), false, Better::Higher);
         assert_eq!(a.verdict, Some(Verdict::Better));
         assert_eq!(show_delta(Unit::Fraction, &a), "+0.50 pp (+0.5%) better");

@@ -27,6 +27,18 @@ pub enum Unit {
 }
 
 impl Unit {
+    /// The unit's name in JSON outputs: `ms`, `seconds`, `fraction`, `usd`, `hours`, `count`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Millis => "ms",
+            Unit::Seconds => "seconds",
+            Unit::Fraction => "fraction",
+            Unit::Usd => "usd",
+            Unit::Hours => "hours",
+            Unit::Count => "count",
+        }
+    }
+
     /// The suffixes a threshold value may carry for this unit, for messages.
     pub fn suffixes(self) -> &'static str {
         match self {
@@ -169,7 +181,7 @@ impl Figure {
     }
 
     /// What it measures.
-    pub fn unit(self) -> Unit {
+    pub const fn unit(self) -> Unit {
         match self {
             Figure::P50
             | Figure::P90
@@ -190,7 +202,7 @@ impl Figure {
     }
 
     /// Which way it improves.
-    pub fn better(self) -> Better {
+    pub const fn better(self) -> Better {
         match self {
             Figure::SloAttainment => Better::Higher,
             _ => Better::Lower,

@@ -45,7 +45,7 @@ pub fn compare_html(c: &Comparison, reports: &[Report]) -> String {
             let _ = write!(
                 b,
                 "<tr data-figure=\"{}\"><td class=\"l\">{}</td><td class=\"l\">{better}</td>",
-                f.key,
+                f.figure.name(),
                 escape(f.label)
             );
             for (i, cell) in row.cells.iter().enumerate() {
