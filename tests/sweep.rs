@@ -223,3 +223,53 @@ fn bad_keys_and_values_are_input_errors_that_name_them() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// Ctrl-C keeps the settings that finished: a one-minute setting finishes, a day-long one is
+/// cut short and left out, and the exit code is 130.
+#[test]
+fn an_interrupted_sweep_keeps_the_settings_that_finished() {
+    let dir = tempdir();
+    let out = dir.path().join("i");
+    let spike = scenario("spike-5x.toml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .args([
+            "sweep",
+            spike.to_str().unwrap_or_default(),
+            "--vary",
+            "duration=1m,24h",
+            "--setup",
+            "fixed-peak",
+            "--threads",
+            "2",
+            "--out",
+            out.to_str().unwrap_or_default(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap_or_else(|e| panic!("wait: {e}")) {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the sweep did not stop after SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+    let s: Sweep = read(&out.join("sweep.json"));
+    assert!(s.interrupted);
+    assert_eq!(s.settings.len(), 1, "only the one-minute setting finished");
+    assert_eq!(s.settings[0].values, ["1m"]);
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap_or_default();
+    assert_eq!(csv.lines().count(), 2, "header and the finished row");
+}

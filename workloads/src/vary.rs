@@ -7,8 +7,8 @@
 //!   that has it: a policy's keys (`hpa.*`, `kpa.*`, `keda.*`, `fixed.*`, `cost-aware.*`) only in
 //!   the setups with that policy, the others in all setups;
 //! - `SETUP:KEY` sets it in the named setup only (`keda-warm2:warm_pool=0,1,2`);
-//! - a key under `slo`, `traffic`, `service` or `cluster` (`service.concurrency`) is set once, for
-//!   every setup.
+//! - `duration`, `seed`, `window` and the keys under `slo`, `traffic`, `service` or `cluster`
+//!   (`service.concurrency`) are set once, for every setup.
 //!
 //! Values are TOML values (`3`, `0.7`, `true`), bare words are strings (`15s`, `spot`), and
 //! `A..B` or `A..B/STEP` is an inclusive range of numbers. The grid is the Cartesian product of
@@ -32,8 +32,10 @@ const MAX_RANGE: usize = 100_000;
 /// The policy tables of a setup: their keys apply only to setups with that policy.
 const POLICIES: [&str; 5] = ["fixed", "hpa", "kpa", "keda", "cost-aware"];
 
-/// The scenario's top-level tables whose keys apply once, to every setup.
-const ROOT_TABLES: [&str; 4] = ["slo", "traffic", "service", "cluster"];
+/// The scenario's top-level keys and tables whose values apply once, to every setup.
+const ROOT_KEYS: [&str; 7] = [
+    "duration", "seed", "window", "slo", "traffic", "service", "cluster",
+];
 
 /// A problem with a `--vary` option or with the scenario a setting makes.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -296,7 +298,7 @@ impl Grid {
 /// Sets `axis` to `value` in the scenario document.
 fn apply(doc: &mut Table, axis: &Vary, value: &Value) -> Result<(), VaryError> {
     let first = axis.path[0].as_str();
-    if ROOT_TABLES.contains(&first) {
+    if ROOT_KEYS.contains(&first) {
         if let Some(setup) = &axis.setup {
             return Err(VaryError::new(
                 &axis.key,
