@@ -75,10 +75,15 @@ struct Cli {
 enum Command {
     /// Run a scenario's setups and rank them by cost against tail latency.
     Run(run::Args),
-    /// Parse and check a scenario without running it.
-    Validate(validate::Args),
+    /// Run a scenario under a grid of setup settings on the simulator: the cost / p99 Pareto
+    /// front and the cheapest setting that meets the SLO.
+    Sweep(sweep::Args),
+    /// Compare two or more reports side by side, against the first.
+    Compare(compare::Args),
     /// Check a report against thresholds and a baseline; exit 1 when a check fails.
     Gate(gate::Args),
+    /// Parse and check a scenario without running it.
+    Validate(validate::Args),
     /// Send open-loop load to an HTTP endpoint and measure it from the intended send time.
     Load(load::Args),
     /// Serve the local inference emulator (replicas, cold starts, queue, autoscaler, faults).
@@ -87,11 +92,6 @@ enum Command {
     Calibrate(calibrate::Args),
     /// Measure scalebench itself.
     Bench(bench::Args),
-    /// Compare two or more reports side by side, against the first.
-    Compare(compare::Args),
-    /// Run a scenario under a grid of setup settings on the simulator: the cost / p99 Pareto
-    /// front and the cheapest setting that meets the SLO.
-    Sweep(sweep::Args),
 }
 
 /// A flag that Ctrl-C or SIGTERM sets: the run ends early and what was measured until then is
