@@ -5,22 +5,8 @@ use std::process::{Command, Output};
 
 use harness::report::Report;
 
-fn scalebench(args: &[&str]) -> Output {
-    match Command::new(env!("CARGO_BIN_EXE_scalebench"))
-        .args(args)
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) => panic!("cannot start scalebench: {e}"),
-    }
-}
-
-fn scenario(name: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("workloads/scenarios")
-        .join(name);
-    p.to_string_lossy().into_owned()
-}
+mod common;
+use common::{scalebench, scenario};
 
 fn read_report(dir: &Path) -> Report {
     let text = std::fs::read_to_string(dir.join("report.json")).unwrap_or_default();
@@ -219,35 +205,15 @@ replicas = 20
 "#;
     std::fs::write(&scenario, src).unwrap_or_else(|e| panic!("{e}"));
     let out = dir.path().join("out");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scalebench"))
-        .args([
+    let status = common::interrupt_after(
+        &[
             "run",
             &scenario.to_string_lossy(),
             "--out",
             &out.to_string_lossy(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn: {e}"));
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap_or_else(|e| panic!("kill: {e}"));
-    assert!(killed.success());
-    // Bounded wait: the run must stop within a minute of the signal.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap_or_else(|e| panic!("wait: {e}")) {
-            break s;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the run did not stop after SIGINT");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+        ],
+        std::time::Duration::from_millis(1500),
+    );
     assert_eq!(status.code(), Some(130));
     let report = read_report(&out);
     assert!(report.interrupted);

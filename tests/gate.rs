@@ -3,17 +3,9 @@
 //! setup on the simulator (about 0.1 s a run).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn scalebench(args: &[&str]) -> Output {
-    match Command::new(env!("CARGO_BIN_EXE_scalebench"))
-        .args(args)
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) => panic!("cannot start scalebench: {e}"),
-    }
-}
+mod common;
+use common::scalebench;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -330,4 +322,62 @@ fn the_readme_ci_workflow_commands_pass_on_an_unchanged_build() {
     );
     assert_eq!(junit_failures(&junit), 0);
     assert!(dir.path().join("out/steady-50/report.html").is_file());
+}
+
+/// Ctrl-C during `run --repeat` exits 130 with a report marked interrupted; the runs it cut
+/// short are not counted as repeats, and the gate does not judge a partial report.
+#[test]
+fn an_interrupted_repeat_is_reported_as_interrupted_and_not_gated() {
+    let dir = tempdir();
+    let file = dir.path().join("day.toml");
+    let src = r#"
+name = "day"
+duration = "24h"
+thresholds = ["p99<500ms"]
+[slo]
+latency = "500ms"
+[traffic]
+[[traffic.shape]]
+kind = "steady"
+rate = 2000
+[service]
+concurrency = 4
+time = "20ms"
+[cluster]
+billing = "replica"
+price_per_replica_hour = 1.0
+[[setup]]
+name = "fixed"
+[setup.fixed]
+replicas = 20
+"#;
+    std::fs::write(&file, src).unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("out");
+    let status = common::interrupt_after(
+        &[
+            "run",
+            &path(file),
+            "--repeat",
+            "3",
+            "--out",
+            &path(out.clone()),
+        ],
+        std::time::Duration::from_millis(1500),
+    );
+    assert_eq!(status.code(), Some(130));
+    let text = std::fs::read_to_string(out.join("report.json")).unwrap_or_default();
+    let report: harness::report::Report =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("report.json: {e}"));
+    assert!(report.interrupted);
+    let repeat = report.setups[0]
+        .repeat
+        .as_ref()
+        .unwrap_or_else(|| panic!("no repeat section"));
+    assert_eq!(
+        repeat.seeds.len(),
+        1,
+        "cut-short runs are not repeats: {:?}",
+        repeat.seeds
+    );
+    assert!(!out.join("gate.xml").exists(), "a partial report was gated");
 }

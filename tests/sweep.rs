@@ -2,20 +2,13 @@
 //! front, and that each row is what `scalebench run` gives for that setting.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::scalebench;
 
 use harness::report::Report;
 use harness::sweep::Sweep;
-
-fn scalebench(args: &[&str]) -> Output {
-    match Command::new(env!("CARGO_BIN_EXE_scalebench"))
-        .args(args)
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) => panic!("cannot start scalebench: {e}"),
-    }
-}
 
 fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -231,8 +224,8 @@ fn an_interrupted_sweep_keeps_the_settings_that_finished() {
     let dir = tempdir();
     let out = dir.path().join("i");
     let spike = scenario("spike-5x.toml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scalebench"))
-        .args([
+    let status = common::interrupt_after(
+        &[
             "sweep",
             spike.to_str().unwrap_or_default(),
             "--vary",
@@ -243,28 +236,9 @@ fn an_interrupted_sweep_keeps_the_settings_that_finished() {
             "2",
             "--out",
             out.to_str().unwrap_or_default(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn: {e}"));
-    std::thread::sleep(std::time::Duration::from_millis(2000));
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap_or_else(|e| panic!("kill: {e}"));
-    assert!(killed.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap_or_else(|e| panic!("wait: {e}")) {
-            break s;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the sweep did not stop after SIGINT");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+        ],
+        std::time::Duration::from_millis(2000),
+    );
     assert_eq!(status.code(), Some(130));
     let s: Sweep = read(&out.join("sweep.json"));
     assert!(s.interrupted);

@@ -90,22 +90,32 @@ pub fn repeat_report(runs: &[&SetupReport], seeds: &[u64], confidence: f64) -> R
 
 /// Joins the reports of repeated runs of one scenario (`runs[i]` ran with `seeds[i]`) into the
 /// first run's report, with every setup's [`RepeatReport`] filled from the runs that have that
-/// setup. Everything else (headline figures, timelines, ranks) stays the first run's.
+/// setup. Everything else (headline figures, timelines, ranks) stays the first run's. Runs
+/// cut short by an interrupt are left out of the repeats and mark the report interrupted.
 pub fn join_repeats(
     runs: Vec<crate::report::Report>,
     seeds: &[u64],
     confidence: f64,
 ) -> Option<crate::report::Report> {
-    let mut runs = runs.into_iter();
-    let mut first = runs.next()?;
-    let rest: Vec<_> = runs.collect();
+    let mut runs = runs.into_iter().enumerate();
+    let (_, mut first) = runs.next()?;
+    // A run cut short by an interrupt is not a sample of the same thing: it is left out of the
+    // repeats, and the joined report says it was interrupted.
+    let mut rest = Vec::new();
+    for (i, r) in runs {
+        if r.interrupted {
+            first.interrupted = true;
+        } else {
+            rest.push((seeds.get(i).copied().unwrap_or(r.seed), r));
+        }
+    }
     for setup in &mut first.setups {
         let mut same: Vec<&SetupReport> = vec![&*setup];
         let mut used = vec![seeds.first().copied().unwrap_or(first.seed)];
-        for (i, r) in rest.iter().enumerate() {
+        for (seed, r) in &rest {
             if let Some(s) = r.setups.iter().find(|s| s.name == setup.name) {
                 same.push(s);
-                used.push(seeds.get(i + 1).copied().unwrap_or(r.seed));
+                used.push(*seed);
             }
         }
         let repeat = repeat_report(&same, &used, confidence);

@@ -143,6 +143,8 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     let Some(mut report) = first else {
         return Err(Failure::env(anyhow!("the run produced no report")));
     };
+    // Repeats that Ctrl-C kept from starting leave the report short of what was asked for.
+    report.interrupted |= cancel.load(Ordering::Relaxed);
     super::stamp(&mut report, Some(&args.scenario));
     let out = args
         .out
@@ -189,6 +191,10 @@ fn simulate(
         }
         let mut next = 0;
         while next < plans.len() {
+            // After Ctrl-C, no further seeds start (the first always runs: the report).
+            if next > 0 && cancel.load(Ordering::Relaxed) {
+                break;
+            }
             let end = (next + at_once).min(plans.len());
             let batch: Vec<_> = (next..end)
                 .map(|i| {

@@ -1,0 +1,51 @@
+//! Helpers shared by the end-to-end tests of the binary. Each test file uses some of them.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs the binary to completion.
+pub fn scalebench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start scalebench: {e}"))
+}
+
+/// The path of a shipped scenario.
+pub fn scenario(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("workloads/scenarios")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Starts the binary, sends it SIGINT after `after`, and waits (at most a minute) for it to
+/// stop; panics if it does not.
+pub fn interrupt_after(args: &[&str], after: Duration) -> ExitStatus {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    std::thread::sleep(after);
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(s) = child.try_wait().unwrap_or_else(|e| panic!("wait: {e}")) {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("scalebench {args:?} did not stop within a minute of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
