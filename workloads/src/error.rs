@@ -39,7 +39,7 @@ pub struct Located {
 impl Located {
     /// Locates byte offset `offset` of `src` (the text of `path`).
     pub fn at(path: &Path, src: &str, offset: usize, message: impl Into<String>) -> Self {
-        let offset = offset.min(src.len());
+        let offset = floor_char_boundary(src, offset);
         let before = &src[..offset];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -57,6 +57,15 @@ impl Located {
             source_line,
         }
     }
+}
+
+/// The largest char boundary of `s` at or below `offset` (and at most its length).
+pub(crate) fn floor_char_boundary(s: &str, offset: usize) -> usize {
+    let mut i = offset.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 impl fmt::Display for Located {

@@ -109,7 +109,7 @@ pub struct ExprError {
 
 impl fmt::Display for ExprError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let column = self.text[..self.offset.min(self.text.len())]
+        let column = self.text[..crate::error::floor_char_boundary(&self.text, self.offset)]
             .chars()
             .count()
             + 1;
@@ -242,7 +242,8 @@ fn target(at: usize, part: &str) -> Result<(Option<String>, Figure), (usize, Str
             if setup.is_empty() {
                 return Err((at + lead, "expected a setup name before ':'".into()));
             }
-            let name_at = at + setup.len() + lead + 1;
+            // Just past the ':' (whatever spaces surround the setup name).
+            let name_at = at + part.len() - name.len();
             (Some(setup.to_string()), name, name_at)
         }
         None => (None, part, at),
@@ -399,6 +400,26 @@ mod tests {
             Ok(t) => panic!("{text} parsed as {t:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn errors_point_past_the_colon_whatever_spaces_and_characters_precede_it() {
+        // A no-break space before ':' once put the offset inside a character (a panic).
+        assert!(
+            bad("hpa\u{a0}:p98<2").contains("column 6"),
+            "{}",
+            bad("hpa\u{a0}:p98<2")
+        );
+        assert!(
+            bad("hpa :p98<2").contains("column 6"),
+            "{}",
+            bad("hpa :p98<2")
+        );
+        assert!(
+            bad("héé:p98<2").contains("column 5"),
+            "{}",
+            bad("héé:p98<2")
+        );
     }
 
     #[test]
