@@ -247,3 +247,32 @@ fn an_interrupted_sweep_keeps_the_settings_that_finished() {
     let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap_or_default();
     assert_eq!(csv.lines().count(), 2, "header and the finished row");
 }
+
+/// A key that would be silently ignored is an error: it reaches none of the chosen setups, it
+/// fights --seed, or its values give the same scenario.
+#[test]
+fn keys_that_would_change_nothing_are_input_errors() {
+    let spike = scenario("spike-5x.toml");
+    let spike = spike.to_str().unwrap_or_default();
+    for (args, expect) in [
+        (
+            vec!["--setup", "fixed-peak", "--vary", "hpa.target=2,3"],
+            "no setup has a [setup.hpa] table",
+        ),
+        (
+            vec!["--vary", "seed=1,2", "--seed", "7"],
+            "give one of them",
+        ),
+        (
+            vec!["--vary", "cluster.scan_interval=10s,10000ms"],
+            "changes nothing",
+        ),
+    ] {
+        let mut all = vec!["sweep", spike, "--out", "/nonexistent/never"];
+        all.extend(&args);
+        let o = scalebench(&all);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expect), "{args:?}: {stderr}");
+    }
+}

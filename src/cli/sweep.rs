@@ -66,19 +66,35 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     let text = std::fs::read_to_string(&args.scenario)
         .with_context(|| format!("cannot read {}", args.scenario.display()))
         .map_err(Failure::input)?;
-    let base: toml::Table = toml::from_str(&text)
+    let mut base: toml::Table = toml::from_str(&text)
         .with_context(|| format!("cannot read {} as TOML", args.scenario.display()))
         .map_err(Failure::input)?;
+    if !args.setups.is_empty() {
+        // Before the grid applies: a key that reaches none of the chosen setups is an error.
+        if let Some(toml::Value::Array(setups)) = base.get_mut("setup") {
+            setups.retain(|s| {
+                s.get("name")
+                    .and_then(toml::Value::as_str)
+                    .is_some_and(|n| args.setups.iter().any(|c| c == n))
+            });
+        }
+    }
     let axes = args
         .vary
         .iter()
         .map(|v| v.parse::<Vary>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(Failure::input)?;
+    if args.seed.is_some() && axes.iter().any(|a| a.path == ["seed"]) {
+        return Err(Failure::input(anyhow!(
+            "--seed sets one seed for every setting, --vary seed=... one per setting: give one of them"
+        )));
+    }
     let grid = Grid::new(axes).map_err(Failure::input)?;
 
     let started = Instant::now();
     let points = points(&grid, &base, &args)?;
+    no_idle_keys(&grid, &points)?;
     tracing::info!(
         settings = points.len(),
         elapsed_s = started.elapsed().as_secs_f64(),
@@ -112,9 +128,6 @@ fn points(grid: &Grid, base: &toml::Table, args: &Args) -> Result<Vec<Point>, Fa
             if let Some(seed) = args.seed {
                 plan.seed = seed;
             }
-            if !args.setups.is_empty() {
-                plan.setups.retain(|s| args.setups.contains(&s.name));
-            }
             let faults = chaos::FaultPlan::from_plan(&plan)
                 .with_context(|| format!("with {}", grid.describe(i)))
                 .map_err(Failure::input)?;
@@ -125,6 +138,29 @@ fn points(grid: &Grid, base: &toml::Table, args: &Args) -> Result<Vec<Point>, Fa
             })
         })
         .collect()
+}
+
+/// Fails for a key whose values all give the same scenario: a setup's own value shadows a
+/// scenario-wide one (`price_per_replica_hour`), or the key is one the setups ignore. Compares
+/// the first setting with the one that differs from it in that key only.
+fn no_idle_keys(grid: &Grid, points: &[Point]) -> Result<(), Failure> {
+    for (k, axis) in grid.axes.iter().enumerate() {
+        if axis.values.len() < 2 {
+            continue;
+        }
+        let stride: usize = grid.axes[k + 1..].iter().map(|a| a.values.len()).product();
+        if let (Some(a), Some(b)) = (points.first(), points.get(stride)) {
+            if a.plan == b.plan {
+                return Err(Failure::input(anyhow!(
+                    "--vary {}: {} and {} give the same scenario, so the key changes nothing (does a setup set its own value, which takes precedence?)",
+                    axis.key,
+                    workloads::vary::show(&axis.values[0]),
+                    workloads::vary::show(&axis.values[1]),
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Prints the summary (or the JSON) and writes the files.
