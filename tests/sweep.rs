@@ -98,7 +98,7 @@ fn a_grid_runs_every_setting_and_writes_the_table_csv_and_json() {
         Some(
             "setting,warm_pool,keda.target,setup,policy,rank,pareto,p50_ms,p95_ms,p99_ms,p999_ms,\
              slo_attainment,slo_met,error_rate,cost_usd,cost_per_1k_usd,gpu_hours,idle_fraction,\
-             max_replicas,cold_starts,scale_up_reaction_s,violation_s,simulation"
+             max_replicas,cold_starts,scale_up_reaction_s,violation_s,simulation,eligible"
         )
     );
     assert_eq!(lines.count(), 8, "one row per setting and setup");
@@ -139,13 +139,20 @@ fn rows_match_a_run_of_the_same_setting_and_the_front_is_undominated() {
 
     // More warm replicas cost more here: the front holds every setting, the costs differ.
     let rows = s.rows();
+    let budget = 1.0 - s.slo.percentile / 100.0;
     for r in &rows {
+        assert_eq!(r.eligible, r.setup.requests.error_rate() <= budget + 1e-12);
         let (c, p) = (r.setup.cost.total_usd, r.setup.latency_ms.p99);
-        let dominated = rows.iter().any(|o| {
+        let dominated = rows.iter().filter(|o| o.eligible).any(|o| {
             let (oc, op) = (o.setup.cost.total_usd, o.setup.latency_ms.p99);
             oc <= c && op <= p && (oc < c || op < p)
         });
-        assert_eq!(r.pareto, !dominated, "row {} pareto flag", r.setting);
+        assert_eq!(
+            r.pareto,
+            r.eligible && !dominated,
+            "row {} pareto flag",
+            r.setting
+        );
     }
 }
 
@@ -275,4 +282,59 @@ fn keys_that_would_change_nothing_are_input_errors() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expect), "{args:?}: {stderr}");
     }
+}
+
+/// A setup that sheds load shows a low p99 at a low cost: it is left off the front, and the
+/// cheapest setting that meets the SLO is on it.
+#[test]
+fn setups_that_shed_load_are_left_off_the_front() {
+    let dir = tempdir();
+    let file = dir.path().join("shed.toml");
+    let src = r#"
+name = "shed"
+duration = "5m"
+[slo]
+latency = "500ms"
+[traffic]
+capacity_replicas = 4
+[[traffic.shape]]
+kind = "steady"
+rate = "90%"
+[service]
+concurrency = 4
+queue = 1
+time = "100ms"
+[cluster]
+billing = "replica"
+price_per_replica_hour = 1.0
+[[setup]]
+name = "fixed"
+[setup.fixed]
+replicas = 4
+"#;
+    std::fs::write(&file, src).unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("out");
+    let o = scalebench(&[
+        "sweep",
+        file.to_str().unwrap_or_default(),
+        "--vary",
+        "fixed.replicas=1,2,3,6",
+        "--out",
+        out.to_str().unwrap_or_default(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: Sweep = read(&out.join("sweep.json"));
+    let rows = s.rows();
+    let shedding: Vec<_> = rows.iter().filter(|r| !r.eligible).collect();
+    assert!(!shedding.is_empty(), "one replica of four should shed load");
+    assert!(shedding.iter().all(|r| !r.pareto));
+    let cheapest = s
+        .cheapest_meeting_slo()
+        .unwrap_or_else(|| panic!("six replicas meet the SLO"));
+    assert!(
+        cheapest.pareto,
+        "the cheapest setting meeting the SLO is on the front"
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("left off the front"), "{stdout}");
 }

@@ -83,14 +83,27 @@ pub struct Row<'a> {
     pub setup: &'a SetupReport,
     /// Its distinct simulation: rows with the same one are the same run.
     pub simulation: usize,
-    /// No other row is at least as cheap and as fast and better in one of the two.
+    /// It failed no more requests than the SLO's error budget allows (see
+    /// [`Sweep::error_budget`]): only such rows compete for the front, since p99 counts only
+    /// the requests that were answered.
+    pub eligible: bool,
+    /// Eligible, and no other eligible row is at least as cheap and as fast and better in one
+    /// of the two.
     pub pareto: bool,
 }
 
 impl Sweep {
+    /// The share of requests a setup may fail and still compete for the front: what the SLO
+    /// leaves outside its percentile (1% for p99). A setup that sheds load can show a low p99
+    /// at a low cost; it does not meet the objective.
+    pub fn error_budget(&self) -> f64 {
+        (1.0 - self.slo.percentile / 100.0).max(0.0)
+    }
+
     /// Every (setting, setup) row, in grid order, with its place on the Pareto front of total
-    /// cost against p99 (both lower is better).
+    /// cost against p99 (both lower is better) among the rows within the error budget.
     pub fn rows(&self) -> Vec<Row<'_>> {
+        let budget = self.error_budget() + 1e-12;
         let mut rows: Vec<Row<'_>> = self
             .settings
             .iter()
@@ -104,16 +117,18 @@ impl Sweep {
                         values: &s.values,
                         setup,
                         simulation,
+                        eligible: setup.requests.error_rate() <= budget,
                         pareto: false,
                     })
             })
             .collect();
-        let points: Vec<(f64, f64)> = rows
+        let eligible: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].eligible).collect();
+        let points: Vec<(f64, f64)> = eligible
             .iter()
-            .map(|r| (r.setup.cost.total_usd, r.setup.latency_ms.p99))
+            .map(|&i| (rows[i].setup.cost.total_usd, rows[i].setup.latency_ms.p99))
             .collect();
-        for (row, on) in rows.iter_mut().zip(pareto_front(&points)) {
-            row.pareto = on;
+        for (&i, on) in eligible.iter().zip(pareto_front(&points)) {
+            rows[i].pareto = on;
         }
         rows
     }

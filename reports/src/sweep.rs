@@ -17,7 +17,7 @@ pub use html::sweep_html;
 
 /// The columns of `sweep.csv` after the setting index and the keys; stable names, documented in
 /// the README.
-pub const CSV_COLUMNS: [&str; 20] = [
+pub const CSV_COLUMNS: [&str; 21] = [
     "setup",
     "policy",
     "rank",
@@ -38,6 +38,7 @@ pub const CSV_COLUMNS: [&str; 20] = [
     "scale_up_reaction_s",
     "violation_s",
     "simulation",
+    "eligible",
 ];
 
 /// Renders `sweep.csv`: `setting`, one column per key, then [`CSV_COLUMNS`]; one row per setup
@@ -75,6 +76,7 @@ pub fn render_sweep_csv(sweep: &Sweep, out: &mut dyn Write) -> Result<(), WriteE
                 .map_or_else(String::new, |v| v.to_string()),
             s.slo.violation_s.to_string(),
             row.simulation.to_string(),
+            row.eligible.to_string(),
         ]);
         csv.write_record(record)?;
     }
@@ -103,11 +105,18 @@ pub fn sweep_table(sweep: &Sweep) -> String {
         },
     );
     let front = front(&rows);
+    let shed = rows.iter().filter(|r| !r.eligible).count();
     out.push_str(&format!(
         "\nPareto front: cost against p99 ({} distinct runs of {} rows; * = any value; every row is in sweep.csv)\n",
         front.len(),
         rows.len()
     ));
+    if shed > 0 {
+        out.push_str(&format!(
+            "{shed} rows failed more than the SLO's error budget ({}) and are left off the front: p99 counts only answered requests\n",
+            pct_floor(sweep.error_budget())
+        ));
+    }
     let mut b = Builder::default();
     let mut header: Vec<String> = sweep.keys.clone();
     header.extend(FRONT_COLUMNS.map(str::to_owned));

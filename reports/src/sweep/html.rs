@@ -7,9 +7,12 @@ use std::fmt::Write as _;
 use harness::sweep::{Row, Sweep};
 
 use super::{FRONT_COLUMNS, cheapest_line, describe, front, result_cells, shared_values};
-use crate::format::{ms, percentile, usd};
+use crate::format::{ms, pct_floor, percentile, usd};
 use crate::html::page;
 use crate::svg::{Point, Scatter, color, escape};
+
+/// The colour of the points that failed more than the error budget.
+const SHED: &str = "#b8b8b8";
 
 /// The whole page for `sweep`.
 pub fn sweep_html(sweep: &Sweep) -> String {
@@ -62,7 +65,7 @@ pub fn sweep_html(sweep: &Sweep) -> String {
         let k = names.iter().position(|n| *n == r.setup.name).unwrap_or(0);
         let mut p = Point::new(r.setup.cost.total_usd, r.setup.latency_ms.p99)
             .highlight(r.pareto)
-            .color(color(k));
+            .color(if r.eligible { color(k) } else { SHED });
         let setting = describe(sweep, &shared_values(&rows, r.simulation));
         p = p.tip(&format!(
             "{}: {setting}: {}, p99 {}",
@@ -82,6 +85,13 @@ pub fn sweep_html(sweep: &Sweep) -> String {
             "<span style=\"display:inline-block;width:10px;height:10px;border-radius:50%;background:{};margin:0 4px 0 12px\"></span>{}",
             color(k),
             escape(n)
+        );
+    }
+    if rows.iter().any(|r| !r.eligible) {
+        let _ = write!(
+            b,
+            "<span style=\"display:inline-block;width:10px;height:10px;border-radius:50%;background:{SHED};margin:0 4px 0 12px\"></span>failed more than the SLO's error budget ({}): left off the front, since p99 counts only answered requests",
+            pct_floor(sweep.error_budget())
         );
     }
     b.push_str("</p>\n<p class=\"small\">Each point is one setup under one setting (settings that leave a setup unchanged share its point). Outlined and joined: the Pareto front, where no other point is both cheaper and faster. Hover a point for its setting.</p>\n");
