@@ -381,3 +381,57 @@ replicas = 20
     );
     assert!(!out.join("gate.xml").exists(), "a partial report was gated");
 }
+
+/// `run --setup` judges only the thresholds of the setups it ran, and `gate` with its own
+/// flags does not read the thresholds recorded in the report (a build that cannot read them
+/// must still gate).
+#[test]
+fn thresholds_of_other_setups_and_unread_recorded_ones_do_not_fail_a_gate() {
+    let dir = tempdir();
+    let spike =
+        path(Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/scenarios/spike-5x.toml"));
+    let original = std::fs::read_to_string(&spike).unwrap_or_default();
+    let with = original.replacen(
+        "seed = 42\n",
+        "seed = 42\nthresholds = [\"fixed-peak:p99<1s\", \"hpa-default:p99<1s\"]\n",
+        1,
+    );
+    let file = dir.path().join("spike.toml");
+    std::fs::write(&file, with).unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("out");
+    let o = scalebench(&[
+        "run",
+        &path(file),
+        "--setup",
+        "fixed-peak",
+        "--out",
+        &path(out.clone()),
+    ]);
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("hpa-default:p99<1s"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(junit_failures(&out.join("gate.xml")), 0);
+
+    // A report whose recorded scenario names a figure this build does not know.
+    let report = std::fs::read_to_string(out.join("report.json")).unwrap_or_default();
+    let odd = report.replace("fixed-peak:p99<1s", "fixed-peak:p97<1s");
+    assert_ne!(odd, report);
+    let odd_file = dir.path().join("odd.json");
+    std::fs::write(&odd_file, odd).unwrap_or_else(|e| panic!("{e}"));
+    let o = scalebench(&[
+        "gate",
+        &path(odd_file.clone()),
+        "--threshold",
+        "p99<1s",
+        "--confidence",
+        "0.95",
+    ]);
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    // Without flags it needs the recorded thresholds, and says what is wrong with them.
+    let o = scalebench(&["gate", &path(odd_file)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("p97"), "{}", text(&o.stderr));
+}

@@ -416,6 +416,9 @@ fn report_html_renders_in_chromium_and_its_charts_match_the_report() {
     }
     assert!(dom.contains("spot-fallback.toml"), "the scenario's path");
     assert!(dom.contains("started at"), "the environment");
+    // A malformed address fragment (a bad percent escape) must not stop the script.
+    let (bad, stderr) = browse(&["--dump-dom".to_owned()], &url(&page, "#setup=%E0%A4%A"));
+    assert_clean(&bad, &stderr, "report.html#setup=%E0%A4%A");
 
     let svgs = elements(&dom, "svg");
     let chart = |setup: &str, id: &str| -> &Element {

@@ -215,7 +215,8 @@ impl Requests {
         if self.scheduled == 0 {
             0.0
         } else {
-            (self.scheduled - self.ok) as f64 / self.scheduled as f64
+            // Saturating: a report read from a file may say anything.
+            self.scheduled.saturating_sub(self.ok) as f64 / self.scheduled as f64
         }
     }
 }

@@ -151,10 +151,21 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         .unwrap_or_else(|| PathBuf::from("out").join(&plan.name));
     let stdout = super::Stdout::from_flag(args.json);
     super::publish(&report, Some(out.clone()), &plan.name, stdout)?;
-    if plan.gate.thresholds.is_empty() {
+    // Thresholds of setups left out with --setup have nothing to judge.
+    let (thresholds, skipped): (Vec<_>, Vec<_>) =
+        plan.gate.thresholds.iter().cloned().partition(|t| {
+            t.setup
+                .as_ref()
+                .is_none_or(|s| report.setups.iter().any(|r| &r.name == s))
+        });
+    for t in &skipped {
+        tracing::warn!(threshold = %t.text, "not judged: its setup was not run (--setup)");
+    }
+    if thresholds.is_empty() {
         return Ok(());
     }
     let spec = workloads::threshold::GateSpec {
+        thresholds,
         max_regression: Vec::new(),
         ..plan.gate.clone()
     };

@@ -156,10 +156,12 @@ fn range(v: &str) -> Result<Option<Vec<Value>>, String> {
                     "range {v:?} must go up by a positive step (A <= B)"
                 ));
             }
-            let n = ((b - a) / s) as u64 + 1;
-            if n > MAX_RANGE as u64 {
+            // In i128: B - A of two i64 does not fit an i64.
+            let n = (i128::from(b) - i128::from(a)) / i128::from(s) + 1;
+            if n > MAX_RANGE as i128 {
                 return Err(format!("range {v:?} has {n} values; at most {MAX_RANGE}"));
             }
+            // Every value lies in [A, B], so it fits an i64.
             (0..n as i64).map(|k| Value::Integer(a + k * s)).collect()
         }
         (from, to, step) => {
@@ -422,9 +424,22 @@ mod tests {
             "warm_pool=5..1",
             "warm_pool=0..1/0",
             "warm_pool=a..b",
+            "warm_pool=-9223372036854775808..9223372036854775807",
         ] {
             assert!(bad.parse::<Vary>().is_err(), "{bad} should not parse");
         }
+    }
+
+    #[test]
+    fn ranges_at_the_ends_of_i64_do_not_overflow() {
+        let v = vary("k=-2..9223372036854775807/9223372036854775807").values;
+        assert_eq!(
+            v,
+            [
+                Value::Integer(-2),
+                Value::Integer(9_223_372_036_854_775_805)
+            ]
+        );
     }
 
     #[test]
