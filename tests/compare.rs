@@ -2,25 +2,12 @@
 //! in the reports, a self-contained HTML page, and bad input as exit 2 naming the file.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use harness::report::Report;
 use serde_json::Value;
 
-fn scalebench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_scalebench"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start scalebench: {e}"))
-}
-
-fn scenario(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("workloads/scenarios")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
+mod common;
+use common::{scalebench, scenario};
 
 /// Runs spike-5x with `seed` into `dir/<seed>` and returns the report's path and the report.
 fn run(dir: &Path, seed: &str) -> (PathBuf, Report) {
@@ -274,4 +261,46 @@ fn bad_reports_exit_2_naming_the_file() {
     assert_eq!(o.status.code(), Some(2), "more labels than reports");
     let o = scalebench(&["compare", &s(&missing)]);
     assert_eq!(o.status.code(), Some(2), "one report is not a comparison");
+}
+
+/// Reports of `run --repeat` compare by the means of their runs, as the gate judges them.
+#[test]
+fn repeated_reports_compare_by_their_means() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let mut paths = Vec::new();
+    for seed in ["3", "30"] {
+        let out = dir.path().join(seed);
+        let o = scalebench(&[
+            "run",
+            &scenario("spike-5x.toml"),
+            "--setup",
+            "hpa-default",
+            "--repeat",
+            "3",
+            "--seed",
+            seed,
+            "--out",
+            &s(&out),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        paths.push(out.join("report.json"));
+    }
+    let o = scalebench(&["compare", &s(&paths[0]), &s(&paths[1]), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("means of 3 runs"));
+    for (i, path) in paths.iter().enumerate() {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let report: Report = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        let mean = report.setups[0]
+            .repeat
+            .as_ref()
+            .map(|r| r.figures["p99"].mean)
+            .unwrap_or(f64::NAN);
+        let cell = &json["setups"][0]["figures"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["key"] == "p99").cloned())
+            .unwrap_or_default()["cells"][i];
+        assert_eq!(cell["value"].as_f64(), Some(mean), "report {i}");
+    }
 }

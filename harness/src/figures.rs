@@ -47,6 +47,20 @@ pub fn value_by_name(setup: &SetupReport, name: &str) -> Option<f64> {
     value(setup, Figure::from_name(name)?)
 }
 
+/// The value a gate or a comparison judges: the mean over the repeats when the setup has
+/// them, else its one value; with the confidence interval of the mean (repeats only) and the
+/// number of runs.
+pub fn judged(setup: &SetupReport, figure: Figure) -> Option<(f64, Option<[f64; 2]>, usize)> {
+    if let Some(s) = setup
+        .repeat
+        .as_ref()
+        .and_then(|r| r.figures.get(figure.name()))
+    {
+        return Some((s.mean, Some([s.ci_low, s.ci_high]), s.values.len()));
+    }
+    value(setup, figure).map(|v| (v, None, 1))
+}
+
 /// The samples of `figure` in a setup's repeats, or its single value when it has none.
 pub fn samples(setup: &SetupReport, figure: Figure) -> Vec<f64> {
     match setup

@@ -4,7 +4,7 @@
 //! table ([`compare_table`]), a stable JSON document ([`Comparison`] serialized, schema
 //! [`COMPARE_SCHEMA`]) and a self-contained HTML page ([`compare_html`]).
 
-use harness::figures::{self, Figure, Unit, value};
+use harness::figures::{self, Figure, Unit, judged};
 use harness::report::{Report, SetupReport};
 use serde::Serialize;
 use tabled::builder::Builder;
@@ -119,6 +119,9 @@ pub struct RunInfo {
     pub started_at: Option<String>,
     /// The scalebench version that wrote it, if recorded.
     pub scalebench: Option<String>,
+    /// The runs behind its figures: more than 1 for a `run --repeat` report, whose figures
+    /// are compared as the means of its runs.
+    pub runs: usize,
 }
 
 /// One value against the baseline's.
@@ -192,11 +195,11 @@ pub fn compare(reports: &[(String, String, Report)]) -> Comparison {
             let figures = FIGURES
                 .iter()
                 .map(|f| {
-                    let base = found[0].and_then(|s| value(s, f.figure));
+                    let base = found[0].and_then(|s| mean(s, f.figure));
                     let cells = found
                         .iter()
                         .enumerate()
-                        .map(|(i, s)| s.map(|s| cell(value(s, f.figure), base, i == 0, f.better)))
+                        .map(|(i, s)| s.map(|s| cell(mean(s, f.figure), base, i == 0, f.better)))
                         .collect();
                     FigureRow {
                         figure: f.figure,
@@ -225,11 +228,22 @@ pub fn compare(reports: &[(String, String, Report)]) -> Comparison {
                 duration_s: r.duration_s,
                 started_at: r.environment.as_ref().map(|e| e.started_at.clone()),
                 scalebench: r.environment.as_ref().map(|e| e.scalebench.clone()),
+                runs: r
+                    .setups
+                    .iter()
+                    .filter_map(|s| s.repeat.as_ref().map(|x| x.seeds.len()))
+                    .max()
+                    .unwrap_or(1),
             })
             .collect(),
         figures: FIGURES.to_vec(),
         setups,
     }
+}
+
+/// A setup's figure as compared: the mean of its repeats when it has them, like the gate.
+fn mean(s: &SetupReport, f: Figure) -> Option<f64> {
+    judged(s, f).map(|(v, _, _)| v)
 }
 
 /// A value against the baseline's.
@@ -329,6 +343,9 @@ pub(crate) fn run_line(i: usize, r: &RunInfo) -> String {
     ));
     if let Some(at) = &r.started_at {
         line.push_str(&format!(" | started {at}"));
+    }
+    if r.runs > 1 {
+        line.push_str(&format!(" | means of {} runs", r.runs));
     }
     if i == 0 {
         line.push_str(" | baseline");

@@ -142,18 +142,6 @@ fn find<'r>(report: &'r Report, name: &str) -> Option<&'r SetupReport> {
     report.setups.iter().find(|s| s.name == name)
 }
 
-/// A figure's value in a setup: the mean and interval of its repeats, or its single value.
-fn judged(setup: &SetupReport, figure: Figure) -> Option<(f64, Option<[f64; 2]>, usize)> {
-    if let Some(s) = setup
-        .repeat
-        .as_ref()
-        .and_then(|r| r.figures.get(figure.name()))
-    {
-        return Some((s.mean, Some([s.ci_low, s.ci_high]), s.values.len()));
-    }
-    figures::value(setup, figure).map(|v| (v, None, 1))
-}
-
 fn threshold_checks(report: &Report, t: &Threshold, out: &mut Vec<Check>) {
     let targets: Vec<&str> = match &t.setup {
         Some(name) => vec![name.as_str()],
@@ -177,7 +165,7 @@ fn threshold_checks(report: &Report, t: &Threshold, out: &mut Vec<Check>) {
             out.push(c);
             continue;
         };
-        let Some((actual, ci, runs)) = judged(setup, f) else {
+        let Some((actual, ci, runs)) = figures::judged(setup, f) else {
             c.reason = format!("{f} is not available for this setup ({})", missing(f));
             out.push(c);
             continue;
@@ -248,7 +236,9 @@ fn regression_checks(
                 continue;
             }
         };
-        let (Some((actual, ci, _)), Some((was, _, _))) = (judged(cur, f), judged(old, f)) else {
+        let (Some((actual, ci, _)), Some((was, _, _))) =
+            (figures::judged(cur, f), figures::judged(old, f))
+        else {
             c.reason = format!(
                 "{f} is not available in the report or the baseline ({})",
                 missing(f)
