@@ -97,6 +97,13 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         )));
     }
     let result = reports::evaluate(&report, baseline.as_ref(), &spec);
+    if result.checks.is_empty() {
+        // Regression limits over two reports without setups judge nothing: not a pass.
+        return Err(Failure::input(anyhow!(
+            "{}: no checks: neither the report nor the baseline has any setup",
+            args.report.display()
+        )));
+    }
     conclude(
         &result,
         Stdout::from_flag(args.json),
