@@ -155,6 +155,14 @@ fn gate_against_a_baseline_tells_drift_from_noise() {
     let limits = "p99=10%,cost=20%";
     let o = scalebench(&["gate", &c, "--baseline", &b, "--max-regression", limits]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    // A limit the seeds' noise exceeds (+1.1% against 0.1%): not significant, so it passes.
+    let o = scalebench(&["gate", &c, "--baseline", &b, "--max-regression", "p99=0.1%"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("within noise, not significant at 95%"),
+        "{}",
+        text(&o.stdout)
+    );
     // Fewer replicas: a real, significant regression.
     let xml = dir.path().join("gate.xml");
     let o = scalebench(&[
