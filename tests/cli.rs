@@ -183,26 +183,7 @@ fn bench_sim_prints_its_figures() {
 fn an_interrupted_run_still_writes_what_it_measured() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let scenario = dir.path().join("long.toml");
-    // A day at 2000 rps: far longer than the test waits.
-    let src = r#"
-duration = "24h"
-[slo]
-latency = "500ms"
-[traffic]
-[[traffic.shape]]
-kind = "steady"
-rate = 2000
-[service]
-concurrency = 4
-time = "20ms"
-[cluster]
-billing = "replica"
-price_per_replica_hour = 1.0
-[[setup]]
-name = "fixed"
-[setup.fixed]
-replicas = 20
-"#;
+    let src = common::DAY_SCENARIO;
     std::fs::write(&scenario, src).unwrap_or_else(|e| panic!("{e}"));
     let out = dir.path().join("out");
     let status = common::interrupt_after(

@@ -338,27 +338,10 @@ fn the_readme_ci_workflow_commands_pass_on_an_unchanged_build() {
 fn an_interrupted_repeat_is_reported_as_interrupted_and_not_gated() {
     let dir = tempdir();
     let file = dir.path().join("day.toml");
-    let src = r#"
-name = "day"
-duration = "24h"
-thresholds = ["p99<500ms"]
-[slo]
-latency = "500ms"
-[traffic]
-[[traffic.shape]]
-kind = "steady"
-rate = 2000
-[service]
-concurrency = 4
-time = "20ms"
-[cluster]
-billing = "replica"
-price_per_replica_hour = 1.0
-[[setup]]
-name = "fixed"
-[setup.fixed]
-replicas = 20
-"#;
+    let src = format!(
+        "name = \"day\"\nthresholds = [\"p99<500ms\"]\n{}",
+        common::DAY_SCENARIO
+    );
     std::fs::write(&file, src).unwrap_or_else(|e| panic!("{e}"));
     let out = dir.path().join("out");
     let status = common::interrupt_after(

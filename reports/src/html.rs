@@ -44,7 +44,8 @@ pub fn render_html(report: &Report) -> String {
     if let Some(d) = &report.description {
         let _ = writeln!(b, "<p class=\"meta\">{}</p>", escape(d));
     }
-    let _ = writeln!(b, "<p class=\"meta\">{}</p>", escape(&summary_line(report)));
+    let facts = crate::table::run_facts(report).map(|f| escape(&f));
+    let _ = writeln!(b, "<p class=\"meta\">{}</p>", facts.join(" &middot; "));
     if report.interrupted {
         b.push_str("<p class=\"banner\"><b>Interrupted:</b> the run was stopped early; the figures cover the traffic offered until then.</p>\n");
     }
@@ -60,21 +61,6 @@ pub fn render_html(report: &Report) -> String {
     }
     b.push_str(&provenance(report));
     page(&format!("scalebench: {}", report.scenario), &b)
-}
-
-/// `driver sim · seed 42 · duration 30m · window 1s · SLO p99 <= 1.00 s (timeout 30.0 s)`.
-fn summary_line(report: &Report) -> String {
-    let slo = &report.slo;
-    format!(
-        "driver {} \u{b7} seed {} \u{b7} duration {} \u{b7} window {} \u{b7} SLO {} \u{2264} {} (timeout {})",
-        report.driver,
-        report.seed,
-        duration(report.duration_s),
-        duration(report.window_s),
-        percentile(slo.percentile),
-        ms(slo.latency_ms),
-        ms(slo.timeout_ms)
-    )
 }
 
 /// A chart in its wrapper, with the hover readout's box.

@@ -134,20 +134,31 @@ fn by_rank(report: &Report) -> Vec<&SetupReport> {
     setups
 }
 
+/// What a run was: `driver sim`, `seed 42`, `duration 10m`, `window 1s`,
+/// `SLO p99 <= 500 ms (timeout 30.0 s)`; the terminal and report.html join them.
+pub(crate) fn run_facts(report: &Report) -> [String; 5] {
+    let slo = &report.slo;
+    [
+        format!("driver {}", report.driver),
+        format!("seed {}", report.seed),
+        format!("duration {}", duration(report.duration_s)),
+        format!("window {}", duration(report.window_s)),
+        format!(
+            "SLO {} <= {} (timeout {})",
+            percentile(slo.percentile),
+            ms(slo.latency_ms),
+            ms(slo.timeout_ms)
+        ),
+    ]
+}
+
 /// `scenario spike | driver sim | seed 42 | duration 10m | window 1s | SLO p99 <= 500 ms ...`,
 /// and the description on its own line when there is one.
 fn header(report: &Report) -> String {
-    let slo = &report.slo;
     let mut out = format!(
-        "scenario {} | driver {} | seed {} | duration {} | window {} | SLO {} <= {} (timeout {})\n",
+        "scenario {} | {}\n",
         report.scenario,
-        report.driver,
-        report.seed,
-        duration(report.duration_s),
-        duration(report.window_s),
-        percentile(slo.percentile),
-        ms(slo.latency_ms),
-        ms(slo.timeout_ms),
+        run_facts(report).join(" | ")
     );
     if report.interrupted {
         out.push_str("INTERRUPTED: the figures cover the traffic offered until then\n");

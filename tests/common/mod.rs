@@ -5,6 +5,28 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// A day at 2000 rps against 20 fixed replicas: far longer than any test waits, for tests
+/// that interrupt a run. Top-level keys may be put before it.
+pub const DAY_SCENARIO: &str = r#"
+duration = "24h"
+[slo]
+latency = "500ms"
+[traffic]
+[[traffic.shape]]
+kind = "steady"
+rate = 2000
+[service]
+concurrency = 4
+time = "20ms"
+[cluster]
+billing = "replica"
+price_per_replica_hour = 1.0
+[[setup]]
+name = "fixed"
+[setup.fixed]
+replicas = 20
+"#;
+
 /// Runs the binary to completion.
 pub fn scalebench(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_scalebench"))
