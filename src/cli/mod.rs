@@ -106,6 +106,42 @@ pub fn cancel_on_signals() -> Result<Arc<AtomicBool>, Failure> {
     Ok(cancel)
 }
 
+/// Runs `work` on this thread; meanwhile, when stderr is a terminal and the work has taken a
+/// second, shows `line(elapsed seconds)` on stderr, rewritten in place every `every`, and ends
+/// it with a newline when the work is done.
+pub fn with_progress<T>(
+    every: std::time::Duration,
+    line: impl Fn(f64) -> String + Sync,
+    work: impl FnOnce() -> T,
+) -> T {
+    use std::io::{IsTerminal, Write};
+    use std::sync::atomic::Ordering;
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        if std::io::stderr().is_terminal() {
+            s.spawn(|| {
+                let started = std::time::Instant::now();
+                let mut shown = false;
+                while !done.load(Ordering::Relaxed) {
+                    std::thread::sleep(every);
+                    if started.elapsed().as_millis() < 1000 {
+                        continue;
+                    }
+                    let text = line(started.elapsed().as_secs_f64());
+                    let _ = write!(std::io::stderr(), "\r{text}");
+                    shown = true;
+                }
+                if shown {
+                    let _ = writeln!(std::io::stderr());
+                }
+            });
+        }
+        let result = work();
+        done.store(true, Ordering::Relaxed);
+        result
+    })
+}
+
 /// Records where a report came from: this machine and build, and the scenario file's text when
 /// the run had one (a file that cannot be read again is left out, not an error).
 pub fn stamp(report: &mut harness::report::Report, scenario: Option<&std::path::Path>) {

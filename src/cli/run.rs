@@ -3,7 +3,6 @@
 //! `seed + 1`, ... and report each figure with its confidence interval; when the scenario (or
 //! `--threshold`) has thresholds, gate the report and write gate.xml.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
@@ -194,37 +193,47 @@ fn simulate(
     let progress: Vec<AtomicU64> = (0..plans.len() * per_run)
         .map(|_| AtomicU64::new(0))
         .collect();
-    let done = AtomicBool::new(false);
+    let total = plans[0].duration.as_nanos().max(1) as f64;
+    let line = |elapsed: f64| {
+        let reached = progress
+            .iter()
+            .map(|p| p.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(0);
+        format!(
+            "simulating {}: {:5.1}% of the scenario ({elapsed:.0} s elapsed)",
+            plans[0].name,
+            100.0 * reached as f64 / total,
+        )
+    };
     let mut runs: Vec<Vec<harness::run::SetupRun>> = Vec::with_capacity(plans.len());
-    std::thread::scope(|s| {
-        if std::io::stderr().is_terminal() {
-            s.spawn(|| show_progress(&plans[0], &progress, &done));
-        }
-        let mut next = 0;
-        while next < plans.len() {
-            // After Ctrl-C, no further seeds start (the first always runs: the report).
-            if next > 0 && cancel.load(Ordering::Relaxed) {
-                break;
-            }
-            let end = (next + at_once).min(plans.len());
-            let batch: Vec<_> = (next..end)
-                .map(|i| {
-                    let (plan, setups) = (&plans[i], &chosen[i]);
-                    let p = &progress[i * per_run..(i + 1) * per_run];
-                    s.spawn(move || {
-                        harness::sim::simulate_all(plan, setups, faults, Some(cancel), Some(p))
-                    })
-                })
-                .collect();
-            for h in batch {
-                match h.join() {
-                    Ok(r) => runs.push(r),
-                    Err(e) => std::panic::resume_unwind(e),
+    super::with_progress(std::time::Duration::from_millis(100), line, || {
+        std::thread::scope(|s| {
+            let mut next = 0;
+            while next < plans.len() {
+                // After Ctrl-C, no further seeds start (the first always runs: the report).
+                if next > 0 && cancel.load(Ordering::Relaxed) {
+                    break;
                 }
+                let end = (next + at_once).min(plans.len());
+                let batch: Vec<_> = (next..end)
+                    .map(|i| {
+                        let (plan, setups) = (&plans[i], &chosen[i]);
+                        let p = &progress[i * per_run..(i + 1) * per_run];
+                        s.spawn(move || {
+                            harness::sim::simulate_all(plan, setups, faults, Some(cancel), Some(p))
+                        })
+                    })
+                    .collect();
+                for h in batch {
+                    match h.join() {
+                        Ok(r) => runs.push(r),
+                        Err(e) => std::panic::resume_unwind(e),
+                    }
+                }
+                next = end;
             }
-            next = end;
-        }
-        done.store(true, Ordering::Relaxed);
+        });
     });
     tracing::info!(
         elapsed_s = started.elapsed().as_secs_f64(),
@@ -236,36 +245,6 @@ fn simulate(
         .zip(&runs)
         .map(|(p, r)| harness::score::score(p, "sim", r))
         .collect())
-}
-
-/// Shows how far the slowest setup has got, on stderr, until `done`; only for runs that last.
-fn show_progress(plan: &Plan, progress: &[AtomicU64], done: &AtomicBool) {
-    use std::io::Write;
-    let total = plan.duration.as_nanos().max(1) as f64;
-    let started = Instant::now();
-    let mut shown = false;
-    while !done.load(Ordering::Relaxed) {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        if started.elapsed().as_millis() < 1000 {
-            continue;
-        }
-        let reached = progress
-            .iter()
-            .map(|p| p.load(Ordering::Relaxed))
-            .min()
-            .unwrap_or(0);
-        let _ = write!(
-            std::io::stderr(),
-            "\rsimulating {}: {:5.1}% of the scenario ({:.0} s elapsed)",
-            plan.name,
-            100.0 * reached as f64 / total,
-            started.elapsed().as_secs_f64()
-        );
-        shown = true;
-    }
-    if shown {
-        let _ = writeln!(std::io::stderr());
-    }
 }
 
 /// The setups named on the command line, in the scenario's order; all when none is named.

@@ -2,9 +2,8 @@
 //! every core, with the Pareto front of cost against p99 and the cheapest setting that meets
 //! the SLO.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, anyhow};
@@ -105,15 +104,16 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let cancel = super::cancel_on_signals()?;
     let done = AtomicUsize::new(0);
-    let finished = AtomicBool::new(false);
     let keys: Vec<String> = grid.axes.iter().map(|a| a.key.clone()).collect();
-    let sweep = std::thread::scope(|s| {
-        if std::io::stderr().is_terminal() {
-            s.spawn(|| show_progress(&points, &done, &finished));
-        }
-        let sweep = harness::sweep::run(keys, &points, threads, Some(&cancel), Some(&done));
-        finished.store(true, Ordering::Relaxed);
-        sweep
+    let line = |elapsed: f64| {
+        format!(
+            "sweeping {} settings: {} simulations done ({elapsed:.0} s elapsed)",
+            points.len(),
+            done.load(Ordering::Relaxed),
+        )
+    };
+    let sweep = super::with_progress(std::time::Duration::from_millis(200), line, || {
+        harness::sweep::run(keys, &points, threads, Some(&cancel), Some(&done))
     });
     let elapsed = started.elapsed().as_secs_f64();
     tracing::info!(elapsed_s = elapsed, threads, "swept");
@@ -212,28 +212,4 @@ fn publish(sweep: &Sweep, args: &Args, elapsed_s: f64, threads: usize) -> Result
         });
     }
     Ok(())
-}
-
-/// Shows how many simulations are done, on stderr, until `finished`; only for sweeps that last.
-fn show_progress(points: &[Point], done: &AtomicUsize, finished: &AtomicBool) {
-    use std::io::Write;
-    let started = Instant::now();
-    let mut shown = false;
-    while !finished.load(Ordering::Relaxed) {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        if started.elapsed().as_millis() < 1000 {
-            continue;
-        }
-        let _ = write!(
-            std::io::stderr(),
-            "\rsweeping {} settings: {} simulations done ({:.0} s elapsed)",
-            points.len(),
-            done.load(Ordering::Relaxed),
-            started.elapsed().as_secs_f64()
-        );
-        shown = true;
-    }
-    if shown {
-        let _ = writeln!(std::io::stderr());
-    }
 }
