@@ -1,13 +1,12 @@
-//! The drivers that turn a [`workloads::Plan`] into measured runs, the autoscaler policies they
-//! share, and the report every driver produces.
+//! What every driver measures and every report reads: the Run of one setup and its Recorder and
+//! histograms, the score that ranks the setups, `report.json` and its figures, the statistics of
+//! repeated runs, and a sweep's results.
 
-pub mod autoscale;
 pub mod figures;
 pub mod record;
 pub mod report;
 pub mod run;
 pub mod score;
-pub mod sim;
 pub mod stats;
 pub mod sweep;
 pub mod window_hist;

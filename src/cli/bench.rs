@@ -112,7 +112,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     let setups: Vec<_> = plan.setups.iter().collect();
     let started = Instant::now();
     let runs =
-        harness::sim::simulate_together(&plan, &setups, &chaos::FaultPlan::default(), None, None);
+        sim::simulate_together(&plan, &setups, &chaos::FaultPlan::default(), None, None);
     let secs = started.elapsed().as_secs_f64();
     let mut total = 0u64;
     for run in &runs {

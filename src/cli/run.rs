@@ -221,7 +221,7 @@ fn simulate(
                         let (plan, setups) = (&plans[i], &chosen[i]);
                         let p = &progress[i * per_run..(i + 1) * per_run];
                         s.spawn(move || {
-                            harness::sim::simulate_all(plan, setups, faults, Some(cancel), Some(p))
+                            sim::simulate_all(plan, setups, faults, Some(cancel), Some(p))
                         })
                     })
                     .collect();

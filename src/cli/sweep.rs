@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, anyhow};
-use harness::sweep::{Point, Sweep};
+use harness::sweep::Sweep;
+use sim::sweep::Point;
 use workloads::Plan;
 use workloads::vary::{Grid, Vary};
 
@@ -113,7 +114,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         )
     };
     let sweep = super::with_progress(std::time::Duration::from_millis(200), line, || {
-        harness::sweep::run(keys, &points, threads, Some(&cancel), Some(&done))
+        sim::sweep::run(keys, &points, threads, Some(&cancel), Some(&done))
     });
     let elapsed = started.elapsed().as_secs_f64();
     tracing::info!(elapsed_s = elapsed, threads, "swept");

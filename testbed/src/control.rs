@@ -4,7 +4,7 @@
 //! and the timed transitions of pods and nodes. The control loop calls [`Model::advance`]
 //! with the current scenario time a few times per scenario second.
 
-use harness::autoscale::{self, MetricSample, Observation, Placement, PodCounts, Policy, PoolView};
+use autoscale::{self, MetricSample, Observation, Placement, PodCounts, Policy, PoolView};
 use workloads::{Plan, Setup};
 
 use crate::model::{Model, Phase};

@@ -1,7 +1,7 @@
 //! The local testbed: a real HTTP inference emulator on 127.0.0.1 that runs the service model
 //! the simulator runs (replicas with cold starts, concurrency slots, a bounded queue, node
 //! pools with provisioning delays and prices, the cluster autoscaler, faults), in real time,
-//! with the setup's own autoscaler policy (`harness::autoscale`) deciding every interval.
+//! with the setup's own autoscaler policy (the `autoscale` crate) deciding every interval.
 //! A live load engine pointed at it exercises every real code path (HTTP, timeouts, chaos,
 //! observers) on one machine.
 //!

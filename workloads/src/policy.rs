@@ -1,6 +1,6 @@
 //! The autoscaler settings a setup can name, as written in a scenario. Each is one sub-table of a
 //! `[[setup]]`: `[setup.fixed]`, `[setup.hpa]`, `[setup.kpa]`, `[setup.keda]` or
-//! `[setup.cost-aware]`. The behaviour lives in `harness::autoscale`; these are plain data with
+//! `[setup.cost-aware]`. The behaviour lives in the `autoscale` crate; these are plain data with
 //! the upstream defaults.
 
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! Tests of [`CostAware`] as a pure function of what it observes.
 
 use super::*;
-use crate::autoscale::PodCounts;
+use crate::PodCounts;
 
 /// Settings as a scenario would write them, with the defaults filled in.
 fn config(toml_src: &str) -> CostAwareConfig {

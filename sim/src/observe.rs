@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use workloads::policy::PolicyConfig;
 
-use crate::autoscale::{MetricSample, Observation, Placement, PodCounts, PoolView};
-use crate::report::{BudgetReport, TimelineSample};
-use crate::run::{LatencyHist, PoolRun, SetupRun};
+use autoscale::{MetricSample, Observation, Placement, PodCounts, PoolView};
+use harness::report::{BudgetReport, TimelineSample};
+use harness::run::{LatencyHist, PoolRun, SetupRun};
 
 use super::Sim;
 use super::events::Event;

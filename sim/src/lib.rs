@@ -17,6 +17,7 @@ mod observe;
 mod pods;
 mod queue;
 mod router;
+pub mod sweep;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,10 +29,10 @@ use workloads::dist::Sampler;
 use workloads::scenario::Billing;
 use workloads::{Plan, Setup};
 
-use crate::autoscale::{self, MetricSample, Policy};
-use crate::run::SetupRun;
+use autoscale::{self, MetricSample, Policy};
+use harness::run::SetupRun;
 
-use crate::record::Recorder;
+use harness::record::Recorder;
 use cluster::Cluster;
 use events::Agenda;
 use gauge::Gauge;
@@ -206,7 +207,7 @@ struct Sim<'a> {
     interrupted: bool,
     /// The scenario's faults, and what each did.
     faults: &'a FaultPlan,
-    fault_events: Vec<crate::report::FaultEvent>,
+    fault_events: Vec<harness::report::FaultEvent>,
     /// Faults that struck in the open window.
     window_faults: Vec<String>,
 }

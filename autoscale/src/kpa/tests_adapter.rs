@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::autoscale::PodCounts;
+use crate::PodCounts;
 
 const SCRAPE_DELAY: f64 = 1.0;
 const STARTUP: f64 = 10.0;

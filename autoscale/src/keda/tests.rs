@@ -1,7 +1,7 @@
 //! Tests of [`Keda`]: activation, cooldown and the HPA between 1 and N.
 
 use super::*;
-use crate::autoscale::PodCounts;
+use crate::PodCounts;
 use workloads::policy::Behavior;
 use workloads::units::Duration;
 

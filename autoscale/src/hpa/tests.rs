@@ -1,7 +1,7 @@
 //! Tests of the [`Hpa`] policy and the [`Controller`] with the default behavior.
 
 use super::*;
-use crate::autoscale::MetricSample;
+use crate::MetricSample;
 use workloads::units::Duration;
 
 fn config(metric: HpaMetric, target: f64, min: u32, max: u32) -> HpaConfig {

@@ -15,7 +15,7 @@ use rand::RngExt;
 use super::Sim;
 use super::events::Event;
 use super::pods::PodState;
-use crate::report::FaultEvent;
+use harness::report::FaultEvent;
 
 impl Sim<'_> {
     /// Puts every fault of the plan on the agenda.

@@ -7,7 +7,7 @@ use super::Sim;
 use super::events::Event;
 use super::pods::{PodState, secs_to_ns};
 use super::queue::{Offer, Waiting};
-use crate::run::SetupRun;
+use harness::run::SetupRun;
 
 impl Sim<'_> {
     /// Handles every event due at or before `t`: events come first at equal times, so a

@@ -6,8 +6,8 @@ use std::path::Path;
 use workloads::Plan;
 
 use super::Sim;
-use crate::autoscale::{Observation, Policy};
-use crate::run::SetupRun;
+use autoscale::{Observation, Policy};
+use harness::run::SetupRun;
 
 /// Asks for `before` replicas until `at` seconds, then `after`.
 struct Step {
@@ -40,7 +40,7 @@ pub(super) fn plan(src: &str) -> Plan {
 fn run_with(plan: &Plan, policy: Option<Step>) -> SetupRun {
     match policy {
         Some(p) => run_with_policy(plan, Box::new(p)),
-        None => run_with_policy(plan, crate::autoscale::build(plan, &plan.setups[0])),
+        None => run_with_policy(plan, autoscale::build(plan, &plan.setups[0])),
     }
 }
 

@@ -32,7 +32,7 @@ impl Policy for Fixed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autoscale::PodCounts;
+    use crate::PodCounts;
 
     #[test]
     fn fixed_ignores_load() {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use harness::sim::simulate;
+use sim::simulate;
 use workloads::Plan;
 
 /// Erlang C: the probability that an arrival waits, for `c` servers and offered load `a` = λ/μ.

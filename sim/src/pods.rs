@@ -12,7 +12,7 @@
 use super::Sim;
 use super::events::Event;
 use super::queue::Waiting;
-use crate::autoscale;
+use autoscale;
 
 /// Where a pod is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
