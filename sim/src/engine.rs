@@ -1,24 +1,21 @@
-//! The event loop and the request path: arrivals, the least-loaded router, the bounded queue,
-//! completions and client timeouts.
+//! The event loop: arrivals offered to the model, the ends of service, client timeouts, the
+//! model's timers and the timeline's windows, in time order.
 
+use harness::run::{LatencyHist, SetupRun};
 use workloads::arrivals::Arrival;
 
-use super::Sim;
-use super::events::Event;
-use super::pods::{PodState, secs_to_ns};
-use super::queue::{Offer, Waiting};
-use harness::run::SetupRun;
+use super::{Event, Req, Sim};
 
 impl Sim<'_> {
     /// Handles every event due at or before `t`: events come first at equal times, so a
     /// completion at t frees its slot for an arrival at t.
     #[inline]
     pub(super) fn advance_to(&mut self, t: u64) {
-        while let Some(te) = self.agenda.peek_time() {
+        while let Some(te) = self.clients.agenda.peek_time() {
             if te > t {
                 break;
             }
-            if let Some((te, ev)) = self.agenda.pop() {
+            if let Some((te, ev)) = self.clients.agenda.pop() {
                 self.now = te;
                 self.handle(ev);
             }
@@ -29,26 +26,42 @@ impl Sim<'_> {
     #[inline]
     pub(super) fn offer(&mut self, a: Arrival) {
         self.now = a.t_ns;
-        self.arrive(a);
+        self.clients.rec.arrived(a.class);
+        let w = Req {
+            intended: a.t_ns,
+            service_ns: model::secs_to_ns(a.service_s / self.speed),
+            class: a.class,
+            waiting: true,
+        };
+        self.model.offer(a.t_ns, w, &mut self.clients);
     }
 
     /// After the last arrival: runs until every scheduled request is resolved.
     pub(super) fn drain(mut self) -> SetupRun {
         self.advance_to(u64::MAX);
         // Nothing can serve what still waits: its clients time out.
-        let mut left = Vec::new();
-        self.queue.drain_all(|w| left.push(w.class));
-        for class in left {
-            self.rec.timed_out(class);
-        }
+        self.model.drain_queue(self.now, &mut self.clients);
         self.finish()
     }
 
     #[inline]
     fn handle(&mut self, ev: Event) {
         match ev {
-            Event::Done { pod, slot, token } => self.done(pod, slot, token),
-            Event::ClientTimeout { pod, slot, token } => self.client_timeout(pod, slot, token),
+            Event::Done(slot) => {
+                if let Some(w) = self.model.finish(self.now, slot, &mut self.clients) {
+                    if w.waiting {
+                        self.clients.rec.ok(w.class, self.now - w.intended);
+                    }
+                }
+            }
+            Event::ClientTimeout(slot) => {
+                if let Some(w) = self.model.in_service_mut(slot) {
+                    if w.waiting {
+                        w.waiting = false;
+                        self.clients.rec.timed_out(w.class);
+                    }
+                }
+            }
             _ => self.handle_rare(ev),
         }
     }
@@ -59,148 +72,76 @@ impl Sim<'_> {
     #[inline(never)]
     fn handle_rare(&mut self, ev: Event) {
         match ev {
-            Event::Done { .. } | Event::ClientTimeout { .. } => {}
-            Event::PodPhase { pod } => self.phase_done(pod),
-            Event::GraceEnd { pod } => self.grace_end(pod),
-            Event::NodeUp { node } => {
-                if let Some(c) = self.cluster.as_mut() {
-                    c.node_up(self.now, node);
-                }
-                self.arm_interruption(node);
-                self.bind_waiting();
-            }
-            Event::Interrupt { node } => self.random_interruption(node),
-            Event::PolicyTick => self.policy_tick(),
-            Event::ClusterScan => self.cluster_scan(),
-            Event::Sample => self.sample(),
+            Event::Done(_) | Event::ClientTimeout(_) => {}
             Event::Window => self.close_window(),
-            Event::Fault { index } => self.fault(index),
-            Event::Reclaim { node, fault } => self.lose_node(node, fault),
+            Event::Model(timer) => self.model.timer(self.now, timer, &mut self.clients),
         }
     }
 
-    #[inline]
-    fn arrive(&mut self, a: Arrival) {
-        self.rec.arrived(a.class);
-        let w = Waiting {
-            intended: a.t_ns,
-            service_ns: secs_to_ns(a.service_s / self.speed),
-            class: a.class,
-        };
-        self.route(w);
+    /// Ends the scenario early at `t` (the run was interrupted): the open window closes there,
+    /// and no periodic event is scheduled after it.
+    pub(super) fn stop_at(&mut self, t: u64) {
+        if t >= self.end {
+            return;
+        }
+        self.advance_to(t);
+        self.now = t;
+        self.end = t;
+        self.model.stop(t);
+        self.interrupted = true;
+        self.close_window();
     }
 
-    /// Sends a request to the least-loaded ready pod, or queues it.
-    #[inline]
-    pub(super) fn route(&mut self, w: Waiting) {
-        if self.queue.is_empty() {
-            if let Some(pod) = self.router.least_loaded() {
-                self.dispatch(pod, w);
-                return;
-            }
-        }
-        match self.queue.offer(w) {
-            Offer::Queued => {
-                self.rec.waited += 1;
-                self.waiting.set(self.now, self.queue.len() as u64);
-            }
-            Offer::Rejected => self.rec.rejected(w.class),
-            Offer::Shed(shed) => {
-                self.rec.waited += 1;
-                self.rec.rejected(shed.class);
-            }
-        }
-    }
-
-    /// Starts serving `w` on `pod`, which has a free slot.
-    #[inline(always)]
-    fn dispatch(&mut self, pod: u32, w: Waiting) {
+    /// Closes a timeline window.
+    fn close_window(&mut self) {
         let now = self.now;
-        let deadline = w.intended + self.timeout_ns;
-        let p = &mut self.pods[pod as usize];
-        let Some(slot) = p.free.pop() else {
-            debug_assert!(false, "dispatch to a full pod");
+        if self.window_start >= self.end {
+            // Already closed when the run was interrupted.
             return;
-        };
-        let s = &mut p.slots[slot as usize];
-        s.token = s.token.wrapping_add(1);
-        s.intended = w.intended;
-        s.class = w.class;
-        s.service_ns = w.service_ns;
-        s.busy = true;
-        s.waiting = true;
-        let token = s.token;
-        p.in_flight += 1;
-        let load = p.in_flight;
-        let service_ns = if p.speed == 1.0 {
-            w.service_ns
+        }
+        let (sample, bill) = self.model.window_sample(now);
+        let stuck = self.model.stuck(now, self.slo_ns);
+        self.clients
+            .rec
+            .close_window(self.window_start, now, sample, stuck);
+        self.window_start = now;
+        if now >= self.end {
+            self.bill = Some(bill);
         } else {
-            (w.service_ns as f64 / p.speed + 0.5) as u64
-        };
-        self.router.set_load(pod, load);
-        self.in_flight.add(now, 1);
-        let done = now + service_ns;
-        self.agenda.push(done, Event::Done { pod, slot, token });
-        if done > deadline {
-            self.agenda
-                .push(deadline, Event::ClientTimeout { pod, slot, token });
+            let next = (now + self.plan.window.as_nanos().max(1)).min(self.end);
+            self.clients.agenda.push(next, Event::Window);
         }
     }
 
-    /// Fills `pod`'s free slots from the queue (it is ready).
-    pub(super) fn serve_queue(&mut self, pod: u32) {
-        let before = self.queue.len();
-        while !self.pods[pod as usize].free.is_empty() {
-            let Some(w) = self.queue.pop() else { break };
-            if self.now >= w.intended + self.timeout_ns {
-                self.rec.timed_out(w.class);
-                continue;
-            }
-            self.dispatch(pod, w);
+    /// The Run, once every request is resolved.
+    fn finish(mut self) -> SetupRun {
+        // Latencies recorded after the last window (requests outstanding at the end).
+        let rec = &mut self.clients.rec;
+        rec.flush();
+        let outcome = self.model.outcome(self.end, self.bill.take());
+        let mut latency = LatencyHist::new(self.clients.timeout_ns / 1000 + 1);
+        for c in &rec.classes {
+            latency.merge(&c.latency);
         }
-        if self.queue.len() != before {
-            self.waiting.set(self.now, self.queue.len() as u64);
-        }
-    }
-
-    fn done(&mut self, pod: u32, slot: u32, token: u32) {
-        let p = &mut self.pods[pod as usize];
-        let Some(s) = p.slots.get_mut(slot as usize) else {
-            return; // the pod is gone: the request was killed
-        };
-        if s.token != token || !s.busy {
-            return;
-        }
-        s.busy = false;
-        let (waiting, intended, class) = (s.waiting, s.intended, s.class);
-        s.waiting = false;
-        p.free.push(slot);
-        p.in_flight -= 1;
-        let (state, load) = (p.state, p.in_flight);
-        self.in_flight.sub(self.now, 1);
-        if waiting {
-            self.rec.ok(class, self.now - intended);
-        }
-        match state {
-            PodState::Ready => {
-                self.router.set_load(pod, load);
-                if !self.queue.is_empty() {
-                    self.serve_queue(pod);
-                }
-            }
-            PodState::Draining if load == 0 => self.gone(pod),
-            _ => {}
-        }
-    }
-
-    fn client_timeout(&mut self, pod: u32, slot: u32, token: u32) {
-        let Some(s) = self.pods[pod as usize].slots.get_mut(slot as usize) else {
-            return;
-        };
-        if s.token == token && s.busy && s.waiting {
-            s.waiting = false;
-            let class = s.class;
-            self.rec.timed_out(class);
+        let rec = self.clients.rec;
+        SetupRun {
+            name: self.setup.name.clone(),
+            policy: self.setup.policy.kind().to_string(),
+            classes: rec.classes,
+            latency,
+            pools: outcome.pools,
+            idle_fraction: outcome.idle_fraction,
+            max_ready: outcome.max_ready,
+            cold_starts: outcome.cold_starts,
+            scale_up_reaction_s: outcome.scale_up_reaction_s,
+            budget: outcome.budget,
+            load: None,
+            timeline: rec.timeline,
+            window_slo: rec.window_slo,
+            faults: outcome.faults,
+            waited: outcome.waited,
+            duration_s: self.end as f64 / 1e9,
+            interrupted: self.interrupted,
         }
     }
 }

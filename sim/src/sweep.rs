@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use chaos::FaultPlan;
 use harness::report::SetupReport;
+use harness::report::SloSpec;
 use harness::score::{rank, score};
 use harness::sweep::{SCHEMA, Setting, Sweep};
-use harness::report::SloSpec;
 use workloads::{Plan, Setup};
 
 use crate::simulate_together;
@@ -182,4 +182,3 @@ fn scenario_key(plan: &Plan, faults: &FaultPlan) -> String {
     };
     format!("{without_setups:?}{faults:?}")
 }
-

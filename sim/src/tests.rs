@@ -46,12 +46,7 @@ fn run_with(plan: &Plan, policy: Option<Step>) -> SetupRun {
 
 pub(super) fn run_with_policy(plan: &Plan, policy: Box<dyn Policy>) -> SetupRun {
     let no_faults = chaos::FaultPlan::default();
-    let mut sim = Sim::new(plan, &plan.setups[0], &no_faults);
-    if policy.reads_latency() {
-        sim.rec.measure_samples();
-    }
-    sim.policy = policy;
-    sim.schedule_periodic();
+    let mut sim = Sim::with_policy(plan, &plan.setups[0], &no_faults, policy);
     for a in workloads::arrivals::ArrivalStream::new(plan) {
         sim.advance_to(a.t_ns);
         sim.offer(a);

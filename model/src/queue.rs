@@ -3,39 +3,30 @@
 
 use std::collections::VecDeque;
 
-/// A request waiting for a free replica slot.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Waiting {
-    /// Intended send time, ns.
-    pub intended: u64,
-    /// Service time on a speed-1 replica, ns.
-    pub service_ns: u64,
-    /// Request class.
-    pub class: u16,
-}
+use crate::Request;
 
 /// What happened to a request offered to the queue.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Offer {
+pub(crate) enum Offer<W> {
     /// It waits.
     Queued,
     /// The queue was full and nothing of lower priority could make room: it is rejected.
-    Rejected,
+    Rejected(W),
     /// It waits, and this lower-priority request was shed to make room.
-    Shed(Waiting),
+    Shed(W),
 }
 
 /// Requests waiting, grouped by priority level (index 0 = highest).
 #[derive(Debug)]
-pub(crate) struct WaitQueue {
-    levels: Vec<VecDeque<Waiting>>,
+pub(crate) struct WaitQueue<W> {
+    levels: Vec<VecDeque<W>>,
     /// Priority level of each class.
     level_of_class: Vec<usize>,
     len: usize,
     capacity: usize,
 }
 
-impl WaitQueue {
+impl<W: Request> WaitQueue<W> {
     /// A queue holding at most `capacity` requests; `class_priority[c]` is class c's priority.
     pub(crate) fn new(capacity: usize, class_priority: &[u8]) -> Self {
         let mut prios: Vec<u8> = class_priority.to_vec();
@@ -49,7 +40,7 @@ impl WaitQueue {
             .map(|p| prios.iter().position(|q| q == p).unwrap_or(0))
             .collect();
         WaitQueue {
-            levels: vec![VecDeque::new(); prios.len()],
+            levels: (0..prios.len()).map(|_| VecDeque::new()).collect(),
             level_of_class,
             len: 0,
             capacity,
@@ -77,8 +68,8 @@ impl WaitQueue {
     }
 
     /// Offers a request.
-    pub(crate) fn offer(&mut self, w: Waiting) -> Offer {
-        let level = self.level(w.class);
+    pub(crate) fn offer(&mut self, w: W) -> Offer<W> {
+        let level = self.level(w.class());
         if self.len < self.capacity {
             self.levels[level].push_back(w);
             self.len += 1;
@@ -91,12 +82,12 @@ impl WaitQueue {
                 return Offer::Shed(victim);
             }
         }
-        Offer::Rejected
+        Offer::Rejected(w)
     }
 
     /// Takes the next request to serve: the oldest of the highest priority.
     #[inline]
-    pub(crate) fn pop(&mut self) -> Option<Waiting> {
+    pub(crate) fn pop(&mut self) -> Option<W> {
         for q in &mut self.levels {
             if let Some(w) = q.pop_front() {
                 self.len -= 1;
@@ -108,17 +99,30 @@ impl WaitQueue {
 
     /// Removes requests whose intended time is at or before `cutoff` (their clients have given
     /// up) from the head of each level, calling `f` on each.
-    pub(crate) fn expire(&mut self, cutoff: u64, mut f: impl FnMut(Waiting)) {
+    pub(crate) fn expire(&mut self, cutoff: u64, mut f: impl FnMut(W)) {
         for q in &mut self.levels {
-            while let Some(w) = q.front() {
-                if w.intended > cutoff {
-                    break;
+            while q.front().is_some_and(|w| w.intended() <= cutoff) {
+                if let Some(w) = q.pop_front() {
+                    self.len -= 1;
+                    f(w);
                 }
-                let w = *w;
-                q.pop_front();
-                self.len -= 1;
-                f(w);
             }
+        }
+    }
+
+    /// Removes the requests nobody waits for any more, wherever they are, calling `f` on each.
+    pub(crate) fn prune(&mut self, mut f: impl FnMut(W)) {
+        for q in &mut self.levels {
+            let mut kept = VecDeque::with_capacity(q.len());
+            for w in q.drain(..) {
+                if w.wanted() {
+                    kept.push_back(w);
+                } else {
+                    self.len -= 1;
+                    f(w);
+                }
+            }
+            *q = kept;
         }
     }
 
@@ -127,12 +131,12 @@ impl WaitQueue {
         self.levels
             .iter()
             .filter_map(|q| q.front())
-            .map(|w| w.intended)
+            .map(Request::intended)
             .min()
     }
 
     /// Empties the queue, calling `f` on every request.
-    pub(crate) fn drain_all(&mut self, mut f: impl FnMut(Waiting)) {
+    pub(crate) fn drain_all(&mut self, mut f: impl FnMut(W)) {
         for q in &mut self.levels {
             for w in q.drain(..) {
                 f(w);
@@ -146,12 +150,29 @@ impl WaitQueue {
 mod tests {
     use super::*;
 
-    fn w(intended: u64, class: u16) -> Waiting {
-        Waiting {
-            intended,
-            service_ns: 1,
-            class,
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    struct Waiting {
+        intended: u64,
+        class: u16,
+    }
+
+    impl Request for Waiting {
+        fn class(&self) -> u16 {
+            self.class
         }
+        fn intended(&self) -> u64 {
+            self.intended
+        }
+        fn service_ns(&self) -> u64 {
+            1
+        }
+        fn wanted(&self) -> bool {
+            self.intended != 99
+        }
+    }
+
+    fn w(intended: u64, class: u16) -> Waiting {
+        Waiting { intended, class }
     }
 
     #[test]
@@ -171,10 +192,10 @@ mod tests {
         let mut q = WaitQueue::new(2, &[0, 5]);
         assert_eq!(q.offer(w(1, 0)), Offer::Queued);
         assert_eq!(q.offer(w(2, 0)), Offer::Queued);
-        assert_eq!(q.offer(w(3, 0)), Offer::Rejected);
+        assert_eq!(q.offer(w(3, 0)), Offer::Rejected(w(3, 0)));
         assert_eq!(q.offer(w(4, 1)), Offer::Shed(w(2, 0)));
         assert_eq!(q.offer(w(5, 1)), Offer::Shed(w(1, 0)));
-        assert_eq!(q.offer(w(6, 1)), Offer::Rejected);
+        assert_eq!(q.offer(w(6, 1)), Offer::Rejected(w(6, 1)));
         assert_eq!(q.len(), 2);
     }
 
@@ -188,5 +209,18 @@ mod tests {
         q.expire(3, |w| gone.push(w.intended));
         assert_eq!(gone, vec![1, 2, 3]);
         assert_eq!(q.len(), 1);
+    }
+
+    #[test]
+    fn pruning_takes_the_unwanted_wherever_they_wait() {
+        let mut q = WaitQueue::new(10, &[0, 5]);
+        for (t, c) in [(1, 0), (99, 0), (3, 1), (99, 1), (5, 0)] {
+            q.offer(w(t, c));
+        }
+        let mut gone = 0;
+        q.prune(|_| gone += 1);
+        assert_eq!((gone, q.len()), (2, 3));
+        let order: Vec<u64> = std::iter::from_fn(|| q.pop()).map(|w| w.intended).collect();
+        assert_eq!(order, vec![3, 1, 5]);
     }
 }

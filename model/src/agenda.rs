@@ -1,57 +1,37 @@
-//! The simulator's agenda: timed events in time order, ties broken by insertion order so that a
-//! run is the same on every machine.
+//! The agenda: timed events in time order, ties broken by insertion order so that a run is the
+//! same on every machine. The simulator steps the model from one in virtual time, the testbed from
+//! one on the real clock; both put the model's timers ([`crate::Timer`]) and their own events on it.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-
-/// What happens at an instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Event {
-    /// A request in service on `pod` (slot `slot`, the slot's `token`th use) finishes.
-    Done { pod: u32, slot: u32, token: u32 },
-    /// The client of the request in `slot` on `pod` gives up (its timeout passed).
-    ClientTimeout { pod: u32, slot: u32, token: u32 },
-    /// `pod` finishes its current lifecycle phase.
-    PodPhase { pod: u32 },
-    /// `pod`'s termination grace period ends; whatever it still serves fails.
-    GraceEnd { pod: u32 },
-    /// A node finishes provisioning.
-    NodeUp { node: u32 },
-    /// The autoscaler's sync.
-    PolicyTick,
-    /// The cluster autoscaler's scan.
-    ClusterScan,
-    /// Fault `index` of the plan strikes.
-    Fault { index: u32 },
-    /// A spot node's random interruption comes (its notice starts).
-    Interrupt { node: u32 },
-    /// A spot node's notice (from fault `fault`) ends: it is reclaimed.
-    Reclaim { node: u32, fault: u32 },
-    /// A one-second metrics sample.
-    Sample,
-    /// A timeline window closes.
-    Window,
-}
 
 /// Slot width: 2^20 ns, about a millisecond.
 const SLOT_BITS: u32 = 20;
 /// Slots in the wheel: a horizon of about 4 s; later events wait in a heap.
 const SLOTS: u64 = 1 << 12;
 
-/// A far-future event, ordered earliest first for [`BinaryHeap`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Far {
+/// A far-future event, ordered earliest first for [`BinaryHeap`] (by key only: keys are unique).
+#[derive(Debug, Clone, Copy)]
+struct Far<E> {
     key: u128,
-    ev: Event,
+    ev: E,
 }
 
-impl Ord for Far {
+impl<E> PartialEq for Far<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl<E> Eq for Far<E> {}
+
+impl<E> Ord for Far<E> {
     fn cmp(&self, other: &Self) -> Ordering {
         other.key.cmp(&self.key)
     }
 }
 
-impl PartialOrd for Far {
+impl<E> PartialOrd for Far<E> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
@@ -59,23 +39,23 @@ impl PartialOrd for Far {
 
 /// Timed events, earliest first, FIFO among equal times.
 ///
-/// A timing wheel of millisecond slots covers the next ~17 s, where almost every event of a
+/// A timing wheel of millisecond slots covers the next ~4 s, where almost every event of a
 /// run falls (completions, timeouts, phases); later events wait in a binary heap and move into
 /// the wheel as it turns. Each event's key is its time in the high 64 bits and its insertion
 /// sequence in the low ones, so the order is exact, not rounded to a slot. Push and pop are
 /// O(1) for the wheel: a binary heap's log-depth sifts with unpredictable branches were the
 /// simulator's largest cost.
 #[derive(Debug)]
-pub(crate) struct Agenda {
-    slots: Vec<Vec<(u128, Event)>>,
+pub struct Agenda<E> {
+    slots: Vec<Vec<(u128, E)>>,
     /// The slot number (t >> SLOT_BITS) being served; wheel entries are in [cur, cur + SLOTS).
     cur: u64,
     in_wheel: usize,
-    far: BinaryHeap<Far>,
+    far: BinaryHeap<Far<E>>,
     seq: u64,
 }
 
-impl Default for Agenda {
+impl<E: Copy> Default for Agenda<E> {
     fn default() -> Self {
         Agenda {
             slots: vec![Vec::new(); SLOTS as usize],
@@ -87,10 +67,10 @@ impl Default for Agenda {
     }
 }
 
-impl Agenda {
+impl<E: Copy> Agenda<E> {
     /// Schedules `ev` at `t` nanoseconds (not before the last event popped).
     #[inline]
-    pub(crate) fn push(&mut self, t: u64, ev: Event) {
+    pub fn push(&mut self, t: u64, ev: E) {
         self.seq += 1;
         let key = (t as u128) << 64 | self.seq as u128;
         let slot = (t >> SLOT_BITS).max(self.cur);
@@ -152,7 +132,7 @@ impl Agenda {
 
     /// The time of the next event, if any.
     #[inline]
-    pub(crate) fn peek_time(&mut self) -> Option<u64> {
+    pub fn peek_time(&mut self) -> Option<u64> {
         if !self.turn() {
             return None;
         }
@@ -162,7 +142,7 @@ impl Agenda {
 
     /// Removes and returns the next event and its time.
     #[inline]
-    pub(crate) fn pop(&mut self) -> Option<(u64, Event)> {
+    pub fn pop(&mut self) -> Option<(u64, E)> {
         if !self.turn() {
             return None;
         }
@@ -176,6 +156,15 @@ impl Agenda {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Event {
+        Sample,
+        Window,
+        PolicyTick,
+        ClusterScan,
+        NodeUp { node: u32 },
+    }
 
     #[test]
     fn earliest_first_and_fifo_among_ties() {

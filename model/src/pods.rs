@@ -1,7 +1,8 @@
-//! Pods and their lifecycle: Unbound (no room on a node) -> Starting (scheduling, image pull,
-//! container start) -> Loading (model load) -> Ready -> Draining (graceful termination) -> Gone.
-//! Scaling down removes the pods that have cost the least to make first, as a ReplicaSet does:
-//! unbound before starting before loading before ready, newest first within each.
+//! Pods and their lifecycle, in the phases `kubectl get pods` shows: Pending (no node with room)
+//! -> ContainerCreating (scheduled: image pull, container start) -> Running (not ready: the model
+//! loads) -> Ready -> Terminating (graceful termination) -> Gone. Scaling down removes the pods
+//! that have cost the least to make first, as a ReplicaSet does: pending before creating before
+//! running before ready, newest first within each.
 //!
 //! Pods belong to a group: those of a policy that places its replicas are pinned to one pool
 //! each (one ReplicaSet per pool); the others, and the warm pool, may go anywhere. Each group is
@@ -9,50 +10,51 @@
 //! interruption notice: the policy has already asked for their replacements, and they serve
 //! until the node is reclaimed.
 
-use super::Sim;
-use super::events::Event;
-use super::queue::Waiting;
-use autoscale;
+use crate::{Dropped, Host, Model, Request, Timer};
 
-/// Where a pod is in its life.
+/// Where a pod is in its life: the phases (and, for Ready, the Ready condition) `kubectl get
+/// pods` shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PodState {
-    /// Waiting for room on a node.
-    Unbound,
-    /// Bound; being scheduled, pulling its image, starting its container.
-    Starting,
-    /// Loading the model: running, not ready.
-    Loading,
-    /// Serving.
+pub enum PodPhase {
+    /// Pending, unschedulable: no node has room for it (the cluster autoscaler may add one).
+    Pending,
+    /// Scheduled to a node; pulling its image and starting its container.
+    ContainerCreating,
+    /// Running, not ready: loading the model until its readiness probe passes.
+    Running,
+    /// Running and ready: serving.
     Ready,
     /// Terminating: finishes what it serves, takes nothing new, killed at the grace period's end.
-    Draining,
-    /// Gone.
+    Terminating,
+    /// Deleted.
     Gone,
 }
 
 /// One concurrency slot of a pod.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Slot {
-    /// Intended send time of the request in it.
-    pub(crate) intended: u64,
-    pub(crate) class: u16,
-    /// Its service time, to send it again if the pod dies under it.
-    pub(crate) service_ns: u64,
+#[derive(Debug, Clone)]
+pub(crate) struct Slot<W> {
+    /// The request in service, if any.
+    pub(crate) req: Option<W>,
     /// Bumped at every use, so that events of an earlier use are recognised as stale.
     pub(crate) token: u32,
-    pub(crate) busy: bool,
-    /// The client is still waiting for the answer (it has not timed out).
-    pub(crate) waiting: bool,
+}
+
+impl<W> Default for Slot<W> {
+    fn default() -> Self {
+        Slot {
+            req: None,
+            token: 0,
+        }
+    }
 }
 
 /// A replica.
 #[derive(Debug, Clone)]
-pub(crate) struct Pod {
-    pub(crate) state: PodState,
+pub(crate) struct Pod<W> {
+    pub(crate) state: PodPhase,
     pub(crate) node: Option<u32>,
     pub(crate) in_flight: u32,
-    pub(crate) slots: Vec<Slot>,
+    pub(crate) slots: Vec<Slot<W>>,
     pub(crate) free: Vec<u32>,
     pub(crate) created: u64,
     /// The fault that evicted it, if one did.
@@ -63,25 +65,25 @@ pub(crate) struct Pod {
     pub(crate) speed: f64,
 }
 
-/// Pods per state.
+/// Pods per phase.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct PodCounts {
-    pub(crate) unbound: u32,
-    pub(crate) starting: u32,
-    pub(crate) loading: u32,
+    pub(crate) pending: u32,
+    pub(crate) creating: u32,
+    pub(crate) running: u32,
     pub(crate) ready: u32,
-    pub(crate) draining: u32,
+    pub(crate) terminating: u32,
 }
 
 impl PodCounts {
-    fn slot(&mut self, s: PodState) -> Option<&mut u32> {
+    fn slot(&mut self, s: PodPhase) -> Option<&mut u32> {
         match s {
-            PodState::Unbound => Some(&mut self.unbound),
-            PodState::Starting => Some(&mut self.starting),
-            PodState::Loading => Some(&mut self.loading),
-            PodState::Ready => Some(&mut self.ready),
-            PodState::Draining => Some(&mut self.draining),
-            PodState::Gone => None,
+            PodPhase::Pending => Some(&mut self.pending),
+            PodPhase::ContainerCreating => Some(&mut self.creating),
+            PodPhase::Running => Some(&mut self.running),
+            PodPhase::Ready => Some(&mut self.ready),
+            PodPhase::Terminating => Some(&mut self.terminating),
+            PodPhase::Gone => None,
         }
     }
 
@@ -89,19 +91,19 @@ impl PodCounts {
     pub(crate) fn for_policy(&self, warm: u32) -> autoscale::PodCounts {
         let ready = self.ready.saturating_sub(warm);
         let rest = warm.saturating_sub(self.ready);
-        let loading = self.loading.saturating_sub(rest);
-        let rest = rest.saturating_sub(self.loading);
+        let loading = self.running.saturating_sub(rest);
+        let rest = rest.saturating_sub(self.running);
         autoscale::PodCounts {
-            pending: (self.unbound + self.starting).saturating_sub(rest),
+            pending: (self.pending + self.creating).saturating_sub(rest),
             loading,
             ready,
-            draining: self.draining,
+            draining: self.terminating,
         }
     }
 }
 
-impl Sim<'_> {
-    fn set_state(&mut self, p: u32, to: PodState) {
+impl<W: Request> Model<W> {
+    fn set_state(&mut self, p: u32, to: PodPhase) {
         let from = self.pods[p as usize].state;
         if let Some(c) = self.counts.slot(from) {
             *c -= 1;
@@ -116,10 +118,10 @@ impl Sim<'_> {
         let id = self.pods.len() as u32;
         let c = self.concurrency;
         self.pods.push(Pod {
-            state: PodState::Gone,
+            state: PodPhase::Gone,
             node: None,
             in_flight: 0,
-            slots: vec![Slot::default(); c as usize],
+            slots: (0..c).map(|_| Slot::default()).collect(),
             free: (0..c).rev().collect(),
             created: self.now,
             fault: None,
@@ -132,38 +134,38 @@ impl Sim<'_> {
     }
 
     /// A pod that is ready at time zero (the policy's initial replicas and the warm pool).
-    pub(super) fn create_ready_pod(&mut self, group: Option<u16>) {
+    pub(super) fn create_ready_pod(&mut self, group: Option<u16>, host: &mut impl Host<W>) {
         let node = match self.cluster.as_mut() {
             Some(c) => match c.bind(group.map(usize::from)) {
                 Some(n) => Some(n),
                 None => {
                     // The pools cannot hold the initial replicas: start it like any other pod.
-                    return self.create_pod(group);
+                    return self.create_pod(group, host);
                 }
             },
             None => None,
         };
         let p = self.new_pod(group);
         self.place_on(p, node);
-        self.set_state(p, PodState::Ready);
-        self.became_ready(p);
+        self.set_state(p, PodPhase::Ready);
+        self.became_ready(p, host);
     }
 
     /// A new pod, which waits for room if there is none.
-    pub(super) fn create_pod(&mut self, group: Option<u16>) {
+    pub(super) fn create_pod(&mut self, group: Option<u16>, host: &mut impl Host<W>) {
         let p = self.new_pod(group);
-        self.set_state(p, PodState::Unbound);
+        self.set_state(p, PodPhase::Pending);
         if self.cluster.is_none() {
-            self.start_pod(p, None);
+            self.start_pod(p, None, host);
         } else {
             self.unbound.push_back(p);
-            self.bind_waiting();
+            self.bind_waiting(host);
         }
     }
 
     /// Binds waiting pods, oldest first, while nodes have room for them (a pod pinned to a
     /// full pool does not hold up the others).
-    pub(super) fn bind_waiting(&mut self) {
+    pub(super) fn bind_waiting(&mut self, host: &mut impl Host<W>) {
         let Some(pools) = self.cluster.as_ref().map(|c| c.pools.len()) else {
             return;
         };
@@ -173,7 +175,7 @@ impl Sim<'_> {
         let mut i = 0;
         while i < self.unbound.len() && !full[pools] {
             let p = self.unbound[i];
-            if self.pods[p as usize].state != PodState::Unbound {
+            if self.pods[p as usize].state != PodPhase::Pending {
                 self.unbound.remove(i);
                 continue;
             }
@@ -186,7 +188,7 @@ impl Sim<'_> {
             match self.cluster.as_mut().and_then(|c| c.bind(group)) {
                 Some(node) => {
                     self.unbound.remove(i);
-                    self.start_pod(p, Some(node));
+                    self.start_pod(p, Some(node), host);
                 }
                 None => {
                     full[slot] = true;
@@ -209,72 +211,71 @@ impl Sim<'_> {
         self.allocated.add(self.now, 1);
     }
 
-    fn start_pod(&mut self, p: u32, node: Option<u32>) {
+    fn start_pod(&mut self, p: u32, node: Option<u32>, host: &mut impl Host<W>) {
         self.place_on(p, node);
-        self.set_state(p, PodState::Starting);
+        self.set_state(p, PodPhase::ContainerCreating);
         let d = self.phases.schedule.sample_secs(&mut self.rng)
             + self.phases.start.sample_secs(&mut self.rng);
-        self.agenda
-            .push(self.now + secs_to_ns(d), Event::PodPhase { pod: p });
+        host.schedule(self.now + secs_to_ns(d), Timer::PodPhase { pod: p });
     }
 
     /// `p` finished its current phase.
-    pub(super) fn phase_done(&mut self, p: u32) {
+    pub(super) fn phase_done(&mut self, p: u32, host: &mut impl Host<W>) {
         match self.pods[p as usize].state {
-            PodState::Starting => {
-                self.set_state(p, PodState::Loading);
+            PodPhase::ContainerCreating => {
+                self.set_state(p, PodPhase::Running);
                 let d = self.phases.load.sample_secs(&mut self.rng);
-                self.agenda
-                    .push(self.now + secs_to_ns(d), Event::PodPhase { pod: p });
+                host.schedule(self.now + secs_to_ns(d), Timer::PodPhase { pod: p });
             }
-            PodState::Loading => {
-                self.set_state(p, PodState::Ready);
+            PodPhase::Running => {
+                self.set_state(p, PodPhase::Ready);
                 self.cold_starts += 1;
                 if let Some(t0) = self.first_transient {
                     if self.scale_up_reaction.is_none() && self.pods[p as usize].created >= t0 {
                         self.scale_up_reaction = Some(self.now - t0);
                     }
                 }
-                self.became_ready(p);
+                self.became_ready(p, host);
             }
             // Deleted while in the phase: the event is stale.
             _ => {}
         }
     }
 
-    fn became_ready(&mut self, p: u32) {
+    fn became_ready(&mut self, p: u32, host: &mut impl Host<W>) {
         self.max_ready = self.max_ready.max(self.counts.ready);
         self.router.insert(p, self.pods[p as usize].in_flight);
-        self.serve_queue(p);
+        self.serve_queue(p, host);
     }
 
     /// Deletes a pod: at once when it serves nothing, else it drains.
-    pub(super) fn delete_pod(&mut self, p: u32) {
+    pub(super) fn delete_pod(&mut self, p: u32, host: &mut impl Host<W>) {
         if let Some(i) = self.live.iter().rposition(|&x| x == p) {
             self.live.remove(i);
         }
         match self.pods[p as usize].state {
-            PodState::Ready => {
+            PodPhase::Ready => {
                 self.router.remove(p);
-                self.set_state(p, PodState::Draining);
+                self.set_state(p, PodPhase::Terminating);
                 if self.pods[p as usize].in_flight == 0 {
-                    self.gone(p);
+                    self.gone(p, host);
                 } else {
-                    self.agenda
-                        .push(self.now + self.phases.grace_ns, Event::GraceEnd { pod: p });
+                    host.schedule(self.now + self.phases.grace_ns, Timer::GraceEnd { pod: p });
                 }
             }
-            PodState::Unbound | PodState::Starting | PodState::Loading => self.gone(p),
-            PodState::Draining | PodState::Gone => {}
+            PodPhase::Pending | PodPhase::ContainerCreating | PodPhase::Running => {
+                self.gone(p, host)
+            }
+            PodPhase::Terminating | PodPhase::Gone => {}
         }
     }
 
     /// The grace period of a draining pod ended: whatever it still serves fails.
-    pub(super) fn grace_end(&mut self, p: u32) {
-        if self.pods[p as usize].state != PodState::Draining {
+    pub(super) fn grace_end(&mut self, p: u32, host: &mut impl Host<W>) {
+        if self.pods[p as usize].state != PodPhase::Terminating {
             return;
         }
-        let (failed, retried) = self.kill_pod(p);
+        let (failed, retried) = self.kill_pod(p, host);
         if let Some(f) = self.pods[p as usize].fault {
             let record = &mut self.fault_events[f as usize];
             record.requests_failed += failed;
@@ -284,8 +285,8 @@ impl Sim<'_> {
 
     /// Kills a pod now: the requests it serves whose clients still wait fail, or are sent again
     /// when the setup retries them; the pod is gone. Returns (failed, retried).
-    pub(super) fn kill_pod(&mut self, p: u32) -> (u64, u64) {
-        if self.pods[p as usize].state == PodState::Gone {
+    pub(super) fn kill_pod(&mut self, p: u32, host: &mut impl Host<W>) -> (u64, u64) {
+        if self.pods[p as usize].state == PodPhase::Gone {
             return (0, 0);
         }
         if let Some(i) = self.live.iter().rposition(|&x| x == p) {
@@ -294,82 +295,81 @@ impl Sim<'_> {
         self.router.remove(p);
         let pod = &mut self.pods[p as usize];
         let mut killed = Vec::new();
-        for s in pod.slots.iter_mut().filter(|s| s.busy) {
-            s.busy = false;
-            if s.waiting {
-                s.waiting = false;
-                killed.push(Waiting {
-                    intended: s.intended,
-                    service_ns: s.service_ns,
-                    class: s.class,
-                });
+        for s in pod.slots.iter_mut() {
+            if let Some(w) = s.req.take() {
+                if w.wanted() {
+                    killed.push(w);
+                }
             }
         }
         let n = pod.in_flight as u64;
         pod.in_flight = 0;
         self.in_flight.sub(self.now, n);
-        self.gone(p);
+        self.gone(p, host);
         let count = killed.len() as u64;
-        if self.setup.retry_killed {
+        if self.settings.retry_killed {
             // Sent again with their intended time: the client sees one slower request.
             for w in killed {
-                self.route(w);
+                self.route(w, host);
             }
             (0, count)
         } else {
-            for w in &killed {
-                self.rec.failed(w.class);
+            for w in killed {
+                host.drop_request(self.now, w, Dropped::Killed);
             }
             (count, 0)
         }
     }
 
     /// The pod is gone: its room on the node is free.
-    pub(super) fn gone(&mut self, p: u32) {
+    pub(super) fn gone(&mut self, p: u32, host: &mut impl Host<W>) {
         let was = self.pods[p as usize].state;
-        self.set_state(p, PodState::Gone);
+        self.set_state(p, PodPhase::Gone);
         self.replicas.sub(self.now, 1);
         let pod = &mut self.pods[p as usize];
         pod.slots = Vec::new();
         pod.free = Vec::new();
-        if was != PodState::Unbound {
+        if was != PodPhase::Pending {
             self.allocated.sub(self.now, 1);
         }
         if let (Some(node), Some(c)) = (pod.node.take(), self.cluster.as_mut()) {
             c.release(self.now, node);
-            self.bind_waiting();
+            self.bind_waiting(host);
         }
     }
 
     /// Creates or deletes pods so that the policy's replicas (per pool, when it places them)
     /// plus the warm pool exist.
-    pub(super) fn reconcile(&mut self) {
+    pub(super) fn reconcile(&mut self, host: &mut impl Host<W>) {
         match self.placement.take() {
-            None => self.reconcile_group(None, self.desired + self.setup.warm_pool),
+            None => {
+                let want = self.desired + self.settings.warm_pool;
+                self.reconcile_group(None, want, host);
+            }
             Some(per_pool) => {
                 for (i, &want) in per_pool.iter().enumerate() {
-                    self.reconcile_group(Some(i as u16), want);
+                    self.reconcile_group(Some(i as u16), want, host);
                 }
-                self.reconcile_group(None, self.setup.warm_pool);
+                self.reconcile_group(None, self.settings.warm_pool, host);
                 self.placement = Some(per_pool);
             }
         }
     }
 
-    fn reconcile_group(&mut self, group: Option<u16>, want: u32) {
+    fn reconcile_group(&mut self, group: Option<u16>, want: u32, host: &mut impl Host<W>) {
         let have = self
             .live
             .iter()
             .filter(|&&p| self.counts_in(p, group))
             .count() as u32;
         for _ in have..want {
-            self.create_pod(group);
+            self.create_pod(group, host);
         }
         for _ in want..have {
             let Some(victim) = self.victim(group) else {
                 break;
             };
-            self.delete_pod(victim);
+            self.delete_pod(victim, host);
         }
     }
 
@@ -396,9 +396,9 @@ impl Sim<'_> {
         let rank = |p: u32| {
             let pod = &self.pods[p as usize];
             match pod.state {
-                PodState::Unbound => (0, 0),
-                PodState::Starting => (1, 0),
-                PodState::Loading => (2, 0),
+                PodPhase::Pending => (0, 0),
+                PodPhase::ContainerCreating => (1, 0),
+                PodPhase::Running => (2, 0),
                 _ => {
                     let packed = match (group, pod.node, self.cluster.as_ref()) {
                         (Some(_), Some(n), Some(c)) => c.pods_on(n),
@@ -425,7 +425,7 @@ impl Sim<'_> {
 
 /// Seconds to whole nanoseconds (negative and NaN become 0).
 #[inline]
-pub(crate) fn secs_to_ns(s: f64) -> u64 {
+pub fn secs_to_ns(s: f64) -> u64 {
     // Adding a half and truncating rounds as well as round() for positive values, at a fraction
     // of its cost: this runs for every request.
     if s > 0.0 { (s * 1e9 + 0.5) as u64 } else { 0 }

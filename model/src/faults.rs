@@ -1,4 +1,5 @@
-//! Faults in the simulated cluster, from the scenario's fault plan (the `chaos` crate):
+//! Faults, from the scenario's fault plan (the `chaos` crate) at their times, or injected now
+//! ([`Model::inject`], the testbed's admin API):
 //! - a spot interruption cordons the chosen nodes at the notice; their pods serve until the
 //!   reclaim, then die with what they serve, and the ReplicaSet replaces them (cold);
 //! - a pod eviction terminates pods gracefully (draining, killed at the grace period's end) and
@@ -9,17 +10,37 @@
 //! Nodes and pods are chosen by the run's seeded random stream. Every fault is recorded with
 //! what it cost: pods lost, requests failed, evictions blocked.
 
-use chaos::Fault;
+use chaos::{Fault, FaultPlan};
+use harness::report::FaultEvent;
 use rand::RngExt;
 
-use super::Sim;
-use super::events::Event;
-use super::pods::PodState;
-use harness::report::FaultEvent;
+use crate::pods::PodPhase;
+use crate::{Host, Model, Request, Timer};
 
-impl Sim<'_> {
-    /// Puts every fault of the plan on the agenda.
-    pub(super) fn schedule_faults(&mut self) {
+/// Why a fault could not be injected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FaultError {
+    /// The fault names a pool the setup does not use.
+    #[error("pool {pool:?} is not one of this setup's pools ({known:?})")]
+    UnknownPool {
+        /// The pool named.
+        pool: String,
+        /// The pools there are.
+        known: Vec<String>,
+    },
+    /// A spot interruption named an on-demand pool.
+    #[error("pool {0:?} is on-demand; only spot capacity is interrupted")]
+    NotSpot(String),
+    /// A node fault under replica billing, where there are no nodes.
+    #[error("this setup bills per replica and has no nodes to {0}")]
+    NoNodes(&'static str),
+}
+
+impl<W: Request> Model<W> {
+    /// Sets a timer for every fault of the plan, each recorded (in the plan's order) before
+    /// any other fault.
+    pub fn plan_faults(&mut self, faults: &FaultPlan, host: &mut impl Host<W>) {
+        self.faults = faults.clone();
         for (i, f) in self.faults.faults.iter().enumerate() {
             self.fault_events.push(FaultEvent {
                 t_s: f.at().as_secs_f64(),
@@ -30,13 +51,25 @@ impl Sim<'_> {
                 blocked: 0,
                 retried: 0,
             });
-            self.agenda
-                .push(f.at().as_nanos(), Event::Fault { index: i as u32 });
+            host.schedule(f.at().as_nanos(), Timer::Fault { index: i as u32 });
+        }
+    }
+
+    /// Draws when each node that exists will be interrupted, for the pools with a random
+    /// interruption rate (the nodes up at the start; later nodes draw when they come up).
+    pub fn arm_interruptions(&mut self, host: &mut impl Host<W>) {
+        let nodes = self
+            .cluster
+            .as_ref()
+            .map(|c| c.all_nodes())
+            .unwrap_or_default();
+        for (node, _) in nodes {
+            self.arm_interruption(node, host);
         }
     }
 
     /// Draws when a spot node that just came up will be interrupted, if its pool has a rate.
-    pub(super) fn arm_interruption(&mut self, node: u32) {
+    pub(super) fn arm_interruption(&mut self, node: u32, host: &mut impl Host<W>) {
         let Some(c) = self.cluster.as_ref() else {
             return;
         };
@@ -50,12 +83,12 @@ impl Sim<'_> {
         let e: f64 = rand_distr::Distribution::sample(&rand_distr::Exp1, &mut self.rng);
         let at = self.now.saturating_add(super::pods::secs_to_ns(e / rate));
         if at < self.end {
-            self.agenda.push(at, Event::Interrupt { node });
+            host.schedule(at, Timer::Interrupt { node });
         }
     }
 
     /// A random spot interruption: the node gets its pool's notice, then is reclaimed.
-    pub(super) fn random_interruption(&mut self, node: u32) {
+    pub(super) fn random_interruption(&mut self, node: u32, host: &mut impl Host<W>) {
         let Some(c) = self.cluster.as_mut() else {
             return;
         };
@@ -75,9 +108,8 @@ impl Sim<'_> {
             retried: 0,
         });
         let at = workloads::Duration::from_nanos(self.now);
-        self.window_faults.push(format!("spot-interruption@{at}"));
-        self.agenda
-            .push(self.now + notice, Event::Reclaim { node, fault: index });
+        self.markers.push(format!("spot-interruption@{at}"));
+        host.schedule(self.now + notice, Timer::Reclaim { node, fault: index });
     }
 
     /// Picks `k` of `items` with the run's random stream (a partial Fisher-Yates shuffle).
@@ -91,14 +123,72 @@ impl Sim<'_> {
         items
     }
 
-    /// A fault of the plan strikes now.
-    pub(super) fn fault(&mut self, index: u32) {
+    /// Fault `index` of the plan strikes now; a fault on a pool this setup does not use does
+    /// nothing.
+    pub(super) fn planned_fault(&mut self, index: u32, host: &mut impl Host<W>) {
         let Some(fault) = self.faults.faults.get(index as usize).cloned() else {
             return;
         };
-        self.window_faults
+        self.markers
             .push(format!("{}@{}", fault.kind(), fault.at()));
+        self.strike(&fault, index, host);
+    }
+
+    /// Injects a fault now (its `at` is ignored): it is checked against this setup (its pools
+    /// exist, a spot interruption hits a spot pool), recorded, and strikes. Returns its record
+    /// so far; the counts grow as its effects play out ([`Model::fault_events`]).
+    pub fn inject(
+        &mut self,
+        now: u64,
+        fault: &Fault,
+        host: &mut impl Host<W>,
+    ) -> Result<FaultEvent, FaultError> {
+        self.now = now;
         match fault {
+            Fault::SpotInterruption { pool, .. } => {
+                let p = self.pool_named(pool, "interrupt")?;
+                let spot = self
+                    .cluster
+                    .as_ref()
+                    .is_some_and(|c| c.pools[p].capacity_type == "spot");
+                if !spot {
+                    return Err(FaultError::NotSpot(pool.clone()));
+                }
+            }
+            Fault::PoolOutage { pool, .. } => {
+                self.pool_named(pool, "lose")?;
+            }
+            Fault::PodEviction { .. } => {}
+        }
+        let index = self.fault_events.len();
+        self.fault_events.push(FaultEvent {
+            t_s: now as f64 / 1e9,
+            kind: fault.kind().to_string(),
+            target: fault.target(),
+            pods_lost: 0,
+            requests_failed: 0,
+            blocked: 0,
+            retried: 0,
+        });
+        let at = workloads::Duration::from_nanos(now);
+        self.markers.push(format!("{}@{at}", fault.kind()));
+        self.strike(fault, index as u32, host);
+        tracing::info!(kind = fault.kind(), target = %fault.target(), "fault injected");
+        Ok(self.fault_events[index].clone())
+    }
+
+    /// The pool named `name`, or why a fault cannot `what` it.
+    fn pool_named(&self, name: &str, what: &'static str) -> Result<usize, FaultError> {
+        let c = self.cluster.as_ref().ok_or(FaultError::NoNodes(what))?;
+        c.pool_index(name).ok_or_else(|| FaultError::UnknownPool {
+            pool: name.to_string(),
+            known: c.pools.iter().map(|p| p.name.clone()).collect(),
+        })
+    }
+
+    /// What every fault does, charged to fault record `index`.
+    fn strike(&mut self, fault: &Fault, index: u32, host: &mut impl Host<W>) {
+        match fault.clone() {
             Fault::SpotInterruption {
                 pool,
                 nodes,
@@ -114,9 +204,9 @@ impl Sim<'_> {
                     if let Some(c) = self.cluster.as_mut() {
                         c.cordon(self.now, node);
                     }
-                    self.agenda.push(
+                    host.schedule(
                         self.now + notice.as_nanos(),
-                        Event::Reclaim { node, fault: index },
+                        Timer::Reclaim { node, fault: index },
                     );
                 }
             }
@@ -129,7 +219,7 @@ impl Sim<'_> {
                     .live
                     .iter()
                     .copied()
-                    .filter(|&p| self.pods[p as usize].state == PodState::Ready)
+                    .filter(|&p| self.pods[p as usize].state == PodPhase::Ready)
                     .collect();
                 let wanted = pods.of(ready.len() as u32);
                 let allowed = match max_unavailable {
@@ -148,9 +238,9 @@ impl Sim<'_> {
                 record.blocked += wanted - allowed;
                 for p in chosen {
                     self.pods[p as usize].fault = Some(index);
-                    self.delete_pod(p);
+                    self.delete_pod(p, host);
                 }
-                self.reconcile();
+                self.reconcile(host);
             }
             Fault::PoolOutage { pool, length, .. } => {
                 let Some((p, nodes)) = self.pool_nodes(&pool, true) else {
@@ -160,7 +250,7 @@ impl Sim<'_> {
                     c.pools[p].out_until = self.now + length.as_nanos();
                 }
                 for node in nodes {
-                    self.lose_node(node, index);
+                    self.lose_node(node, index, host);
                 }
             }
         }
@@ -175,7 +265,7 @@ impl Sim<'_> {
 
     /// A node is taken away now: its pods die with what they serve, it stops being paid for,
     /// and the ReplicaSet replaces the pods.
-    pub(super) fn lose_node(&mut self, node: u32, fault: u32) {
+    pub(super) fn lose_node(&mut self, node: u32, fault: u32, host: &mut impl Host<W>) {
         if let Some(c) = self.cluster.as_mut() {
             c.cordon(self.now, node);
         }
@@ -183,7 +273,7 @@ impl Sim<'_> {
             .pods
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.node == Some(node) && p.state != PodState::Gone)
+            .filter(|(_, p)| p.node == Some(node) && p.state != PodPhase::Gone)
             .map(|(i, _)| i as u32)
             .collect();
         // Out of the router first, so that a retried request does not land on a pod about to die.
@@ -192,7 +282,7 @@ impl Sim<'_> {
         }
         let (mut failed, mut retried) = (0, 0);
         for &p in &victims {
-            let (f, r) = self.kill_pod(p);
+            let (f, r) = self.kill_pod(p, host);
             failed += f;
             retried += r;
         }
@@ -203,6 +293,6 @@ impl Sim<'_> {
         record.pods_lost += victims.len() as u32;
         record.requests_failed += failed;
         record.retried += retried;
-        self.reconcile();
+        self.reconcile(host);
     }
 }
