@@ -68,6 +68,8 @@ pub struct ServiceState {
     pub nodes: BTreeMap<String, u32>,
     /// GPUs held by pods bound to nodes (or existing, under replica billing).
     pub gpus_allocated: u32,
+    /// Share (0-1) of the slots of the pods holding capacity that are busy now.
+    pub utilization: f64,
     /// Requests in service x time so far, in slot-seconds.
     pub busy_slot_seconds: f64,
     /// Pods holding capacity x time so far, in pod-seconds.
@@ -376,6 +378,13 @@ impl<W: Request> Model<W> {
             in_flight: self.in_flight.get() as u32,
             nodes: self.nodes_by_pool(),
             gpus_allocated: self.allocated.get() as u32 * self.settings.gpus,
+            utilization: match self.allocated.get() {
+                0 => 0.0,
+                pods => {
+                    let slots = pods as f64 * f64::from(self.concurrency);
+                    (self.in_flight.get() as f64 / slots).clamp(0.0, 1.0)
+                }
+            },
             busy_slot_seconds: self.in_flight.integral(now) as f64 / 1e9,
             allocated_pod_seconds: self.allocated.integral(now) as f64 / 1e9,
             bill: self.bill(now),

@@ -143,8 +143,9 @@ pub trait Host<W> {
     /// Calls [`Model::timer`] with `timer` at `at` ns (never before now).
     fn schedule(&mut self, at: u64, timer: Timer);
     /// `w` starts service in `slot` now and takes `service_ns` (the pod's speed applied): the
-    /// host calls [`Model::finish`] with `slot` when that has passed. `w` stays in the slot.
-    fn serve(&mut self, now: u64, slot: SlotId, w: &W, service_ns: u64);
+    /// host calls [`Model::finish`] with `slot` when that has passed. `w` stays in the slot
+    /// (the host may note on it when it started).
+    fn serve(&mut self, now: u64, slot: SlotId, w: &mut W, service_ns: u64);
     /// `w` leaves without being served, for the reason given.
     fn drop_request(&mut self, now: u64, w: W, why: Dropped);
     /// The 95th and 99th percentile latency (ms) its metrics saw since the last call, for a

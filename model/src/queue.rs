@@ -49,10 +49,11 @@ impl<W: Request> WaitQueue<W> {
 
     #[inline]
     fn level(&self, class: u16) -> usize {
+        // A class the plan does not know waits behind every known one.
         self.level_of_class
             .get(class as usize)
             .copied()
-            .unwrap_or(0)
+            .unwrap_or(self.levels.len() - 1)
     }
 
     /// Requests waiting.

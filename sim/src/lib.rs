@@ -165,7 +165,7 @@ impl model::Host<Req> for Clients {
     }
 
     #[inline(always)]
-    fn serve(&mut self, now: u64, slot: SlotId, w: &Req, service_ns: u64) {
+    fn serve(&mut self, now: u64, slot: SlotId, w: &mut Req, service_ns: u64) {
         let done = now + service_ns;
         let deadline = w.intended + self.timeout_ns;
         self.agenda.push(done, Event::Done(slot));

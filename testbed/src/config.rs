@@ -25,6 +25,9 @@ pub struct TestbedConfig {
     pub time_scale: f64,
     /// The seed of every random draw; the scenario's by default.
     pub seed: u64,
+    /// Faults that strike at their times (none by default; the testbed driver gives the
+    /// scenario's). Faults can also be injected at any time through the admin API.
+    pub faults: chaos::FaultPlan,
 }
 
 impl TestbedConfig {
@@ -35,6 +38,7 @@ impl TestbedConfig {
             setup: setup.clone(),
             time_scale,
             seed: plan.seed,
+            faults: chaos::FaultPlan::default(),
         }
     }
 
@@ -132,6 +136,7 @@ impl TestbedConfig {
             setup,
             time_scale: 1.0,
             seed: 1,
+            faults: chaos::FaultPlan::default(),
         }
     }
 

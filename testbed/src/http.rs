@@ -17,10 +17,12 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 
+use crate::bed::Reply;
 use crate::metrics;
-use crate::shared::{Admit, Shared};
+use crate::shared::Shared;
+use crate::{FaultError, FaultEvent};
+use model::Dropped;
 
 /// The largest request body read.
 const MAX_BODY: usize = 1 << 20;
@@ -92,10 +94,7 @@ async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Infa
             r
         }
         (&Method::POST, "/admin/faults") => inject(req, &shared).await,
-        (&Method::GET, "/admin/faults") => {
-            let faults = shared.lock().faults.clone();
-            reply(StatusCode::OK, json!(faults))
-        }
+        (&Method::GET, "/admin/faults") => reply(StatusCode::OK, json!(snapshot(&shared).faults)),
         (&Method::GET, "/admin/snapshot") => reply(StatusCode::OK, json!(snapshot(&shared))),
         (&Method::GET, "/healthz") => reply(StatusCode::OK, json!({"status": "ok"})),
         (_, "/predict") => not_allowed("POST"),
@@ -107,64 +106,60 @@ async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Infa
 }
 
 fn snapshot(shared: &Shared) -> crate::Snapshot {
-    let now = shared.clock.now();
-    shared.lock().snapshot(now)
+    shared.now().snapshot()
 }
 
-/// Serves one inference request.
+/// Serves one inference request: it waits for a slot, holds it for its service time (the end
+/// of service is an event of the model's, so a client that hangs up does not free the slot
+/// early), and is answered with what happened.
 async fn predict(req: Request<Incoming>, shared: &Shared) -> Resp {
-    let arrived_real = Instant::now();
-    let arrived = shared.clock.now();
     let body = match read_body(req).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    // Any body is accepted; a JSON object may name its class (its own service time, if the
-    // scenario gives one, and echoed back).
+    // Any body is accepted; a JSON object may name its class (its own service time and
+    // priority, if the scenario gives them, and echoed back).
     let class = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v.get("class")?.as_str().map(str::to_string));
-    let admitted = shared.lock().admit(shared.clock.now(), class.clone());
-    let slot = match admitted {
-        Admit::Serve(slot) => slot,
-        Admit::Wait(rx) => match rx.await {
-            Ok(slot) => slot,
-            Err(_) => {
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "shed from the full queue for a higher-priority request, or the testbed is stopping",
-                );
-            }
-        },
-        Admit::Full => return error(StatusCode::SERVICE_UNAVAILABLE, "queue full"),
-        Admit::Closed => return error(StatusCode::SERVICE_UNAVAILABLE, "the testbed is stopping"),
-    };
-    let queued = arrived_real.elapsed();
-    let replica = slot.replica;
-    let mut killed = slot.killed.clone();
-    let service = shared.clock.real(slot.service_s);
-    let started = Instant::now();
-    let served = tokio::select! {
-        _ = tokio::time::sleep(service) => true,
-        _ = killed.wait_for(|k| *k) => false,
-    };
-    if served && slot.complete(shared.clock.now() - arrived) {
-        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
-        reply(
+    let answer = shared.now().admit(class.as_deref());
+    let ms = |ns: u64| shared.clock.real(ns).as_secs_f64() * 1000.0;
+    match answer.await {
+        Ok(Reply::Served {
+            pod,
+            queued_ns,
+            service_ns,
+        }) => reply(
             StatusCode::OK,
             json!({
-                "replica": replica,
-                "queued_ms": ms(queued),
-                "service_ms": ms(started.elapsed()),
+                "replica": pod,
+                "queued_ms": ms(queued_ns),
+                "service_ms": ms(service_ns),
                 "class": class,
             }),
-        )
-    } else {
-        error(
+        ),
+        Ok(Reply::Dropped(Dropped::Rejected)) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, "queue full")
+        }
+        Ok(Reply::Dropped(Dropped::Shed)) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shed from the full queue for a higher-priority request",
+        ),
+        Ok(Reply::Dropped(Dropped::Expired)) => error(
+            StatusCode::GATEWAY_TIMEOUT,
+            "waited in the queue past the client timeout",
+        ),
+        Ok(Reply::Dropped(Dropped::Killed)) => error(
             StatusCode::BAD_GATEWAY,
-            format!("replica {replica} was killed while serving the request"),
-        )
+            "the replica was killed while serving the request",
+        ),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the testbed is stopping"),
     }
+}
+
+/// Injects `fault` now.
+pub(crate) fn inject_now(shared: &Shared, fault: &chaos::Fault) -> Result<FaultEvent, FaultError> {
+    shared.now().inject(fault)
 }
 
 /// Injects one fault given as JSON.
@@ -177,9 +172,7 @@ async fn inject(req: Request<Incoming>, shared: &Shared) -> Resp {
         Ok(f) => f,
         Err(msg) => return error(StatusCode::BAD_REQUEST, msg),
     };
-    let now = shared.clock.now();
-    let result = shared.lock().inject(&fault, now);
-    match result {
+    match inject_now(shared, &fault) {
         Ok(record) => reply(StatusCode::OK, json!(record)),
         Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
     }

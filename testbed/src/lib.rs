@@ -18,16 +18,10 @@
 //!   answers its [`FaultEvent`] record; `GET /admin/faults` lists the records so far (their
 //!   counts grow as a fault plays out); `GET /admin/snapshot`: the [`Snapshot`] as JSON.
 
-mod cluster;
+mod bed;
 mod config;
-mod control;
-mod faults;
 mod http;
 pub mod metrics;
-mod model;
-#[cfg(test)]
-mod model_tests;
-mod router;
 mod shared;
 
 use std::collections::BTreeMap;
@@ -41,9 +35,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::TestbedConfig;
-pub use faults::FaultError;
+pub use model::FaultError;
 
-use model::{Model, Phase};
+use bed::Bed;
 use shared::{Clock, Shared};
 
 /// How long [`Testbed::shutdown`] lets open requests finish before it cuts them off.
@@ -92,60 +86,97 @@ pub struct Snapshot {
     pub nodes: BTreeMap<String, u32>,
     /// GPUs held by pods bound to nodes (or existing, under replica billing).
     pub gpus_allocated: u32,
-    /// Share (0-1) of the allocated pods' slots that are busy.
+    /// Share (0-1) of the allocated pods' slots that are busy now.
     pub gpu_utilization: f64,
+    /// Requests in service x time so far, in slot-seconds (a counter: its rate over a window
+    /// divided by the concurrency, over that of `allocated_pod_seconds`, is the window's GPU
+    /// utilisation).
+    pub busy_slot_seconds: f64,
+    /// Pods holding capacity x time so far, in pod-seconds (a counter).
+    pub allocated_pod_seconds: f64,
     /// Cost so far, in USD.
     pub cost_usd: f64,
+    /// Cost so far per pool (`replicas` under replica billing), with node-seconds,
+    /// GPU-seconds and the most nodes at once.
+    pub pools: BTreeMap<String, PoolBill>,
     /// Requests served.
     pub requests_ok: u64,
-    /// Requests refused because the queue was full.
+    /// Requests refused because the queue was full (or shed from it).
     pub requests_rejected: u64,
     /// Requests that failed because their replica was killed.
     pub requests_killed: u64,
+    /// Requests dropped from the queue because their client left or waited past the timeout.
+    pub requests_expired: u64,
     /// Replicas that loaded the model during the run (cold starts).
-    pub cold_starts: u64,
+    pub cold_starts: u32,
+    /// Seconds from the scenario's first spike or burst to the first replica created after it
+    /// becoming ready, once one has.
+    pub scale_up_reaction_s: Option<f64>,
     /// Share (0-1) of the pod capacity paid so far that served no request.
     pub idle_fraction: f64,
-    /// The faults injected so far, with their effects.
+    /// The faults so far (the plan's, random spot interruptions, injected ones), with their
+    /// effects.
     pub faults: Vec<FaultEvent>,
 }
 
-impl Model {
-    fn snapshot(&self, now: f64) -> Snapshot {
-        let c = self.pod_counts();
-        let allocated = self
-            .replicas
-            .values()
-            .filter(|r| r.phase != Phase::Pending)
-            .count() as u32;
-        let busy = self.in_flight.value.max(0.0) / f64::from(self.p.concurrency);
+/// One pool's bill so far.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PoolBill {
+    /// `spot` or `on-demand`.
+    pub capacity_type: String,
+    /// Node-seconds (replica-seconds under replica billing) paid for.
+    pub unit_seconds: f64,
+    /// Cost.
+    pub usd: f64,
+    /// GPU-seconds paid for.
+    pub gpu_seconds: f64,
+    /// Most nodes (replicas) at once.
+    pub max_units: u32,
+}
+
+impl Bed {
+    fn snapshot(&self) -> Snapshot {
+        let now = self.now();
+        let s = self.model.state(now);
+        let c = self.side.counts;
         Snapshot {
-            scenario_seconds: now,
-            replicas_desired: self.desired + self.p.warm,
-            replicas_ready: c.ready,
-            pods_pending: c.pending,
-            pods_loading: c.loading,
-            pods_draining: c.draining,
-            queue_depth: self.queue_len() as u32,
-            in_flight: self.in_flight.value.max(0.0).round() as u32,
-            nodes: self
-                .cluster
-                .as_ref()
-                .map(|c| c.nodes_by_pool())
-                .unwrap_or_default(),
-            gpus_allocated: allocated * self.p.gpus,
-            gpu_utilization: if allocated == 0 {
-                0.0
-            } else {
-                (busy / f64::from(allocated)).clamp(0.0, 1.0)
-            },
-            cost_usd: self.cost(now),
-            requests_ok: self.stats.ok,
-            requests_rejected: self.stats.rejected,
-            requests_killed: self.stats.killed,
-            cold_starts: self.stats.cold_starts,
-            idle_fraction: self.idle_fraction(now),
-            faults: self.faults.clone(),
+            scenario_seconds: now as f64 / 1e9,
+            replicas_desired: s.replicas_desired,
+            replicas_ready: s.ready,
+            pods_pending: s.pending + s.creating,
+            pods_loading: s.running,
+            pods_draining: s.terminating,
+            queue_depth: s.queue_depth,
+            in_flight: s.in_flight,
+            nodes: s.nodes,
+            gpus_allocated: s.gpus_allocated,
+            gpu_utilization: s.utilization,
+            busy_slot_seconds: s.busy_slot_seconds,
+            allocated_pod_seconds: s.allocated_pod_seconds,
+            cost_usd: s.bill.usd(),
+            idle_fraction: s.bill.idle_fraction(),
+            pools: s
+                .bill
+                .pools
+                .into_iter()
+                .map(|(name, p)| {
+                    let bill = PoolBill {
+                        capacity_type: p.capacity_type,
+                        unit_seconds: p.unit_seconds,
+                        usd: p.usd,
+                        gpu_seconds: p.gpu_seconds,
+                        max_units: p.max_units,
+                    };
+                    (name, bill)
+                })
+                .collect(),
+            requests_ok: c.ok,
+            requests_rejected: c.rejected,
+            requests_killed: c.killed,
+            requests_expired: c.expired,
+            cold_starts: s.cold_starts,
+            scale_up_reaction_s: s.scale_up_reaction_s,
+            faults: s.faults,
         }
     }
 }
@@ -179,14 +210,10 @@ pub async fn start(config: TestbedConfig, listen: SocketAddr) -> Result<Testbed,
             source,
         })?;
     let addr = listener.local_addr().map_err(TestbedError::LocalAddr)?;
-    let clock = Clock::new(config.time_scale);
-    let shared = Shared::new(clock, |weak| Model::new(&config, weak));
+    let bed = Bed::new(&config);
+    let shared = Arc::new(Shared::new(bed, Clock::new(config.time_scale)));
     let (stop, stop_rx) = watch::channel(false);
-    let control = tokio::spawn(control_loop(
-        shared.clone(),
-        stop_rx.clone(),
-        config.time_scale,
-    ));
+    let control = tokio::spawn(clock_task(shared.clone(), stop_rx.clone()));
     let server = tokio::spawn(http::serve(listener, shared.clone(), stop_rx));
     tracing::info!(%addr, "testbed listening");
     Ok(Testbed {
@@ -198,20 +225,22 @@ pub async fn start(config: TestbedConfig, listen: SocketAddr) -> Result<Testbed,
     })
 }
 
-/// Advances the model a few times per scenario second (at most every 50 ms, at least every
-/// 2 ms of real time) until told to stop.
-async fn control_loop(shared: Arc<Shared>, stop: watch::Receiver<bool>, scale: f64) {
-    let tick = std::time::Duration::from_secs_f64((0.25 / scale).clamp(0.002, 0.05));
-    let mut every = tokio::time::interval(tick);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// Steps the model when its next event is due, until told to stop: sleeps until the next
+/// event's real instant, or until a handler sets an earlier one.
+async fn clock_task(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
     let stopping = http::stopped(stop);
     tokio::pin!(stopping);
     loop {
-        tokio::select! {
-            _ = every.tick() => {
-                let now = shared.clock.now();
-                shared.lock().advance(now);
+        let due = shared.now().next_due();
+        let sleep = async {
+            match due {
+                Some(t) => tokio::time::sleep_until(shared.clock.instant(t)).await,
+                None => std::future::pending().await,
             }
+        };
+        tokio::select! {
+            _ = sleep => {}
+            _ = shared.wake.notified() => {}
             _ = &mut stopping => break,
         }
     }
@@ -225,21 +254,18 @@ impl Testbed {
 
     /// The state now.
     pub fn snapshot(&self) -> Snapshot {
-        let now = self.shared.clock.now();
-        self.shared.lock().snapshot(now)
+        self.shared.now().snapshot()
     }
 
     /// Injects a fault now (its `at` is ignored), as `POST /admin/faults` does.
     pub fn inject(&self, fault: &chaos::Fault) -> Result<FaultEvent, FaultError> {
-        let now = self.shared.clock.now();
-        self.shared.lock().inject(fault, now)
+        http::inject_now(&self.shared, fault)
     }
 
     /// Stops taking requests (new and queued ones get 503), lets those in service finish for
     /// at most a few seconds, and stops the control loop.
     pub async fn shutdown(mut self) {
-        let now = self.shared.clock.now();
-        self.shared.lock().close(now);
+        self.shared.now().close();
         let _ = self.stop.send(true);
         if let Some(mut server) = self.server.take() {
             if tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
@@ -259,8 +285,7 @@ impl Testbed {
 
 impl Drop for Testbed {
     fn drop(&mut self) {
-        let now = self.shared.clock.now();
-        self.shared.lock().close(now);
+        self.shared.now().close();
         let _ = self.stop.send(true);
     }
 }

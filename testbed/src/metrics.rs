@@ -64,6 +64,21 @@ pub fn render(s: &Snapshot) -> String {
         "counter",
     );
     let _ = writeln!(out, "scalebench_cost_usd_total {}", num(s.cost_usd));
+    for (name, help, v) in [
+        (
+            "scalebench_busy_slot_seconds_total",
+            "Requests in service x time, in slot-seconds: its rate over a window, divided by the concurrency and by the rate of scalebench_allocated_pod_seconds_total, is the window's utilisation.",
+            s.busy_slot_seconds,
+        ),
+        (
+            "scalebench_allocated_pod_seconds_total",
+            "Pods holding capacity x time, in pod-seconds.",
+            s.allocated_pod_seconds,
+        ),
+    ] {
+        family(&mut out, name, help, "counter");
+        let _ = writeln!(out, "{name} {}", num(v));
+    }
     family(
         &mut out,
         "scalebench_cold_starts_total",
@@ -83,13 +98,14 @@ pub fn render(s: &Snapshot) -> String {
     family(
         &mut out,
         "scalebench_requests_total",
-        "Requests by outcome: ok (served), rejected (queue full), killed (with their replica).",
+        "Requests by outcome: ok (served), rejected (queue full or shed), killed (with their replica), expired (left the queue: client gone or past the timeout).",
         "counter",
     );
     for (outcome, n) in [
         ("ok", s.requests_ok),
         ("rejected", s.requests_rejected),
         ("killed", s.requests_killed),
+        ("expired", s.requests_expired),
     ] {
         let _ = writeln!(
             out,

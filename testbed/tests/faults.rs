@@ -184,7 +184,7 @@ async fn bad_faults_get_400_with_a_message() {
         (r#"{"kind":"pod-eviction","pods":0}"#, "at least 1"),
         (
             r#"{"kind":"pool-outage","pool":"nope","for":"1m"}"#,
-            "not one of this testbed's pools",
+            "not one of this setup's pools",
         ),
         (
             r#"{"kind":"spot-interruption","pool":"gpu-on-demand","nodes":1}"#,

@@ -1,0 +1,265 @@
+//! The testbed as the model's host on the real clock: the service model (the `model` crate)
+//! with its agenda, stepped by the clock task when a timer is due and by the HTTP handlers when
+//! a request arrives. A request holds its slot for its sampled service time, which ends as an
+//! event on the agenda (not in its handler), so a client that hangs up does not free the slot
+//! early: the replica goes on serving, as the simulator's does.
+
+use std::collections::HashMap;
+
+use harness::window_hist::WindowHist;
+use model::{Agenda, Dropped, Host, Model, SlotId, Timer};
+use rand::SeedableRng;
+use rand_pcg::Pcg64Mcg;
+use tokio::sync::oneshot;
+use workloads::dist::Sampler;
+
+use crate::TestbedConfig;
+
+/// How a request ended, as its HTTP handler learns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// Served by `pod`, after waiting `queued_ns` in the queue, for `service_ns` (scenario ns).
+    Served {
+        pod: u32,
+        queued_ns: u64,
+        service_ns: u64,
+    },
+    /// Not served.
+    Dropped(Dropped),
+}
+
+/// A request in the model: its class, when it arrived, its service time, and where its answer
+/// goes.
+#[derive(Debug)]
+pub(crate) struct Req {
+    class: u16,
+    arrived: u64,
+    service_ns: u64,
+    /// When it started service, scenario ns.
+    started: u64,
+    /// Its service time on its pod.
+    served_ns: u64,
+    reply: Option<oneshot::Sender<Reply>>,
+}
+
+impl Req {
+    fn answer(&mut self, reply: Reply) {
+        if let Some(tx) = self.reply.take() {
+            // The handler may be gone (its client hung up): nobody to tell.
+            let _ = tx.send(reply);
+        }
+    }
+}
+
+impl model::Request for Req {
+    fn class(&self) -> u16 {
+        self.class
+    }
+    fn intended(&self) -> u64 {
+        self.arrived
+    }
+    fn service_ns(&self) -> u64 {
+        self.service_ns
+    }
+    fn wanted(&self) -> bool {
+        self.reply.as_ref().is_some_and(|tx| !tx.is_closed())
+    }
+    const MAY_LEAVE: bool = true;
+}
+
+/// What happens at an instant: a timer of the model, or the end of a request's service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event {
+    Done(SlotId),
+    Model(Timer),
+}
+
+/// Request counters, for `/metrics` and snapshots.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counts {
+    pub(crate) ok: u64,
+    pub(crate) rejected: u64,
+    pub(crate) killed: u64,
+    pub(crate) expired: u64,
+}
+
+/// Everything but the model: the agenda, the counters and the latencies the autoscaler's
+/// metrics see.
+pub(crate) struct Side {
+    agenda: Agenda<Event>,
+    pub(crate) counts: Counts,
+    /// Latencies (from arrival) of the requests served since the last metric sample, when the
+    /// policy reads them.
+    latency: Option<WindowHist>,
+}
+
+impl Host<Req> for Side {
+    fn schedule(&mut self, at: u64, timer: Timer) {
+        self.agenda.push(at, Event::Model(timer));
+    }
+
+    fn serve(&mut self, now: u64, slot: SlotId, w: &mut Req, service_ns: u64) {
+        w.started = now;
+        w.served_ns = service_ns;
+        self.agenda.push(now + service_ns, Event::Done(slot));
+    }
+
+    fn drop_request(&mut self, _now: u64, mut w: Req, why: Dropped) {
+        match why {
+            Dropped::Rejected | Dropped::Shed => self.counts.rejected += 1,
+            Dropped::Killed => self.counts.killed += 1,
+            Dropped::Expired => self.counts.expired += 1,
+        }
+        w.answer(Reply::Dropped(why));
+    }
+
+    fn latency_sample(&mut self) -> Option<(f64, f64)> {
+        let h = self.latency.as_mut()?;
+        if h.is_empty() {
+            return None;
+        }
+        let [p95, p99] = h.quantiles_ms([0.95, 0.99]);
+        h.reset();
+        Some((p95, p99))
+    }
+}
+
+/// The model and its host, behind the testbed's one lock.
+pub(crate) struct Bed {
+    pub(crate) model: Model<Req>,
+    pub(crate) side: Side,
+    /// The time of the last call, ns: the model's time never goes back.
+    now: u64,
+    /// Service time samplers by class index, and the default's.
+    service: Sampler,
+    classes: Vec<Sampler>,
+    class_index: HashMap<String, u16>,
+    speed: f64,
+    rng: Pcg64Mcg,
+}
+
+impl Bed {
+    /// The service at time zero, its timers set (the plan's faults among them).
+    pub(crate) fn new(cfg: &TestbedConfig) -> Bed {
+        let plan = &workloads::Plan {
+            seed: cfg.seed,
+            ..cfg.plan.clone()
+        };
+        let setup = &cfg.setup;
+        let mut side = Side {
+            agenda: Agenda::default(),
+            counts: Counts::default(),
+            latency: None,
+        };
+        let mut model = Model::new(plan, setup, &mut side);
+        // The testbed serves until it is stopped, past the scenario's duration.
+        model.run_until(u64::MAX);
+        if model.reads_latency() {
+            side.latency = Some(WindowHist::default());
+        }
+        model.start(&mut side);
+        model.plan_faults(&cfg.faults, &mut side);
+        model.arm_interruptions(&mut side);
+        let classes = &plan.traffic.classes;
+        Bed {
+            model,
+            side,
+            now: 0,
+            service: plan.service.time.sampler(),
+            classes: classes
+                .iter()
+                .map(|c| c.service.unwrap_or(plan.service.time).sampler())
+                .collect(),
+            class_index: classes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.name.clone(), i as u16))
+                .collect(),
+            speed: setup.speed,
+            rng: Pcg64Mcg::seed_from_u64(cfg.seed ^ 0x7e57_bed0),
+        }
+    }
+
+    /// Handles every event due at or before `now`, each at its own time.
+    pub(crate) fn advance_to(&mut self, now: u64) {
+        let now = now.max(self.now);
+        while let Some(t) = self.side.agenda.peek_time() {
+            if t > now {
+                break;
+            }
+            let Some((t, ev)) = self.side.agenda.pop() else {
+                break;
+            };
+            self.now = t;
+            match ev {
+                Event::Model(timer) => self.model.timer(t, timer, &mut self.side),
+                Event::Done(slot) => self.done(t, slot),
+            }
+        }
+        self.now = now;
+    }
+
+    /// When the next event is due, ns.
+    pub(crate) fn next_due(&mut self) -> Option<u64> {
+        self.side.agenda.peek_time()
+    }
+
+    /// The time of the last call, ns.
+    pub(crate) fn now(&self) -> u64 {
+        self.now
+    }
+
+    fn done(&mut self, now: u64, slot: SlotId) {
+        let Some(mut w) = self.model.finish(now, slot, &mut self.side) else {
+            return; // its pod died with it: already answered
+        };
+        self.side.counts.ok += 1;
+        if let Some(h) = self.side.latency.as_mut() {
+            h.record(now.saturating_sub(w.arrived) / 1000);
+        }
+        let reply = Reply::Served {
+            pod: slot.pod,
+            queued_ns: w.started.saturating_sub(w.arrived),
+            service_ns: w.served_ns,
+        };
+        w.answer(reply);
+    }
+
+    /// A request of `class` (by name; the plan's first priority and default service time when
+    /// it names none or an unknown one) arrives at `now` (after [`Bed::advance_to`] it): the
+    /// receiver tells how it ends.
+    pub(crate) fn admit(&mut self, class: Option<&str>) -> oneshot::Receiver<Reply> {
+        let now = self.now;
+        let index = class.and_then(|c| self.class_index.get(c)).copied();
+        let sampler = index
+            .and_then(|i| self.classes.get(i as usize))
+            .unwrap_or(&self.service);
+        let raw = sampler.sample_secs(&mut self.rng);
+        let (tx, rx) = oneshot::channel();
+        let w = Req {
+            class: index.unwrap_or(u16::MAX),
+            arrived: now,
+            service_ns: model::secs_to_ns(raw / self.speed),
+            started: 0,
+            served_ns: 0,
+            reply: Some(tx),
+        };
+        self.model.offer(now, w, &mut self.side);
+        rx
+    }
+}
+
+impl Bed {
+    /// Injects a fault now (its `at` is ignored).
+    pub(crate) fn inject(
+        &mut self,
+        fault: &chaos::Fault,
+    ) -> Result<harness::report::FaultEvent, model::FaultError> {
+        self.model.inject(self.now, fault, &mut self.side)
+    }
+
+    /// Stops taking requests: new ones and queued ones are refused; those in service finish.
+    pub(crate) fn close(&mut self) {
+        self.model.close(self.now, &mut self.side);
+    }
+}
