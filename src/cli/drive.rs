@@ -84,7 +84,9 @@ fn drive(
             r.method = None;
         }
     }
-    let observer = PrometheusObserver::new(addr, "/metrics");
+    let observer = PrometheusObserver::new(&format!("http://{addr}/metrics"))
+        .context("cannot observe the testbed")
+        .map_err(Failure::env)?;
     let progress = Progress::default();
     let done = AtomicBool::new(false);
     let start = Instant::now();
@@ -151,9 +153,12 @@ fn inject_faults(
             .and_then(|k| k.as_str())
             .unwrap_or("fault");
         let body = serde_json::to_string(&f.table).unwrap_or_default();
-        match request(addr, "POST", "/admin/faults", Some(&body)) {
+        match request(&format!("http://{addr}/admin/faults"), "POST", Some(&body)) {
             Ok((200, _)) => observer.mark(format!("{kind}@{at}")),
-            Ok((status, text)) => tracing::warn!(status, %text, "the testbed refused a fault"),
+            Ok((status, text)) => {
+                let text = String::from_utf8_lossy(&text);
+                tracing::warn!(status, %text, "the testbed refused a fault")
+            }
             Err(e) => tracing::warn!(error = %e, "cannot reach the testbed's admin API"),
         }
     }
@@ -172,10 +177,10 @@ fn fault_at(f: &workloads::scenario::RawFault) -> workloads::Duration {
 /// planned time (it was injected a few milliseconds later); the testbed's own random spot
 /// interruptions at their time, to the millisecond.
 fn fault_records(plan: &Plan, addr: SocketAddr) -> Result<Vec<FaultEvent>, Failure> {
-    let (_, body) = request(addr, "GET", "/admin/faults", None)
+    let (_, body) = request(&format!("http://{addr}/admin/faults"), "GET", None)
         .context("cannot read the testbed's fault records")
         .map_err(Failure::env)?;
-    let mut records: Vec<FaultEvent> = serde_json::from_str(&body)
+    let mut records: Vec<FaultEvent> = serde_json::from_slice(&body)
         .context("the testbed's fault records do not parse")
         .map_err(Failure::env)?;
     let mut planned: Vec<_> = plan.faults.iter().map(fault_at).collect();
@@ -196,10 +201,10 @@ fn fault_records(plan: &Plan, addr: SocketAddr) -> Result<Vec<FaultEvent>, Failu
 
 /// The testbed's cost so far, its cold starts and its idle share.
 fn snapshot_totals(addr: SocketAddr) -> Result<(f64, u32, f64), Failure> {
-    let (_, body) = request(addr, "GET", "/admin/snapshot", None)
+    let (_, body) = request(&format!("http://{addr}/admin/snapshot"), "GET", None)
         .context("cannot read the testbed's snapshot")
         .map_err(Failure::env)?;
-    let v: serde_json::Value = serde_json::from_str(&body)
+    let v: serde_json::Value = serde_json::from_slice(&body)
         .context("the testbed's snapshot does not parse")
         .map_err(Failure::env)?;
     let cost = v

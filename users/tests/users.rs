@@ -224,7 +224,8 @@ fn users_against_the_testbed_see_its_service_side() {
         ))
         .unwrap_or_else(|e| panic!("{e}"));
     let plan = common::plan("2s", "count = 3\nthink = \"50ms\"", "");
-    let observer = live::PrometheusObserver::new(bed.addr(), "/metrics");
+    let observer = live::PrometheusObserver::new(&format!("http://{}/metrics", bed.addr()))
+        .unwrap_or_else(|e| panic!("{e}"));
     let cancel = AtomicBool::new(false);
     let url = format!("http://{}/predict", bed.addr());
     let run = run_users(&plan, &url, "testbed", &cancel, &observer);
