@@ -1,20 +1,12 @@
 //! End-to-end tests of the binary: scenario in, ranked table and report files out.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use harness::report::Report;
 
 mod common;
-use common::{scalebench, scenario};
-
-fn read_report(dir: &Path) -> Report {
-    let text = std::fs::read_to_string(dir.join("report.json")).unwrap_or_default();
-    match serde_json::from_str(&text) {
-        Ok(r) => r,
-        Err(e) => panic!("report.json does not parse: {e}"),
-    }
-}
+use common::{read_report, scalebench, scenario};
 
 fn run(name: &str) -> (Output, Report, PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
@@ -325,8 +317,7 @@ fn json_puts_the_report_alone_on_stdout_and_logs_carry_no_colour_codes() {
         .unwrap_or_else(|e| panic!("cannot start scalebench: {e}"));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
-    let printed: Report = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not one report JSON document: {e}"));
+    let printed = common::parse_report(&String::from_utf8_lossy(&o.stdout), "stdout of run --json");
     assert_eq!(printed, read_report(&out));
     // The human output moved to stderr: the ranked table, the files written, the gate.
     assert!(

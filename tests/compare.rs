@@ -7,7 +7,7 @@ use harness::report::Report;
 use serde_json::Value;
 
 mod common;
-use common::{scalebench, scenario};
+use common::{read_report, scalebench, scenario};
 
 /// Runs spike-5x with `seed` into `dir/<seed>` and returns the report's path and the report.
 fn run(dir: &Path, seed: &str) -> (PathBuf, Report) {
@@ -26,8 +26,7 @@ fn run(dir: &Path, seed: &str) -> (PathBuf, Report) {
         String::from_utf8_lossy(&o.stderr)
     );
     let path = out.join("report.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let report = serde_json::from_str(&text).unwrap_or_else(|e| panic!("report: {e}"));
+    let report = read_report(&path);
     (path, report)
 }
 
@@ -48,6 +47,7 @@ fn two_seeds_of_spike_5x_compare_side_by_side() {
         setups.retain(|s| s["name"] != "keda-warm2");
         setups[0]["name"] = Value::from("only-in-c");
     }
+    common::validate_report(&c_json, "the edited report c.json");
     let c_path = dir.path().join("c.json");
     let _ = std::fs::write(&c_path, c_json.to_string());
     let html = dir.path().join("cmp.html");
@@ -228,6 +228,7 @@ fn bad_reports_exit_2_naming_the_file() {
         r#"{"schema":"scalebench.report/v1","scenario":"x","driver":"sim","seed":1,"duration_s":1,
             "window_s":1,"slo":{"latency_ms":500,"percentile":99,"timeout_ms":30000},"setups":[]}"#,
     );
+    read_report(&valid);
     let o = scalebench(&["compare", &s(&valid), &s(&valid)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for bad in [&missing, &not_json, &not_report, &wrong_schema] {
@@ -290,8 +291,7 @@ fn repeated_reports_compare_by_their_means() {
     let json: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}"));
     assert!(String::from_utf8_lossy(&o.stderr).contains("means of 3 runs"));
     for (i, path) in paths.iter().enumerate() {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let report: Report = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        let report = read_report(path);
         let mean = report.setups[0]
             .repeat
             .as_ref()

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::scalebench;
+use common::{read_report, scalebench};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -78,6 +78,7 @@ fn run_gates_itself_on_the_scenario_thresholds() {
     let stdout = text(&o.stdout);
     assert!(stdout.contains("gate: PASS"), "{stdout}");
     assert_eq!(junit_failures(&out.join("gate.xml")), 0);
+    read_report(&out);
 
     let bad = scenario(
         dir.path(),
@@ -102,6 +103,7 @@ fn run_gates_itself_on_the_scenario_thresholds() {
         out.join("report.json").exists(),
         "the report is written first"
     );
+    read_report(&out);
     assert!(junit_failures(&out.join("gate.xml")) >= 1);
 
     // --threshold replaces the scenario's; --junit moves the XML.
@@ -133,11 +135,9 @@ fn gate_against_a_baseline_tells_drift_from_noise() {
     for (file, seed, out) in [(&base, "1", &b), (&base, "7", &c), (&worse, "7", &w)] {
         let o = scalebench(&["run", file, "--repeat", "3", "--seed", seed, "--out", out]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        read_report(Path::new(out));
     }
-    let report: harness::report::Report = serde_json::from_str(
-        &std::fs::read_to_string(Path::new(&c).join("report.json")).unwrap_or_default(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let report = read_report(Path::new(&c));
     let repeat = report.setups[0]
         .repeat
         .clone()
@@ -226,6 +226,7 @@ fn bad_gate_input_exits_2_with_a_clear_message() {
     let out = path(dir.path().join("out"));
     let o = scalebench(&["run", &file, "--out", &out]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    read_report(Path::new(&out));
     for (args, needle) in [
         (
             vec!["gate", &out, "--threshold", "p99<<2"],
@@ -306,6 +307,7 @@ fn the_readme_ci_workflow_commands_pass_on_an_unchanged_build() {
             "{}",
             text(&o.stdout)
         );
+        read_report(Path::new(out));
     }
     assert_eq!(
         junit_failures(&dir.path().join("out/steady-50/gate.xml")),
@@ -356,9 +358,7 @@ fn an_interrupted_repeat_is_reported_as_interrupted_and_not_gated() {
         std::time::Duration::from_millis(1500),
     );
     assert_eq!(status.code(), Some(130));
-    let text = std::fs::read_to_string(out.join("report.json")).unwrap_or_default();
-    let report: harness::report::Report =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("report.json: {e}"));
+    let report = read_report(&out);
     assert!(report.interrupted);
     let repeat = report.setups[0]
         .repeat
@@ -407,11 +407,13 @@ fn thresholds_of_other_setups_and_unread_recorded_ones_do_not_fail_a_gate() {
     assert_eq!(junit_failures(&out.join("gate.xml")), 0);
 
     // A report whose recorded scenario names a figure this build does not know.
+    read_report(&out);
     let report = std::fs::read_to_string(out.join("report.json")).unwrap_or_default();
     let odd = report.replace("fixed-peak:p99<1s", "fixed-peak:p97<1s");
     assert_ne!(odd, report);
     let odd_file = dir.path().join("odd.json");
     std::fs::write(&odd_file, odd).unwrap_or_else(|e| panic!("{e}"));
+    read_report(&odd_file);
     let o = scalebench(&[
         "gate",
         &path(odd_file.clone()),

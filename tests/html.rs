@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use harness::report::{Report, SetupReport, TimelineSample};
 
+mod common;
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// The longest any one chromium run may take before it is killed and the test fails.
@@ -142,8 +144,7 @@ fn run(name: &str, out: &Path, extra: &[&str]) -> Report {
         "run {name} failed: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let text = std::fs::read_to_string(out.join("report.json")).unwrap_or_default();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report.json does not parse: {e}"))
+    common::read_report(out)
 }
 
 /// An element of the dumped DOM: its attributes and, for `<svg>`, its inner markup.

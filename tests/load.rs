@@ -3,17 +3,18 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
-use harness::report::Report;
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+
+mod common;
+use common::read_report;
 
 /// An HTTP server answering `{"ok":true}` to everything, and the runtime it runs on.
 struct Server {
@@ -56,11 +57,6 @@ fn load(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot start scalebench: {e}"))
 }
 
-fn report(dir: &Path) -> Report {
-    let text = std::fs::read_to_string(dir.join("report.json")).unwrap_or_default();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report.json does not parse: {e}"))
-}
-
 #[test]
 fn load_writes_the_report_with_its_schedule_lag() {
     let s = server();
@@ -99,7 +95,7 @@ fn load_writes_the_report_with_its_schedule_lag() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("Load engine"), "{stdout}");
-    let r = report(&out);
+    let r = read_report(&out);
     assert_eq!((r.driver.as_str(), r.setups.len()), ("load", 1));
     let s = &r.setups[0];
     assert_eq!(s.name, "load");
@@ -133,7 +129,7 @@ fn a_target_that_refuses_every_connection_exits_3_with_its_report() {
     ]);
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("refused every connection"));
-    let s = &report(&out).setups[0];
+    let s = &read_report(&out).setups[0];
     assert_eq!((s.requests.scheduled, s.requests.failed), (20, 20));
 }
 
@@ -192,7 +188,7 @@ fn ctrl_c_stops_the_load_and_still_writes_the_report() {
     // Bounded: it must end within the grace period plus a margin.
     let status = interrupt(child);
     assert_eq!(status.code(), Some(130));
-    let r = report(&out);
+    let r = read_report(&out);
     assert!(r.interrupted);
     let s = &r.setups[0];
     assert!(s.requests.identity_holds(), "{:?}", s.requests);
@@ -261,7 +257,7 @@ fn load_against_the_testbed_and_stop_it_with_ctrl_c() {
         &out.to_string_lossy(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let s = &report(&out).setups[0];
+    let s = &read_report(&out).setups[0];
     assert_eq!((s.requests.scheduled, s.requests.ok), (100, 100));
     // The demo's service time is a lognormal with median 80 ms, 20 times faster.
     assert!(

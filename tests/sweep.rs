@@ -7,7 +7,6 @@ use std::process::Output;
 mod common;
 use common::scalebench;
 
-use harness::report::Report;
 use harness::sweep::Sweep;
 
 fn scenario(name: &str) -> PathBuf {
@@ -127,7 +126,7 @@ fn rows_match_a_run_of_the_same_setting_and_the_front_is_undominated() {
         run_out.to_str().unwrap_or_default(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let report: Report = read(&run_out.join("report.json"));
+    let report = common::read_report(&run_out.join("report.json"));
     let by_run = &report.setups[0];
     let by_sweep = &s.settings[2].setups[0];
     assert_eq!(s.settings[2].values, ["3"]);

@@ -7,6 +7,8 @@ use std::process::Command;
 
 use harness::report::{Report, SetupReport};
 
+mod common;
+
 /// A minute of Poisson traffic at 20 rps of 200 ms requests on two fixed replicas of
 /// concurrency 4 (utilisation 50%), one pod evicted at 20 s.
 const SMALL: &str = r#"
@@ -52,8 +54,7 @@ fn run(scenario: &Path, out: &Path, extra: &[&str]) -> Report {
         .output()
         .unwrap_or_else(|e| panic!("cannot start scalebench: {e}"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let text = std::fs::read_to_string(out.join("report.json")).unwrap_or_default();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report.json: {e}"))
+    common::read_report(out)
 }
 
 fn within(a: f64, b: f64, tolerance: f64) -> bool {

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::report::Report;
+mod common;
+use common::read_report;
 
 /// Four users thinking 100 ms for 6 s against two fixed replicas (2 slots of 50 ms each), a
 /// pod evicted at 3 s; two request classes. `{duration}` and `{setups}` are filled in.
@@ -55,11 +56,6 @@ fn scenario(dir: &Path, duration: &str, setups: &str) -> std::path::PathBuf {
         .replace("{setups}", setups);
     std::fs::write(&path, src).unwrap_or_else(|e| panic!("{e}"));
     path
-}
-
-fn read_report(out: &Path) -> Report {
-    let text = std::fs::read_to_string(out.join("report.json")).unwrap_or_default();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report.json: {e}"))
 }
 
 #[test]

@@ -22,7 +22,7 @@ fn json_round_trip() -> TestResult {
         "{text}"
     );
     assert!(text.ends_with("}\n"));
-    assert_eq!(read_json(&path)?, report);
+    assert_eq!(common::read_report(&path), report);
     Ok(())
 }
 
@@ -151,7 +151,7 @@ fn write_all_creates_the_directory_and_every_file() -> TestResult {
         ]
     );
     assert!(paths.iter().all(|p| p.is_file()));
-    assert_eq!(read_json(&paths[0])?, report);
+    assert_eq!(common::read_report(&paths[0]), report);
     Ok(())
 }
 

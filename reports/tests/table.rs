@@ -28,7 +28,7 @@ Cost and scaling
 Injected faults
  setup     | at | kind              | target   | pods lost | req failed
 -----------+----+-------------------+----------+-----------+------------
- kpa-panic | 7m | spot_interruption | gpu-spot |         2 |         17
+ kpa-panic | 7m | spot-interruption | gpu-spot |         2 |         17
 
 Budget ceilings
  setup       |  ceiling |    held back | for s | first at
@@ -98,7 +98,7 @@ fn header_and_key_figures() {
         "$0.00167",
         "37.5%",
         "41.5",
-        "spot_interruption",
+        "spot-interruption",
     ] {
         assert!(text.contains(figure), "{figure:?} missing from\n{text}");
     }

@@ -1,0 +1,120 @@
+//! docs/report.schema.json against the Rust types: a report with every optional part filled in,
+//! written by write_all, conforms to the schema, and the schema names no field the types lack.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::error::Error;
+
+use harness::report::{
+    Environment, FigureSamples, Latency, LoadReport, RepeatReport, Report, ScenarioSource,
+};
+use reports::write_all;
+use serde_json::Value;
+
+type TestResult = Result<(), Box<dyn Error>>;
+
+/// The shared report with every optional field set and every list non-empty.
+fn full_report() -> Report {
+    let mut report = common::report();
+    report.interrupted = true;
+    report.source = Some(ScenarioSource {
+        path: "spike-demo.toml".to_owned(),
+        toml: "name = \"spike-demo\"\n".to_owned(),
+    });
+    report.environment = Some(Environment {
+        scalebench: "0.1.0".to_owned(),
+        os: "linux".to_owned(),
+        arch: "x86_64".to_owned(),
+        cpus: 2,
+        started_at: "2026-12-01T17:02:00Z".to_owned(),
+    });
+    let kpa = &mut report.setups[0];
+    kpa.faults[0].blocked = 1;
+    kpa.faults[0].retried = 4;
+    kpa.timeline[1].budget_held_back = 2;
+    kpa.load = Some(LoadReport {
+        schedule_lag_ms: Latency {
+            p50: 0.1,
+            p90: 0.2,
+            p95: 0.3,
+            p99: 0.9,
+            p999: 2.0,
+            max: 3.5,
+            mean: 0.15,
+        },
+        outcomes: BTreeMap::from([("http_200".to_owned(), 119_400), ("timeout".to_owned(), 83)]),
+    });
+    kpa.repeat = Some(RepeatReport {
+        seeds: vec![42, 43, 44],
+        confidence: 0.95,
+        figures: BTreeMap::from([(
+            "p99".to_owned(),
+            FigureSamples {
+                values: vec![420.5, 415.0, 431.25],
+                mean: 422.25,
+                ci_low: 401.9,
+                ci_high: 442.6,
+            },
+        )]),
+    });
+    report
+}
+
+/// The key sets of every JSON object in `v` (map-like objects included).
+fn key_sets(v: &Value, out: &mut Vec<BTreeSet<String>>) {
+    match v {
+        Value::Object(m) => {
+            out.push(m.keys().cloned().collect());
+            m.values().for_each(|c| key_sets(c, out));
+        }
+        Value::Array(a) => a.iter().for_each(|c| key_sets(c, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn a_report_with_every_part_written_by_write_all_conforms() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("full");
+    let report = full_report();
+    let paths = write_all(&report, &out)?;
+    assert_eq!(common::read_report(&paths[0]), report);
+
+    // And so does the shared report, whose optional parts are left out.
+    write_all(&common::report(), &dir.path().join("plain"))?;
+    common::read_report(&dir.path().join("plain/report.json"));
+    Ok(())
+}
+
+/// Every object the schema defines is, field for field, an object of the full report: the
+/// schema has no field the types do not write (and `additionalProperties: false` has already
+/// shown that the types write no field the schema lacks).
+#[test]
+fn the_schema_defines_exactly_the_fields_the_types_write() -> TestResult {
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(common::report_schema_path())?)?;
+    let written = serde_json::to_value(full_report())?;
+    let mut objects = Vec::new();
+    key_sets(&written, &mut objects);
+    let defs = schema["$defs"].as_object().ok_or("no $defs")?;
+    let mut checked = 0;
+    for (name, def) in
+        std::iter::once(("(root)", &schema)).chain(defs.iter().map(|(k, v)| (k.as_str(), v)))
+    {
+        let Some(properties) = def["properties"].as_object() else {
+            continue;
+        };
+        let fields: BTreeSet<String> = properties.keys().cloned().collect();
+        assert!(
+            objects.contains(&fields),
+            "no object of the full report has exactly the fields of {name}: {fields:?}"
+        );
+        checked += 1;
+    }
+    // Report, ScenarioSource, Environment, SloSpec, SetupReport, RepeatReport, FigureSamples,
+    // LoadReport, Requests, Latency, SloResult, Recovery, Cost, PoolCost, CapacityCost,
+    // BudgetReport, Scaling, ClassReport, FaultEvent, TimelineSample.
+    assert_eq!(checked, 20);
+    Ok(())
+}
