@@ -376,13 +376,16 @@ impl GateSpec {
     }
 }
 
-/// Checks a confidence level: above 0.5 and below 1.
+/// Checks a confidence level: above 0.5 and at most 0.999999999 (closer to 1, its interval rounds away).
 pub fn check_confidence(level: f64) -> Result<(), String> {
-    if level > 0.5 && level < 1.0 {
+    // Closer to 1 than this, the interval's quantile 1 - (1 - level) / 2 rounds to 1 and every
+    // interval would be NaN; no run count could support such a level anyway.
+    const MAX: f64 = 0.999_999_999;
+    if level > 0.5 && level <= MAX {
         Ok(())
     } else {
         Err(format!(
-            "confidence must be above 0.5 and below 1 (e.g. 0.95), found {level}"
+            "confidence must be above 0.5 and at most {MAX} (e.g. 0.95), found {level}"
         ))
     }
 }
@@ -390,6 +393,16 @@ pub fn check_confidence(level: f64) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_confidence_whose_interval_would_round_to_one_is_refused() {
+        assert!(check_confidence(0.95).is_ok());
+        assert!(check_confidence(0.999_999_999).is_ok());
+        // 1 - (1 - c) / 2 rounds to exactly 1 for this c: every interval would be NaN.
+        assert!(check_confidence(0.999_999_999_999_999_9).is_err());
+        assert!(check_confidence(1.0).is_err() && check_confidence(0.5).is_err());
+        assert!(check_confidence(f64::NAN).is_err());
+    }
 
     fn ok(text: &str) -> Threshold {
         Threshold::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
