@@ -290,7 +290,7 @@ fn bad_gate_input_exits_2_with_a_clear_message() {
     assert!(text(&o.stdout).contains("threshold p99<1s (every setup)"));
 }
 
-/// The README's CI workflow, step by step: the baseline run, the run of the change (both with
+/// The CI workflow of docs/reports.md, step by step: the baseline run, the run of the change (both with
 /// `--repeat 5`, gating on steady-50's own thresholds), then the gate against the baseline.
 #[test]
 fn the_readme_ci_workflow_commands_pass_on_an_unchanged_build() {

@@ -4,7 +4,7 @@
 //!
 //! `SCALEBENCH_SCREENSHOT=docs/report.png cargo test --test html` also copies the screenshot
 //! of the spot-fallback report to that path (relative to the repository root): that is how
-//! the README's screenshot is made.
+//! the screenshot in the README and docs/reports.md is made.
 
 use std::collections::HashMap;
 use std::io::Read;

@@ -18,7 +18,7 @@ pub struct Report {
     /// Its description, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `sim`, `testbed` or `cluster`.
+    /// The driver that made it: `sim`, `testbed`, or `load` (`scalebench load`).
     pub driver: String,
     /// The seed every random draw came from.
     pub seed: u64,

@@ -16,7 +16,7 @@ mod html;
 pub use html::sweep_html;
 
 /// The columns of `sweep.csv` after the setting index and the keys; stable names, documented in
-/// the README.
+/// docs/reports.md.
 pub const CSV_COLUMNS: [&str; 21] = [
     "setup",
     "policy",
