@@ -2,6 +2,7 @@
 //! histograms, the score that ranks the setups, `report.json` and its figures, the statistics of
 //! repeated runs, and a sweep's results.
 
+pub mod drive;
 pub mod figures;
 pub mod record;
 pub mod report;

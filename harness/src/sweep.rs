@@ -1,10 +1,23 @@
-//! A sweep's results: one scenario under a grid of settings, every setting's setups scored and
-//! put side by side, with the cost / tail-latency Pareto front. The sweep itself runs in the
-//! `sim` crate ([`sim::sweep`](../../sim/sweep/index.html)).
+//! A sweep: one scenario under a grid of settings, every setting's setups run, scored and put
+//! side by side, with the cost / tail-latency Pareto front.
+//!
+//! Settings often share setups: a grid over `keda.target` leaves a fixed setup unchanged, and a
+//! grid over `warm_pool` and `hpa.target` gives the KEDA setup as many variants as there are
+//! warm pool sizes. Each distinct (scenario, setup) pair is run once and its score shared by
+//! every setting that has it; pairs of one scenario are consecutive jobs of the
+//! [`schedule`](crate::drive::schedule), so the simulator runs them in lockstep over one
+//! arrival stream. The results do not depend on the thread count when the driver is
+//! deterministic, as the simulator is for a seed.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
+use workloads::{Plan, Setup};
 
+use crate::drive::{DriveError, Driver, Job, JobResult, Progress, schedule};
 use crate::report::{SetupReport, SloSpec};
+use crate::score::{rank, score};
 
 /// The schema identifier of a sweep's JSON.
 pub const SCHEMA: &str = "scalebench.sweep/v1";
@@ -149,6 +162,170 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<bool> {
         i = group_end;
     }
     on
+}
+
+/// One setting of the grid, ready to run.
+#[derive(Debug, Clone)]
+pub struct Point {
+    /// The key values, as shown in outputs, one per key.
+    pub values: Vec<String>,
+    /// The scenario with the setting applied.
+    pub plan: Plan,
+}
+
+/// The distinct (scenario, setup) pairs of a sweep, as jobs for the schedule.
+#[derive(Debug)]
+pub struct Jobs<'a> {
+    /// The jobs: pairs of one scenario are consecutive.
+    pub jobs: Vec<Job<'a>>,
+    /// For each point, the distinct pair of each of its setups, in the plan's setup order,
+    /// numbered in order of first appearance (the sweep's `simulation` ids).
+    setting_pairs: Vec<Vec<usize>>,
+    /// The job of each pair.
+    job_of_pair: Vec<usize>,
+}
+
+/// Identifies a scenario up to its setups: two points with the same key offer the same
+/// arrivals, faults and cluster to their setups.
+fn scenario_key(plan: &Plan) -> String {
+    let without_setups = Plan {
+        setups: Vec::new(),
+        ..plan.clone()
+    };
+    format!("{without_setups:?}")
+}
+
+/// The jobs of a sweep: each distinct (scenario, setup) pair once, pairs of one scenario
+/// together.
+pub fn jobs(points: &[Point]) -> Jobs<'_> {
+    let mut scenario_ids: HashMap<String, usize> = HashMap::new();
+    let mut first_point: Vec<usize> = Vec::new(); // scenario id -> the first point that has it
+    let mut pair_ids: HashMap<(usize, String), usize> = HashMap::new();
+    let mut pairs: Vec<(usize, &Setup)> = Vec::new(); // (scenario id, setup)
+    let mut setting_pairs: Vec<Vec<usize>> = Vec::with_capacity(points.len());
+    for (p, point) in points.iter().enumerate() {
+        let next = scenario_ids.len();
+        let sid = *scenario_ids
+            .entry(scenario_key(&point.plan))
+            .or_insert(next);
+        if sid == first_point.len() {
+            first_point.push(p);
+        }
+        let ids = point
+            .plan
+            .setups
+            .iter()
+            .map(|setup| {
+                let next = pair_ids.len();
+                let id = *pair_ids.entry((sid, format!("{setup:?}"))).or_insert(next);
+                if id == pairs.len() {
+                    pairs.push((sid, setup));
+                }
+                id
+            })
+            .collect();
+        setting_pairs.push(ids);
+    }
+    // Jobs in scenario order, so that a scenario's pairs are consecutive.
+    let mut order: Vec<usize> = (0..pairs.len()).collect();
+    order.sort_by_key(|&id| pairs[id].0);
+    let mut job_of_pair = vec![0; pairs.len()];
+    let jobs = order
+        .iter()
+        .enumerate()
+        .map(|(j, &id)| {
+            job_of_pair[id] = j;
+            let (sid, setup) = pairs[id];
+            Job {
+                plan: &points[first_point[sid]].plan,
+                plan_index: sid,
+                setup,
+            }
+        })
+        .collect();
+    Jobs {
+        jobs,
+        setting_pairs,
+        job_of_pair,
+    }
+}
+
+/// Runs every point's setups with `driver` on `threads` threads and scores them. When
+/// `cancel` is set, no new runs start, the running ones stop, and the sweep keeps the
+/// settings whose every setup finished. Fails with the first failure of the driver.
+pub fn run(
+    driver: &dyn Driver,
+    keys: Vec<String>,
+    points: &[Point],
+    sweep: &Jobs<'_>,
+    threads: usize,
+    cancel: &AtomicBool,
+    progress: &Progress,
+) -> Result<Sweep, DriveError> {
+    let mut results = Vec::with_capacity(sweep.jobs.len());
+    for (job, result) in
+        sweep
+            .jobs
+            .iter()
+            .zip(schedule(driver, &sweep.jobs, threads, cancel, progress))
+    {
+        results.push(match result {
+            JobResult::Ran(run) if !run.interrupted => {
+                let mut report = score(job.plan, driver.name(), &[*run]);
+                let mut setup = report.setups.remove(0);
+                setup.timeline = Vec::new();
+                Some(setup)
+            }
+            JobResult::Ran(_) | JobResult::Skipped => None,
+            JobResult::Failed(e) => return Err(e),
+        });
+    }
+    let mut settings = Vec::with_capacity(points.len());
+    for (point, ids) in points.iter().zip(&sweep.setting_pairs) {
+        let Some(mut setups) = ids
+            .iter()
+            .map(|&id| results[sweep.job_of_pair[id]].clone())
+            .collect::<Option<Vec<SetupReport>>>()
+        else {
+            continue;
+        };
+        rank(&mut setups);
+        // `ids` follows the plan's setup order; setup names are unique within a plan.
+        let simulations = setups
+            .iter()
+            .map(|r| {
+                let k = point.plan.setups.iter().position(|s| s.name == r.name);
+                k.map_or(0, |k| ids[k])
+            })
+            .collect();
+        settings.push(Setting {
+            values: point.values.clone(),
+            setups,
+            simulations,
+        });
+    }
+    let first = points.first().map(|p| &p.plan);
+    Ok(Sweep {
+        schema: SCHEMA.to_string(),
+        scenario: first.map_or_else(String::new, |p| p.name.clone()),
+        seed: first.map_or(0, |p| p.seed),
+        slo: first.map_or(
+            SloSpec {
+                latency_ms: 0.0,
+                percentile: 0.0,
+                timeout_ms: 0.0,
+            },
+            |p| SloSpec {
+                latency_ms: p.slo.latency.as_millis_f64(),
+                percentile: p.slo.percentile,
+                timeout_ms: p.traffic.timeout.as_millis_f64(),
+            },
+        ),
+        keys,
+        interrupted: settings.len() < points.len(),
+        settings,
+        simulations: sweep.jobs.len(),
+    })
 }
 
 #[cfg(test)]

@@ -349,6 +349,12 @@ impl<W: Request> Model<W> {
         (sample, bill)
     }
 
+    /// The markers (`pod-eviction@6m`) of the faults that struck since the last call (or the
+    /// last [`Model::window_sample`]).
+    pub fn take_markers(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.markers)
+    }
+
     /// True when a request older than `age` ns (intended time) waits in the queue now.
     pub fn stuck(&self, now: u64, age: u64) -> bool {
         self.queue

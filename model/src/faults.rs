@@ -1,4 +1,4 @@
-//! Faults, from the scenario's fault plan (the `chaos` crate) at their times, or injected now
+//! Faults, from the scenario's fault plan (`workloads::fault`) at their times, or injected now
 //! ([`Model::inject`], the testbed's admin API):
 //! - a spot interruption cordons the chosen nodes at the notice; their pods serve until the
 //!   reclaim, then die with what they serve, and the ReplicaSet replaces them (cold);
@@ -10,9 +10,9 @@
 //! Nodes and pods are chosen by the run's seeded random stream. Every fault is recorded with
 //! what it cost: pods lost, requests failed, evictions blocked.
 
-use chaos::{Fault, FaultPlan};
 use harness::report::FaultEvent;
 use rand::RngExt;
+use workloads::fault::{Fault, FaultPlan};
 
 use crate::pods::PodPhase;
 use crate::{Host, Model, Request, Timer};

@@ -33,10 +33,10 @@ mod serve;
 use std::collections::VecDeque;
 
 use autoscale::{MetricSample, Policy};
-use chaos::FaultPlan;
 use harness::report::FaultEvent;
 use rand_pcg::Pcg64Mcg;
 use workloads::dist::Sampler;
+use workloads::fault::FaultPlan;
 use workloads::policy::PolicyConfig;
 use workloads::scenario::Billing;
 use workloads::{Plan, Setup};

@@ -8,17 +8,20 @@
 //! are broken by the order they were scheduled in. What clients see is recorded by a
 //! [`Recorder`], as the live engine records it.
 
+mod driver;
 mod engine;
-pub mod sweep;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub use driver::Simulator;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use autoscale::Policy;
-use chaos::FaultPlan;
+use harness::drive::Control;
 use harness::record::Recorder;
 use harness::run::SetupRun;
 use model::{Agenda, Bill, Model, SlotId, Timer};
 use workloads::arrivals::ArrivalStream;
+use workloads::fault::FaultPlan;
 use workloads::{Plan, Setup};
 
 /// Runs one setup of the plan to completion: every scheduled request is answered, fails, is
@@ -38,13 +41,13 @@ const CANCEL_CHECK: u64 = 1 << 14;
 ///
 /// When `cancel` is set during the run (Ctrl-C), no more arrivals are offered: the scenario
 /// ends at the last arrival, what was sent is resolved, and the runs say they were interrupted.
-/// `progress`, when given, follows the scenario time reached, in nanoseconds.
+/// `progress`, when given, follows the scenario time reached.
 pub fn simulate_together(
     plan: &Plan,
     setups: &[&Setup],
     faults: &FaultPlan,
     cancel: Option<&AtomicBool>,
-    progress: Option<&AtomicU64>,
+    progress: Option<Control<'_>>,
 ) -> Vec<SetupRun> {
     let mut sims: Vec<Sim<'_>> = setups.iter().map(|s| Sim::new(plan, s, faults)).collect();
     let mut n = 0u64;
@@ -52,7 +55,7 @@ pub fn simulate_together(
         n += 1;
         if n % CANCEL_CHECK == 0 {
             if let Some(p) = progress {
-                p.store(a.t_ns, Ordering::Relaxed);
+                p.reach(a.t_ns);
             }
             if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 for sim in &mut sims {
@@ -68,42 +71,9 @@ pub fn simulate_together(
     }
     let runs = sims.into_iter().map(Sim::drain).collect();
     if let Some(p) = progress {
-        p.store(plan.duration.as_nanos(), Ordering::Relaxed);
+        p.reach(plan.duration.as_nanos());
     }
     runs
-}
-
-/// Runs every given setup of the plan, each on its own thread, in the given order;
-/// `progress[i]`, when given, follows setup i's scenario time.
-pub fn simulate_all(
-    plan: &Plan,
-    setups: &[&Setup],
-    faults: &FaultPlan,
-    cancel: Option<&AtomicBool>,
-    progress: Option<&[AtomicU64]>,
-) -> Vec<SetupRun> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = setups
-            .iter()
-            .enumerate()
-            .map(|(i, setup)| {
-                let p = progress.and_then(|p| p.get(i));
-                s.spawn(move || simulate_together(plan, &[setup], faults, cancel, p).remove(0))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .zip(setups)
-            .map(|(h, setup)| match h.join() {
-                Ok(run) => run,
-                // A panic in a simulation thread is a bug; re-raise it on the caller's thread.
-                Err(e) => {
-                    tracing::error!(setup = %setup.name, "simulation thread panicked");
-                    std::panic::resume_unwind(e)
-                }
-            })
-            .collect()
-    })
 }
 
 /// A request as the simulator's clients send it.

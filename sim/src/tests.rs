@@ -45,7 +45,7 @@ fn run_with(plan: &Plan, policy: Option<Step>) -> SetupRun {
 }
 
 pub(super) fn run_with_policy(plan: &Plan, policy: Box<dyn Policy>) -> SetupRun {
-    let no_faults = chaos::FaultPlan::default();
+    let no_faults = workloads::fault::FaultPlan::default();
     let mut sim = Sim::with_policy(plan, &plan.setups[0], &no_faults, policy);
     for a in workloads::arrivals::ArrivalStream::new(plan) {
         sim.advance_to(a.t_ns);
@@ -269,7 +269,7 @@ replicas = 3
     let together = super::simulate_together(
         &p,
         &[&p.setups[0], &p.setups[1]],
-        &chaos::FaultPlan::default(),
+        &workloads::fault::FaultPlan::default(),
         None,
         None,
     );
@@ -348,10 +348,7 @@ replicas = 1
 
 pub(super) fn run_faulty(src: &str) -> SetupRun {
     let p = plan(src);
-    let faults = match chaos::FaultPlan::from_plan(&p) {
-        Ok(f) => f,
-        Err(e) => panic!("{e}"),
-    };
+    let faults = p.faults.clone();
     let run = super::simulate_together(&p, &[&p.setups[0]], &faults, None, None).remove(0);
     assert!(run.requests().identity_holds(), "{:?}", run.requests());
     run

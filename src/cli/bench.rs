@@ -111,8 +111,13 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     // One thread, the setups in lockstep over one arrival stream (as `run` does per thread).
     let setups: Vec<_> = plan.setups.iter().collect();
     let started = Instant::now();
-    let runs =
-        sim::simulate_together(&plan, &setups, &chaos::FaultPlan::default(), None, None);
+    let runs = sim::simulate_together(
+        &plan,
+        &setups,
+        &workloads::fault::FaultPlan::default(),
+        None,
+        None,
+    );
     let secs = started.elapsed().as_secs_f64();
     let mut total = 0u64;
     for run in &runs {

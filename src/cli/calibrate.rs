@@ -16,16 +16,23 @@ use workloads::policy::{FixedConfig, PolicyConfig};
 
 use super::Failure;
 
+/// What to calibrate instead of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Local {
+    /// One replica of the built-in demo (or of `--scenario`'s first setup) on an in-process
+    /// testbed.
+    Testbed,
+}
+
 /// Arguments of `calibrate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The endpoint (omit it with `--driver testbed`).
     #[arg(required_unless_present = "driver")]
     url: Option<String>,
-    /// `testbed`: calibrate one replica of the built-in demo (or `--scenario`'s setup) on an
-    /// in-process testbed.
-    #[arg(long, value_parser = ["testbed"])]
-    driver: Option<String>,
+    /// Calibrate a local service instead of an endpoint.
+    #[arg(long, value_enum)]
+    driver: Option<Local>,
     /// With `--driver testbed`: the scenario whose service to calibrate.
     #[arg(long, value_name = "FILE", requires = "driver")]
     scenario: Option<PathBuf>,

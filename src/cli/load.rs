@@ -2,10 +2,8 @@
 //! measured from the intended send time, written as the same report as a scenario run (one
 //! setup named `load`).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration as StdDuration;
+use std::sync::atomic::Ordering;
 
 use anyhow::{Context, anyhow};
 use bytes::Bytes;
@@ -133,15 +131,25 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     }
     let cancel = super::cancel_on_signals()?;
     let progress = Progress::default();
-    let done = AtomicBool::new(false);
-    let run = std::thread::scope(|s| {
-        if std::io::stderr().is_terminal() {
-            s.spawn(|| show_progress(&plan, &progress, &done));
-        }
-        let run = live::run(&plan, "load", &config, &cancel, &progress);
-        done.store(true, Ordering::Relaxed);
-        run
-    })
+    let started = std::time::Instant::now();
+    let total = plan.duration.as_secs_f64().max(1e-9);
+    let line = || {
+        let (sent, done) = (
+            progress.sent.load(Ordering::Relaxed),
+            progress.done.load(Ordering::Relaxed),
+        );
+        format!(
+            "sent {sent} done {done} errors {} in flight {} not sent {}",
+            progress.errors.load(Ordering::Relaxed),
+            sent.saturating_sub(done),
+            progress.not_sent.load(Ordering::Relaxed),
+        )
+    };
+    let run = super::with_progress(
+        || started.elapsed().as_secs_f64() / total,
+        line,
+        || live::run(&plan, "load", &config, &cancel, &progress),
+    )
     .map_err(super::load_failure)?;
     let mut report = harness::score::score(&plan, "load", std::slice::from_ref(&run));
     super::stamp(&mut report, None);
@@ -179,30 +187,4 @@ fn plan(args: &Args) -> Result<Plan, Failure> {
     }
     .plan()
     .map_err(Failure::input)
-}
-
-/// One line on stderr, updated until `done`: time, sent, answered, errors, in flight.
-fn show_progress(plan: &Plan, p: &Progress, done: &AtomicBool) {
-    let total = plan.duration.as_secs_f64();
-    let bar = indicatif::ProgressBar::new((total * 1000.0) as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let started = std::time::Instant::now();
-    while !done.load(Ordering::Relaxed) {
-        std::thread::sleep(StdDuration::from_millis(200));
-        bar.set_position(started.elapsed().as_millis() as u64);
-        let (sent, done) = (
-            p.sent.load(Ordering::Relaxed),
-            p.done.load(Ordering::Relaxed),
-        );
-        bar.set_message(format!(
-            "sent {sent} done {done} errors {} in flight {} not sent {}",
-            p.errors.load(Ordering::Relaxed),
-            sent.saturating_sub(done),
-            p.not_sent.load(Ordering::Relaxed),
-        ));
-    }
-    bar.finish_and_clear();
 }

@@ -3,7 +3,6 @@
 mod bench;
 mod calibrate;
 mod compare;
-mod drive;
 mod gate;
 mod load;
 mod run;
@@ -106,40 +105,46 @@ pub fn cancel_on_signals() -> Result<Arc<AtomicBool>, Failure> {
     Ok(cancel)
 }
 
-/// Runs `work` on this thread; meanwhile, when stderr is a terminal and the work has taken a
-/// second, shows `line(elapsed seconds)` on stderr, rewritten in place every `every`, and ends
-/// it with a newline when the work is done.
+/// Runs `work` on this thread; meanwhile, when stderr is a terminal, shows the one progress
+/// line every command uses (indicatif's): the elapsed time, a bar of `fraction()` (0-1) and
+/// `line()`, refreshed a few times a second and cleared when the work is done.
 pub fn with_progress<T>(
-    every: std::time::Duration,
-    line: impl Fn(f64) -> String + Sync,
+    fraction: impl Fn() -> f64 + Sync,
+    line: impl Fn() -> String + Sync,
     work: impl FnOnce() -> T,
 ) -> T {
-    use std::io::{IsTerminal, Write};
     use std::sync::atomic::Ordering;
+    let bar = indicatif::ProgressBar::new(1000);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
     let done = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        if std::io::stderr().is_terminal() {
+    let result = std::thread::scope(|s| {
+        if !bar.is_hidden() {
             s.spawn(|| {
-                let started = std::time::Instant::now();
-                let mut shown = false;
                 while !done.load(Ordering::Relaxed) {
-                    std::thread::sleep(every);
-                    if started.elapsed().as_millis() < 1000 {
-                        continue;
-                    }
-                    let text = line(started.elapsed().as_secs_f64());
-                    let _ = write!(std::io::stderr(), "\r{text}");
-                    shown = true;
-                }
-                if shown {
-                    let _ = writeln!(std::io::stderr());
+                    bar.set_position((fraction().clamp(0.0, 1.0) * 1000.0) as u64);
+                    bar.set_message(line());
+                    std::thread::sleep(std::time::Duration::from_millis(150));
                 }
             });
         }
         let result = work();
         done.store(true, Ordering::Relaxed);
         result
-    })
+    });
+    bar.finish_and_clear();
+    result
+}
+
+/// A driver's failure as an exit code: bad input (2) or the environment (3).
+pub fn drive_failure(e: harness::drive::DriveError) -> Failure {
+    match e {
+        harness::drive::DriveError::Input(_) => Failure::input(e),
+        harness::drive::DriveError::Env(_) => Failure::env(e),
+    }
 }
 
 /// Records where a report came from: this machine and build, and the scenario file's text when

@@ -4,23 +4,43 @@
 //! `--threshold`) has thresholds, gate the report and write gate.xml.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::atomic::Ordering;
 
 use anyhow::anyhow;
+use harness::drive::{Driver, Progress, Seeds};
 use workloads::{Plan, Setup};
 
 use super::Failure;
+
+/// Where a run happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DriverKind {
+    /// The embedded simulated cluster, in virtual time.
+    Sim,
+    /// A local HTTP emulator per setup, driven by the live load engine in real time.
+    Testbed,
+}
+
+impl DriverKind {
+    /// The driver, ready to run.
+    pub fn driver(self, time_scale: f64) -> Result<Box<dyn Driver>, Failure> {
+        Ok(match self {
+            DriverKind::Sim => Box::new(sim::Simulator),
+            DriverKind::Testbed => {
+                Box::new(testbed::TestbedDriver::new(time_scale).map_err(super::drive_failure)?)
+            }
+        })
+    }
+}
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The scenario file (TOML).
     scenario: PathBuf,
-    /// Where the run happens: `sim` (the embedded simulated cluster) or `testbed` (a local
-    /// HTTP emulator per setup, driven by the live load engine in real time).
-    #[arg(long, default_value = "sim")]
-    driver: String,
+    /// Where the run happens.
+    #[arg(long, value_enum, default_value_t = DriverKind::Sim)]
+    driver: DriverKind,
     /// With `--driver testbed`: scenario seconds per real second (10 runs a 30-minute
     /// scenario in 3 minutes).
     #[arg(long, default_value_t = 1.0)]
@@ -87,12 +107,6 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     let seeds: Vec<u64> = (0..u64::from(repeat))
         .map(|i| plan.seed.wrapping_add(i))
         .collect();
-    if args.driver != "sim" && args.driver != "testbed" {
-        return Err(Failure::input(anyhow!(
-            "driver {:?} is not available; use --driver sim (the embedded simulated cluster) or --driver testbed",
-            args.driver
-        )));
-    }
     if !(args.time_scale > 0.0 && args.time_scale.is_finite()) {
         return Err(Failure::input(anyhow!(
             "--time-scale must be above zero, found {}",
@@ -100,7 +114,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         )));
     }
     if plan.traffic.closed_loop().is_some() {
-        if args.driver == "sim" {
+        if args.driver == DriverKind::Sim {
             return Err(Failure::input(anyhow!(
                 "{}: closed-loop users (executor = \"users\") run only over real HTTP; the simulator runs open-loop arrivals: use --driver testbed",
                 plan.path.display()
@@ -109,8 +123,8 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         // Before our own SIGINT handler: Goose would replace it (see users::claim_ctrl_c).
         users::claim_ctrl_c();
     }
-    let faults = chaos::FaultPlan::from_plan(&plan).map_err(Failure::input)?;
     choose(&plan, &args.setups)?;
+    let driver = args.driver.driver(args.time_scale)?;
     let cancel = super::cancel_on_signals()?;
     let plans: Vec<Plan> = seeds
         .iter()
@@ -119,20 +133,32 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
             ..plan.clone()
         })
         .collect();
-    let per_seed = if args.driver == "testbed" {
-        let mut reports = Vec::new();
-        for p in &plans {
-            if cancel.load(Ordering::Relaxed) && !reports.is_empty() {
-                break;
-            }
-            let chosen = choose(p, &args.setups)?;
-            let runs = super::drive::run_setups(p, &chosen, args.time_scale, &cancel)?;
-            reports.push(harness::score::score(p, "testbed", &runs));
-        }
-        reports
-    } else {
-        simulate(&plans, &args.setups, &faults, &cancel)?
+    let work = Seeds::new(&plans, &args.setups);
+    let progress = Progress::new(work.jobs());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let line = || {
+        format!(
+            "{} {} on {}: {} of {} setup runs done",
+            plan.name,
+            if plans.len() > 1 { "(repeated)" } else { "" },
+            driver.name(),
+            progress.done(),
+            progress.jobs()
+        )
     };
+    let started = std::time::Instant::now();
+    let per_seed = super::with_progress(
+        || progress.fraction(),
+        line,
+        || work.run(&*driver, threads, &cancel, &progress),
+    )
+    .map_err(super::drive_failure)?;
+    tracing::info!(
+        driver = driver.name(),
+        elapsed_s = started.elapsed().as_secs_f64(),
+        runs = work.jobs().len(),
+        "ran"
+    );
     let runs = per_seed.len();
     let first = if runs > 1 {
         harness::figures::join_repeats(per_seed, &seeds[..runs], plan.gate.confidence)
@@ -172,79 +198,6 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     stdout.human("\n");
     let junit = args.junit.unwrap_or_else(|| out.join("gate.xml"));
     super::gate::conclude(&result, stdout, false, Some(&junit))
-}
-
-/// Simulates every plan (one per seed) on every chosen setup, several seeds at once when
-/// there are more cores than setups; returns one scored report per plan, in order.
-fn simulate(
-    plans: &[Plan],
-    names: &[String],
-    faults: &chaos::FaultPlan,
-    cancel: &AtomicBool,
-) -> Result<Vec<harness::report::Report>, Failure> {
-    let chosen: Vec<Vec<&Setup>> = plans
-        .iter()
-        .map(|p| choose(p, names))
-        .collect::<Result<_, _>>()?;
-    let per_run = chosen.first().map_or(1, Vec::len).max(1);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let at_once = (cores / per_run).max(1);
-    let started = Instant::now();
-    let progress: Vec<AtomicU64> = (0..plans.len() * per_run)
-        .map(|_| AtomicU64::new(0))
-        .collect();
-    let total = plans[0].duration.as_nanos().max(1) as f64;
-    let line = |elapsed: f64| {
-        let reached = progress
-            .iter()
-            .map(|p| p.load(Ordering::Relaxed))
-            .min()
-            .unwrap_or(0);
-        format!(
-            "simulating {}: {:5.1}% of the scenario ({elapsed:.0} s elapsed)",
-            plans[0].name,
-            100.0 * reached as f64 / total,
-        )
-    };
-    let mut runs: Vec<Vec<harness::run::SetupRun>> = Vec::with_capacity(plans.len());
-    super::with_progress(std::time::Duration::from_millis(100), line, || {
-        std::thread::scope(|s| {
-            let mut next = 0;
-            while next < plans.len() {
-                // After Ctrl-C, no further seeds start (the first always runs: the report).
-                if next > 0 && cancel.load(Ordering::Relaxed) {
-                    break;
-                }
-                let end = (next + at_once).min(plans.len());
-                let batch: Vec<_> = (next..end)
-                    .map(|i| {
-                        let (plan, setups) = (&plans[i], &chosen[i]);
-                        let p = &progress[i * per_run..(i + 1) * per_run];
-                        s.spawn(move || {
-                            sim::simulate_all(plan, setups, faults, Some(cancel), Some(p))
-                        })
-                    })
-                    .collect();
-                for h in batch {
-                    match h.join() {
-                        Ok(r) => runs.push(r),
-                        Err(e) => std::panic::resume_unwind(e),
-                    }
-                }
-                next = end;
-            }
-        });
-    });
-    tracing::info!(
-        elapsed_s = started.elapsed().as_secs_f64(),
-        runs = plans.len(),
-        "simulated"
-    );
-    Ok(plans
-        .iter()
-        .zip(&runs)
-        .map(|(p, r)| harness::score::score(p, "sim", r))
-        .collect())
 }
 
 /// The setups named on the command line, in the scenario's order; all when none is named.

@@ -3,12 +3,11 @@
 //! the SLO.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, anyhow};
-use harness::sweep::Sweep;
-use sim::sweep::Point;
+use harness::drive::Progress;
+use harness::sweep::{Point, Sweep};
 use workloads::Plan;
 use workloads::vary::{Grid, Vary};
 
@@ -104,18 +103,33 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let cancel = super::cancel_on_signals()?;
-    let done = AtomicUsize::new(0);
     let keys: Vec<String> = grid.axes.iter().map(|a| a.key.clone()).collect();
-    let line = |elapsed: f64| {
+    let jobs = harness::sweep::jobs(&points);
+    let progress = Progress::new(&jobs.jobs);
+    let line = || {
         format!(
-            "sweeping {} settings: {} simulations done ({elapsed:.0} s elapsed)",
+            "sweeping {} settings: {} of {} simulations done",
             points.len(),
-            done.load(Ordering::Relaxed),
+            progress.done(),
+            progress.jobs()
         )
     };
-    let sweep = super::with_progress(std::time::Duration::from_millis(200), line, || {
-        sim::sweep::run(keys, &points, threads, Some(&cancel), Some(&done))
-    });
+    let sweep = super::with_progress(
+        || progress.fraction(),
+        line,
+        || {
+            harness::sweep::run(
+                &sim::Simulator,
+                keys,
+                &points,
+                &jobs,
+                threads,
+                &cancel,
+                &progress,
+            )
+        },
+    )
+    .map_err(super::drive_failure)?;
     let elapsed = started.elapsed().as_secs_f64();
     tracing::info!(elapsed_s = elapsed, threads, "swept");
     publish(&sweep, &args, elapsed, threads)
@@ -129,13 +143,9 @@ fn points(grid: &Grid, base: &toml::Table, args: &Args) -> Result<Vec<Point>, Fa
             if let Some(seed) = args.seed {
                 plan.seed = seed;
             }
-            let faults = chaos::FaultPlan::from_plan(&plan)
-                .with_context(|| format!("with {}", grid.describe(i)))
-                .map_err(Failure::input)?;
             Ok(Point {
                 values: grid.labels(i),
                 plan,
-                faults,
             })
         })
         .collect()

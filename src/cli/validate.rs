@@ -16,7 +16,7 @@ pub struct Args {
 /// Checks the scenario and prints what it would run.
 pub fn cmd(args: Args) -> Result<(), Failure> {
     let plan = Plan::load(&args.scenario).map_err(Failure::input)?;
-    let faults = chaos::FaultPlan::from_plan(&plan).map_err(Failure::input)?;
+    let faults = &plan.faults;
     let names: Vec<&str> = plan.setups.iter().map(|s| s.name.as_str()).collect();
     let load = match plan.traffic.closed_loop() {
         Some(u) => format!(

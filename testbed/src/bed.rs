@@ -72,6 +72,8 @@ impl model::Request for Req {
 pub(crate) enum Event {
     Done(SlotId),
     Model(Timer),
+    /// The scenario's time runs out: the accounting is taken for the Run.
+    End,
 }
 
 /// Request counters, for `/metrics` and snapshots.
@@ -136,6 +138,8 @@ pub(crate) struct Bed {
     class_index: HashMap<String, u16>,
     speed: f64,
     rng: Pcg64Mcg,
+    /// The model's accounting when the scenario's time ran out.
+    at_end: Option<model::Outcome>,
 }
 
 impl Bed {
@@ -160,6 +164,7 @@ impl Bed {
         model.start(&mut side);
         model.plan_faults(&cfg.faults, &mut side);
         model.arm_interruptions(&mut side);
+        side.agenda.push(plan.duration.as_nanos(), Event::End);
         let classes = &plan.traffic.classes;
         Bed {
             model,
@@ -177,6 +182,7 @@ impl Bed {
                 .collect(),
             speed: setup.speed,
             rng: Pcg64Mcg::seed_from_u64(cfg.seed ^ 0x7e57_bed0),
+            at_end: None,
         }
     }
 
@@ -194,6 +200,7 @@ impl Bed {
             match ev {
                 Event::Model(timer) => self.model.timer(t, timer, &mut self.side),
                 Event::Done(slot) => self.done(t, slot),
+                Event::End => self.at_end = Some(self.model.outcome(t, None)),
             }
         }
         self.now = now;
@@ -250,10 +257,17 @@ impl Bed {
 }
 
 impl Bed {
+    /// The model's accounting at the scenario's end, or now when it has not been reached.
+    pub(crate) fn outcome(&self) -> model::Outcome {
+        self.at_end
+            .clone()
+            .unwrap_or_else(|| self.model.outcome(self.now, None))
+    }
+
     /// Injects a fault now (its `at` is ignored).
     pub(crate) fn inject(
         &mut self,
-        fault: &chaos::Fault,
+        fault: &workloads::fault::Fault,
     ) -> Result<harness::report::FaultEvent, model::FaultError> {
         self.model.inject(self.now, fault, &mut self.side)
     }

@@ -27,7 +27,7 @@ pub struct TestbedConfig {
     pub seed: u64,
     /// Faults that strike at their times (none by default; the testbed driver gives the
     /// scenario's). Faults can also be injected at any time through the admin API.
-    pub faults: chaos::FaultPlan,
+    pub faults: workloads::fault::FaultPlan,
 }
 
 impl TestbedConfig {
@@ -38,7 +38,7 @@ impl TestbedConfig {
             setup: setup.clone(),
             time_scale,
             seed: plan.seed,
-            faults: chaos::FaultPlan::default(),
+            faults: workloads::fault::FaultPlan::default(),
         }
     }
 
@@ -128,7 +128,7 @@ impl TestbedConfig {
             scan_interval: secs(10),
             scale_down_unneeded: secs(600),
             setups: vec![setup.clone()],
-            faults: Vec::new(),
+            faults: Default::default(),
             gate: Default::default(),
         };
         TestbedConfig {
@@ -136,7 +136,7 @@ impl TestbedConfig {
             setup,
             time_scale: 1.0,
             seed: 1,
-            faults: chaos::FaultPlan::default(),
+            faults: workloads::fault::FaultPlan::default(),
         }
     }
 

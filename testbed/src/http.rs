@@ -158,7 +158,10 @@ async fn predict(req: Request<Incoming>, shared: &Shared) -> Resp {
 }
 
 /// Injects `fault` now.
-pub(crate) fn inject_now(shared: &Shared, fault: &chaos::Fault) -> Result<FaultEvent, FaultError> {
+pub(crate) fn inject_now(
+    shared: &Shared,
+    fault: &workloads::fault::Fault,
+) -> Result<FaultEvent, FaultError> {
     shared.now().inject(fault)
 }
 
@@ -178,9 +181,9 @@ async fn inject(req: Request<Incoming>, shared: &Shared) -> Resp {
     }
 }
 
-/// A `chaos::Fault` from JSON, read as the scenario's `[[faults]]` entries are (through TOML
+/// A `workloads::fault::Fault` from JSON, read as the scenario's `[[faults]]` entries are (through TOML
 /// values, so counts, shares and durations follow the same rules); `at` may be left out.
-pub(crate) fn parse_fault(body: &[u8]) -> Result<chaos::Fault, String> {
+pub(crate) fn parse_fault(body: &[u8]) -> Result<workloads::fault::Fault, String> {
     const EXAMPLE: &str = r#"e.g. {"kind":"pod-eviction","at":"0s","pods":2}"#;
     let mut v: Value = serde_json::from_slice(body)
         .map_err(|e| format!("the body is not JSON ({e}); send one fault, {EXAMPLE}"))?;
@@ -190,7 +193,7 @@ pub(crate) fn parse_fault(body: &[u8]) -> Result<chaos::Fault, String> {
     obj.entry("at").or_insert_with(|| json!("0s"));
     let t =
         toml::Value::try_from(&v).map_err(|e| format!("unsupported value in the fault: {e}"))?;
-    t.try_into::<chaos::Fault>().map_err(|e| {
+    t.try_into::<workloads::fault::Fault>().map_err(|e| {
         format!(
             "not a fault (kind spot-interruption, pod-eviction or pool-outage): {}; {EXAMPLE}",
             e.message().trim()
@@ -236,18 +239,21 @@ mod tests {
         let f = parse_fault(br#"{"kind":"pod-eviction","at":"0s","pods":2}"#);
         assert!(matches!(
             f,
-            Ok(chaos::Fault::PodEviction {
-                pods: chaos::Count::N(2),
+            Ok(workloads::fault::Fault::PodEviction {
+                pods: workloads::fault::Count::N(2),
                 ..
             })
         ));
         let f = parse_fault(br#"{"kind":"spot-interruption","pool":"s","nodes":"50%"}"#);
         assert!(
-            matches!(f, Ok(chaos::Fault::SpotInterruption { .. })),
+            matches!(f, Ok(workloads::fault::Fault::SpotInterruption { .. })),
             "{f:?}"
         );
         let f = parse_fault(br#"{"kind":"pool-outage","pool":"s","for":"5m"}"#);
-        assert!(matches!(f, Ok(chaos::Fault::PoolOutage { .. })), "{f:?}");
+        assert!(
+            matches!(f, Ok(workloads::fault::Fault::PoolOutage { .. })),
+            "{f:?}"
+        );
         for bad in [
             &b"{not json"[..],
             b"[1]",
@@ -256,5 +262,51 @@ mod tests {
         ] {
             assert!(parse_fault(bad).is_err());
         }
+    }
+
+    /// What the testbed driver sends (a plan's fault serialized) reads back as the same fault.
+    #[test]
+    fn serialized_faults_parse_back_as_the_same_fault() {
+        use workloads::Duration;
+        use workloads::fault::{Count, Fault};
+        let faults = [
+            Fault::SpotInterruption {
+                pool: "spot".into(),
+                at: Duration::from_secs(600),
+                nodes: Count::Share(0.5),
+                notice: Duration::from_secs(120),
+            },
+            Fault::PodEviction {
+                at: Duration::from_secs(90),
+                pods: Count::Share(0.125),
+                max_unavailable: Some(Count::N(1)),
+            },
+            Fault::PodEviction {
+                at: Duration::ZERO,
+                pods: Count::N(3),
+                max_unavailable: None,
+            },
+            Fault::PoolOutage {
+                pool: "gpu".into(),
+                at: Duration::from_secs(900),
+                length: Duration::from_secs(120),
+            },
+        ];
+        let mut bodies = Vec::new();
+        for f in faults {
+            let body = serde_json::to_string(&f).unwrap_or_default();
+            assert_eq!(parse_fault(body.as_bytes()), Ok(f), "{body}");
+            bodies.push(body);
+        }
+        // In the shape they are written in the scenario.
+        assert_eq!(
+            bodies,
+            [
+                r#"{"kind":"spot-interruption","pool":"spot","at":"10m","nodes":"50%","notice":"2m"}"#,
+                r#"{"kind":"pod-eviction","at":"1m30s","pods":"12.5%","max_unavailable":1}"#,
+                r#"{"kind":"pod-eviction","at":"0s","pods":3}"#,
+                r#"{"kind":"pool-outage","pool":"gpu","at":"15m","for":"2m"}"#,
+            ]
+        );
     }
 }

@@ -14,12 +14,13 @@
 //!   answers `200 {"replica", "queued_ms", "service_ms", "class"}` (real milliseconds), `503`
 //!   when the queue is full, `502` when its replica is killed while serving it.
 //! - `GET /metrics`: Prometheus text (see [`metrics`]).
-//! - `POST /admin/faults`: one `chaos::Fault` as JSON (`at` is ignored: it strikes now),
+//! - `POST /admin/faults`: one `workloads::fault::Fault` as JSON (`at` is ignored: it strikes now),
 //!   answers its [`FaultEvent`] record; `GET /admin/faults` lists the records so far (their
 //!   counts grow as a fault plays out); `GET /admin/snapshot`: the [`Snapshot`] as JSON.
 
 mod bed;
 mod config;
+mod driver;
 mod http;
 pub mod metrics;
 mod shared;
@@ -35,6 +36,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::TestbedConfig;
+pub use driver::TestbedDriver;
 pub use model::FaultError;
 
 use bed::Bed;
@@ -257,8 +259,19 @@ impl Testbed {
         self.shared.now().snapshot()
     }
 
+    /// The markers (`pod-eviction@6m`) of the faults that struck since the last call.
+    pub fn take_markers(&self) -> Vec<String> {
+        self.shared.now().model.take_markers()
+    }
+
+    /// The service's accounting (bill per pool, cold starts, faults...) when the scenario's
+    /// time ran out, or now when it has not yet.
+    pub fn outcome(&self) -> model::Outcome {
+        self.shared.now().outcome()
+    }
+
     /// Injects a fault now (its `at` is ignored), as `POST /admin/faults` does.
-    pub fn inject(&self, fault: &chaos::Fault) -> Result<FaultEvent, FaultError> {
+    pub fn inject(&self, fault: &workloads::fault::Fault) -> Result<FaultEvent, FaultError> {
         http::inject_now(&self.shared, fault)
     }
 

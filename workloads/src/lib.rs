@@ -5,6 +5,7 @@
 pub mod arrivals;
 pub mod dist;
 pub mod error;
+pub mod fault;
 pub mod figure;
 pub mod policy;
 pub mod scenario;

@@ -8,6 +8,7 @@ use toml::Spanned;
 
 use crate::dist::DurationDist;
 use crate::error::{Located, ScenarioError};
+use crate::fault::FaultPlan;
 use crate::policy::{CostAwareConfig, FixedConfig, HpaConfig, KedaConfig, KpaConfig, PolicyConfig};
 use crate::threshold::GateSpec;
 use crate::traffic::Traffic;
@@ -395,20 +396,10 @@ pub struct Plan {
     pub scale_down_unneeded: Duration,
     /// The setups to compare.
     pub setups: Vec<Setup>,
-    /// The `[[faults]]` entries as written; the `chaos` crate reads them into a fault plan.
-    #[serde(skip)]
-    pub faults: Vec<RawFault>,
+    /// The `[[faults]]` entries, checked against the run and its pools, in time order.
+    pub faults: FaultPlan,
     /// `thresholds = [...]` and `[gate]`: the checks `run` and `gate` apply to its reports.
     pub gate: GateSpec,
-}
-
-/// A `[[faults]]` entry as written, with where it is in the file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RawFault {
-    /// Its keys and values.
-    pub table: toml::Table,
-    /// Its place in the file (the message is empty): errors about it start from here.
-    pub at: Located,
 }
 
 /// The most windows a timeline has; longer runs get longer windows.

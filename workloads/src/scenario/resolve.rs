@@ -8,6 +8,7 @@ use toml::Spanned;
 
 use super::*;
 use crate::error::Located;
+use crate::fault::{Fault, FaultPlan};
 use crate::policy::PolicyConfig;
 use crate::template::{RequestSpec, Template};
 use crate::traffic::{ArrivalKind, Shape, Traffic};
@@ -101,7 +102,7 @@ impl Resolver<'_> {
         });
         let setup_names: Vec<&str> = setups.iter().map(|s| s.name.as_str()).collect();
         let gate = self.resolve_gate(&f.thresholds, f.gate.as_ref(), Some(&setup_names))?;
-        let plan = Plan {
+        let mut plan = Plan {
             name,
             description: f.description.clone(),
             path: self.path.to_path_buf(),
@@ -115,14 +116,7 @@ impl Resolver<'_> {
             scan_interval: f.cluster.scan_interval,
             scale_down_unneeded: f.cluster.scale_down_unneeded,
             setups,
-            faults: f
-                .faults
-                .iter()
-                .map(|t| RawFault {
-                    table: t.get_ref().clone(),
-                    at: Located::at(self.path, self.src, t.span().start, ""),
-                })
-                .collect(),
+            faults: FaultPlan::default(),
             gate,
         };
         let offered = crate::arrivals::ArrivalStream::new(&plan).expected_count();
@@ -139,7 +133,26 @@ impl Resolver<'_> {
                 ),
             );
         }
+        plan.faults = self.resolve_faults(&f.faults, duration, &plan.setups)?;
         Ok(plan)
+    }
+
+    /// The `[[faults]]` entries, each read and checked against the run, every problem located
+    /// at its entry.
+    fn resolve_faults(
+        &self,
+        entries: &[Spanned<toml::Table>],
+        duration: Duration,
+        setups: &[Setup],
+    ) -> Result<FaultPlan, Located> {
+        let mut faults = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let fault = Fault::from_table(entry.get_ref().clone())
+                .and_then(|fault| fault.check(duration, setups).map(|()| fault))
+                .or_else(|msg| self.err(entry.span(), msg))?;
+            faults.push(fault);
+        }
+        Ok(FaultPlan::new(faults))
     }
 
     fn check_traffic(&self, t: &Spanned<Traffic>) -> Result<(), Located> {

@@ -1,6 +1,6 @@
 //! The fault plan of a scenario: what goes wrong, when, and to what. Plain data read from the
-//! scenario's `[[faults]]` entries, so the simulator, the testbed and real clusters inject the
-//! same faults.
+//! scenario's `[[faults]]` entries while the scenario is parsed (see [`Plan::parse`]), so the
+//! simulator, the testbed and real clusters inject the same faults.
 //!
 //! ```toml
 //! [[faults]]
@@ -22,13 +22,19 @@
 //! at = "15m"
 //! for = "5m"
 //! ```
+//!
+//! Faults serialize in the shape they are written in (`{"kind": "pool-outage", "pool":
+//! "gpu-spot", "at": "15m", "for": "5m"}`), so a serialized fault reads back as the same fault.
+//!
+//! [`Plan::parse`]: crate::Plan::parse
 
 use std::fmt;
 
-use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
-use workloads::scenario::CapacityType;
-use workloads::{Duration, Located, Plan};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::scenario::{CapacityType, Setup};
+use crate::units::Duration;
 
 /// How many of something: a number, or a share of what there is.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,6 +64,16 @@ impl fmt::Display for Count {
     }
 }
 
+impl Serialize for Count {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Count::N(n) => s.serialize_u32(*n),
+            // As written: "50%" (reads back as the same share).
+            Count::Share(_) => s.collect_str(self),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Count {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -67,6 +83,13 @@ impl<'de> Deserialize<'de> for Count {
                 f.write_str("a count such as 2, or a share such as \"50%\"")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Count, E> {
+                u32::try_from(v)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .map(Count::N)
+                    .ok_or_else(|| E::custom(format!("a count must be at least 1, found {v}")))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Count, E> {
                 u32::try_from(v)
                     .ok()
                     .filter(|&n| n > 0)
@@ -96,7 +119,7 @@ fn aws_notice() -> Duration {
 }
 
 /// One fault.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Fault {
     /// Nodes of a spot pool get an interruption notice and are reclaimed when it ends; their
@@ -120,7 +143,7 @@ pub enum Fault {
         /// How many of the ready pods.
         pods: Count,
         /// The PodDisruptionBudget's maxUnavailable (none: no budget).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         max_unavailable: Option<Count>,
     },
     /// A pool loses every node at once and cannot provision for a while; setups with a later pool
@@ -162,80 +185,78 @@ impl Fault {
             Fault::PodEviction { .. } => "pods".to_string(),
         }
     }
+
+    /// Reads one `[[faults]]` entry as written: a known kind with its keys.
+    pub fn from_table(table: toml::Table) -> Result<Fault, String> {
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                format!("in this [[faults]] entry: {}", e.message().trim())
+            })
+    }
+
+    /// Checks the fault against a run of `duration` with `setups`: it strikes within the run,
+    /// names pools that exist (spot interruptions only spot pools), and an outage lasts.
+    pub fn check(&self, duration: Duration, setups: &[Setup]) -> Result<(), String> {
+        if self.at() >= duration {
+            return Err(format!(
+                "{} at {} is not within the run ({duration})",
+                self.kind(),
+                self.at(),
+            ));
+        }
+        if let Fault::SpotInterruption { pool, .. } | Fault::PoolOutage { pool, .. } = self {
+            let found = setups
+                .iter()
+                .flat_map(|s| s.pools.iter())
+                .find(|p| &p.name == pool);
+            match found {
+                None => {
+                    let mut known: Vec<&str> = setups
+                        .iter()
+                        .flat_map(|s| s.pools.iter().map(|p| p.name.as_str()))
+                        .collect();
+                    known.sort_unstable();
+                    known.dedup();
+                    return Err(format!(
+                        "{} names pool {pool:?}, which is not defined (pools: {known:?})",
+                        self.kind()
+                    ));
+                }
+                Some(p)
+                    if matches!(self, Fault::SpotInterruption { .. })
+                        && p.capacity_type != CapacityType::Spot =>
+                {
+                    return Err(format!(
+                        "spot-interruption names pool {pool:?}, which is on-demand; only spot capacity is interrupted"
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Fault::PoolOutage { length, .. } = self {
+            if length.is_zero() {
+                return Err("a pool-outage needs a length above zero (for = \"5m\")".into());
+            }
+        }
+        Ok(())
+    }
 }
 
-/// A scenario's faults, in time order.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A scenario's faults, in time order. Serializes as the list of its faults, as the
+/// `[[faults]]` entries are written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
 pub struct FaultPlan {
     /// The faults, earliest first (file order among equal times).
     pub faults: Vec<Fault>,
 }
 
 impl FaultPlan {
-    /// Reads and checks the `[[faults]]` entries of a plan: known kinds and keys, pools that
-    /// exist (spot interruptions only on spot pools), times within the run.
-    pub fn from_plan(plan: &Plan) -> Result<FaultPlan, Located> {
-        let mut faults = Vec::with_capacity(plan.faults.len());
-        for raw in &plan.faults {
-            let fail = |message: String| Located {
-                message,
-                ..raw.at.clone()
-            };
-            let fault: Fault = toml::Value::Table(raw.table.clone()).try_into().map_err(
-                |e: toml::de::Error| {
-                    fail(format!("in this [[faults]] entry: {}", e.message().trim()))
-                },
-            )?;
-            if fault.at() >= plan.duration {
-                return Err(fail(format!(
-                    "{} at {} is not within the run ({})",
-                    fault.kind(),
-                    fault.at(),
-                    plan.duration
-                )));
-            }
-            if let Fault::SpotInterruption { pool, .. } | Fault::PoolOutage { pool, .. } = &fault {
-                let found = plan
-                    .setups
-                    .iter()
-                    .flat_map(|s| s.pools.iter())
-                    .find(|p| &p.name == pool);
-                match found {
-                    None => {
-                        let mut known: Vec<&str> = plan
-                            .setups
-                            .iter()
-                            .flat_map(|s| s.pools.iter().map(|p| p.name.as_str()))
-                            .collect();
-                        known.sort_unstable();
-                        known.dedup();
-                        return Err(fail(format!(
-                            "{} names pool {pool:?}, which is not defined (pools: {known:?})",
-                            fault.kind()
-                        )));
-                    }
-                    Some(p)
-                        if matches!(fault, Fault::SpotInterruption { .. })
-                            && p.capacity_type != CapacityType::Spot =>
-                    {
-                        return Err(fail(format!(
-                            "spot-interruption names pool {pool:?}, which is on-demand; only spot capacity is interrupted"
-                        )));
-                    }
-                    Some(_) => {}
-                }
-            }
-            if let Fault::PoolOutage { length, .. } = &fault {
-                if length.is_zero() {
-                    return Err(fail(
-                        "a pool-outage needs a length above zero (for = \"5m\")".into(),
-                    ));
-                }
-            }
-            faults.push(fault);
-        }
+    /// A plan of `faults`, put in time order (keeping their order among equal times).
+    pub fn new(mut faults: Vec<Fault>) -> FaultPlan {
         faults.sort_by_key(Fault::at);
-        Ok(FaultPlan { faults })
+        FaultPlan { faults }
     }
 }
 

@@ -1,0 +1,165 @@
+//! The testbed as a [`Driver`] (`scalebench run --driver testbed`): for each setup, an
+//! in-process testbed on 127.0.0.1 runs the service model with the scenario's faults at their
+//! times; the live load engine sends the scenario's arrivals to it over real HTTP (or, with
+//! `executor = "users"`, Goose runs its closed-loop users against it); the timeline's service
+//! side comes from its `/metrics`, the fault markers and the final accounting (bill per pool,
+//! cold starts, idle share, scale-up reaction, fault records) from the model itself; all
+//! `time_scale` times faster than scenario time. Setups run one after the other.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+
+use harness::drive::{Control, DriveError, Driver};
+use harness::run::SetupRun;
+use live::{LoadConfig, Observed, Observer, Progress, PrometheusObserver, Target};
+use workloads::{Plan, Setup};
+
+use crate::{Testbed, TestbedConfig};
+
+/// Each setup on its own testbed, in real time (or `time_scale` times faster).
+#[derive(Debug)]
+pub struct TestbedDriver {
+    time_scale: f64,
+    rt: tokio::runtime::Runtime,
+}
+
+impl TestbedDriver {
+    /// A driver running scenario time `time_scale` times faster than real time.
+    pub fn new(time_scale: f64) -> Result<TestbedDriver, DriveError> {
+        if !(time_scale > 0.0 && time_scale.is_finite()) {
+            return Err(DriveError::input(format!(
+                "the time scale must be above zero, found {time_scale}"
+            )));
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| DriveError::env(format!("cannot start the testbed's runtime: {e}")))?;
+        Ok(TestbedDriver { time_scale, rt })
+    }
+}
+
+impl Driver for TestbedDriver {
+    fn name(&self) -> &'static str {
+        "testbed"
+    }
+
+    fn parallel(&self) -> usize {
+        1
+    }
+
+    fn run(
+        &self,
+        plan: &Plan,
+        setups: &[&Setup],
+        control: Control<'_>,
+    ) -> Result<Vec<SetupRun>, DriveError> {
+        let mut runs = Vec::with_capacity(setups.len());
+        for setup in setups {
+            let mut config = TestbedConfig::from_plan(plan, setup, self.time_scale);
+            config.faults = plan.faults.clone();
+            let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+            let bed = self
+                .rt
+                .block_on(crate::start(config, listen))
+                .map_err(DriveError::env)?;
+            let run = drive(plan, setup, &bed, self.time_scale, control.cancel);
+            self.rt.block_on(bed.shutdown());
+            runs.push(run?);
+        }
+        control.reach(plan.duration.as_nanos());
+        Ok(runs)
+    }
+}
+
+/// Reads the service side from the testbed's `/metrics`, and the markers of the faults that
+/// struck from the model.
+struct BedObserver<'a> {
+    metrics: PrometheusObserver,
+    bed: &'a Testbed,
+}
+
+impl Observer for BedObserver<'_> {
+    fn observe(&self) -> Option<Observed> {
+        self.metrics.observe()
+    }
+
+    fn markers(&self) -> Vec<String> {
+        self.bed.take_markers()
+    }
+}
+
+/// One setup: its load against the testbed, observed.
+fn drive(
+    plan: &Plan,
+    setup: &Setup,
+    bed: &Testbed,
+    time_scale: f64,
+    cancel: &AtomicBool,
+) -> Result<SetupRun, DriveError> {
+    let url = format!("http://{}/predict", bed.addr());
+    let observer = BedObserver {
+        metrics: PrometheusObserver::new(&format!("http://{}/metrics", bed.addr()))
+            .map_err(DriveError::env)?,
+        bed,
+    };
+    // The testbed serves POST /predict only: a class's path and method are for real
+    // endpoints; its headers and body still go.
+    let mut on_testbed = plan.clone();
+    for c in &mut on_testbed.traffic.classes {
+        if let Some(r) = &mut c.request {
+            r.path = None;
+            r.method = None;
+        }
+    }
+    let mut run = if plan.traffic.closed_loop().is_some() {
+        // Closed-loop users through Goose, against the same testbed, into the same Run.
+        let users = users::UsersConfig::new(&url).time_scale(time_scale);
+        users::run_users_with(&on_testbed, &users, &setup.name, cancel, &observer).map_err(|e| {
+            match e {
+                users::UsersError::Request { .. } => DriveError::input(e),
+                _ => DriveError::env(e),
+            }
+        })?
+    } else {
+        let target = Target::new(
+            &url,
+            None,
+            &[],
+            // The testbed serves each request class with its own service time and priority;
+            // it reads the class from the body. A class's own `request` may replace it.
+            Some(bytes::Bytes::from_static(br#"{"class": "{{class}}"}"#)),
+            |_| None,
+        )
+        .map_err(DriveError::env)?;
+        let mut config = LoadConfig::new(target);
+        config.time_scale = time_scale;
+        let progress = Progress::default();
+        live::run_observed(
+            &on_testbed,
+            &setup.name,
+            &config,
+            cancel,
+            &progress,
+            &observer,
+        )
+        .map_err(|e| match e {
+            live::LoadError::Target(_) => DriveError::input(e),
+            _ => DriveError::env(e),
+        })?
+    };
+    // The service's accounting at the scenario's end (or now, for a run cut short), from the
+    // model itself.
+    let outcome = bed.outcome();
+    run.policy = setup.policy.kind().to_string();
+    run.pools = outcome.pools;
+    run.idle_fraction = outcome.idle_fraction;
+    run.max_ready = outcome.max_ready;
+    run.cold_starts = outcome.cold_starts;
+    run.scale_up_reaction_s = outcome.scale_up_reaction_s;
+    run.budget = outcome.budget;
+    run.faults = outcome.faults;
+    run.waited = outcome.waited;
+    Ok(run)
+}
