@@ -142,9 +142,9 @@ impl Progress {
 
 /// What became of one job.
 #[derive(Debug)]
-pub enum JobResult {
-    /// It ran (its Run says whether it was interrupted).
-    Ran(Box<SetupRun>),
+pub enum JobResult<T> {
+    /// It ran (its Run says whether it was interrupted), and this is what was kept of it.
+    Ran(T),
     /// It was not started: the schedule was cancelled, or another batch failed, first.
     Skipped,
     /// Its batch failed.
@@ -153,20 +153,23 @@ pub enum JobResult {
 
 /// Runs every job with `driver` on at most `threads` threads (and no more than the driver
 /// runs at once): jobs of one plan are grouped into batches of up to [`Driver::batch`]
-/// setups, each batch on one thread, in job order. Once `cancel` is set, running batches stop
+/// setups, each batch on one thread, in job order. `keep` turns each Run into what the caller
+/// keeps of it (a sweep keeps a score, not the Run with its histograms and timeline), on the
+/// thread that ran it, as soon as its batch ends. Once `cancel` is set, running batches stop
 /// where they are and no new batch starts (unless none has started yet: a run always has
 /// something to report); once a batch fails, no new batch starts. Results are in job order
 /// and do not depend on the thread count when the driver is deterministic.
-pub fn schedule(
+pub fn schedule<T: Send>(
     driver: &dyn Driver,
     jobs: &[Job<'_>],
     threads: usize,
     cancel: &AtomicBool,
     progress: &Progress,
-) -> Vec<JobResult> {
+    keep: impl Fn(&Job<'_>, SetupRun) -> T + Sync,
+) -> Vec<JobResult<T>> {
     let threads = threads.min(driver.parallel()).max(1);
     let batches = batches(jobs, threads, driver.batch().max(1));
-    let results: Mutex<Vec<Option<JobResult>>> =
+    let results: Mutex<Vec<Option<JobResult<T>>>> =
         Mutex::new((0..jobs.len()).map(|_| None).collect());
     let next = AtomicUsize::new(0);
     let started = AtomicUsize::new(0);
@@ -186,15 +189,21 @@ pub fn schedule(
                     let setups: Vec<&Setup> = batch.iter().map(|&j| jobs[j].setup).collect();
                     let reached = &progress.reached[batch[0]..batch[0] + batch.len()];
                     let control = Control { cancel, reached };
-                    let outcome = driver.run(first.plan, &setups, control);
+                    let outcome = driver.run(first.plan, &setups, control).map(|runs| {
+                        batch
+                            .iter()
+                            .zip(runs)
+                            .map(|(&j, run)| (j, keep(&jobs[j], run)))
+                            .collect::<Vec<_>>()
+                    });
                     progress.done.fetch_add(batch.len(), Ordering::Relaxed);
                     let mut results = results.lock().unwrap_or_else(|e| e.into_inner());
                     match outcome {
-                        Ok(runs) => {
-                            for (&j, run) in batch.iter().zip(runs) {
+                        Ok(kept) => {
+                            for (j, kept) in kept {
                                 progress.reached[j]
                                     .store(first.plan.duration.as_nanos(), Ordering::Relaxed);
-                                results[j] = Some(JobResult::Ran(Box::new(run)));
+                                results[j] = Some(JobResult::Ran(kept));
                             }
                         }
                         Err(e) => {
@@ -256,12 +265,12 @@ impl<'a> Seeds<'a> {
         cancel: &AtomicBool,
         progress: &Progress,
     ) -> Result<Vec<crate::report::Report>, DriveError> {
-        let results = schedule(driver, &self.jobs, threads, cancel, progress);
+        let results = schedule(driver, &self.jobs, threads, cancel, progress, |_, run| run);
         let mut runs: Vec<Vec<SetupRun>> = self.plans.iter().map(|_| Vec::new()).collect();
         let mut skipped: Vec<Vec<&str>> = self.plans.iter().map(|_| Vec::new()).collect();
         for (job, result) in self.jobs.iter().zip(results) {
             match result {
-                JobResult::Ran(run) => runs[job.plan_index].push(*run),
+                JobResult::Ran(run) => runs[job.plan_index].push(run),
                 JobResult::Skipped => skipped[job.plan_index].push(&job.setup.name),
                 JobResult::Failed(e) => return Err(e),
             }

@@ -262,21 +262,21 @@ pub fn run(
     cancel: &AtomicBool,
     progress: &Progress,
 ) -> Result<Sweep, DriveError> {
+    // Each run is scored as soon as it ends, on its thread; only the score is kept.
+    let keep = |job: &Job<'_>, run: crate::run::SetupRun| {
+        if run.interrupted {
+            return None;
+        }
+        let mut report = score(job.plan, driver.name(), &[run]);
+        let mut setup = report.setups.remove(0);
+        setup.timeline = Vec::new();
+        Some(setup)
+    };
     let mut results = Vec::with_capacity(sweep.jobs.len());
-    for (job, result) in
-        sweep
-            .jobs
-            .iter()
-            .zip(schedule(driver, &sweep.jobs, threads, cancel, progress))
-    {
+    for result in schedule(driver, &sweep.jobs, threads, cancel, progress, keep) {
         results.push(match result {
-            JobResult::Ran(run) if !run.interrupted => {
-                let mut report = score(job.plan, driver.name(), &[*run]);
-                let mut setup = report.setups.remove(0);
-                setup.timeline = Vec::new();
-                Some(setup)
-            }
-            JobResult::Ran(_) | JobResult::Skipped => None,
+            JobResult::Ran(setup) => setup,
+            JobResult::Skipped => None,
             JobResult::Failed(e) => return Err(e),
         });
     }
