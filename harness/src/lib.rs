@@ -3,8 +3,8 @@
 //! repeated runs, and a sweep's results.
 
 pub mod drive;
-pub mod figures;
 pub mod record;
+pub mod repeat;
 pub mod report;
 pub mod run;
 pub mod score;

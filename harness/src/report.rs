@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use workloads::figure::Figure;
 
 /// The schema identifier written into every report.
 pub const SCHEMA: &str = "scalebench.report/v1";
@@ -146,6 +147,37 @@ pub struct SetupReport {
     /// its mean and confidence interval. The other fields of the setup are the first run's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeat: Option<RepeatReport>,
+}
+
+impl SetupReport {
+    /// The value of `figure` (of the catalogue in `workloads::figure`) in the figure's unit
+    /// (ms, fraction, s, $, GPU-h, count); `None` when the setup has no such figure (no spike
+    /// to react to, no live load engine).
+    pub fn figure(&self, figure: Figure) -> Option<f64> {
+        let (setup, l, r) = (self, &self.latency_ms, &self.requests);
+        Some(match figure {
+            Figure::P50 => l.p50,
+            Figure::P90 => l.p90,
+            Figure::P95 => l.p95,
+            Figure::P99 => l.p99,
+            Figure::P999 => l.p999,
+            Figure::Max => l.max,
+            Figure::Mean => l.mean,
+            Figure::ErrorRate => r.error_rate(),
+            Figure::SloAttainment => setup.slo.attainment,
+            Figure::ViolationS => setup.slo.violation_s,
+            Figure::Cost => setup.cost.total_usd,
+            Figure::CostPer1k => setup.cost.per_1k_requests_usd,
+            Figure::GpuHours => setup.cost.gpu_hours,
+            Figure::IdleFraction => setup.cost.idle_fraction,
+            Figure::MaxReplicas => f64::from(setup.scaling.max_replicas),
+            Figure::ColdStarts => f64::from(setup.scaling.cold_starts),
+            Figure::ScaleUpReactionS => setup.scaling.scale_up_reaction_s?,
+            Figure::Rejected => r.rejected as f64,
+            Figure::TimedOut => r.timed_out as f64,
+            Figure::LagP99 => setup.load.as_ref()?.schedule_lag_ms.p99,
+        })
+    }
 }
 
 /// The figures of a setup over repeated runs of the same scenario with different seeds (or

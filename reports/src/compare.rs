@@ -4,12 +4,13 @@
 //! table ([`compare_table`]), a stable JSON document ([`Comparison`] serialized, schema
 //! [`COMPARE_SCHEMA`]) and a self-contained HTML page ([`compare_html`]).
 
-use harness::figures::{self, Figure, Unit, judged};
+use harness::repeat::judged;
 use harness::report::{Report, SetupReport};
 use serde::Serialize;
 use tabled::builder::Builder;
 use tabled::settings::object::Columns;
 use tabled::settings::{Alignment, Style};
+use workloads::figure::{self, Figure, Unit};
 
 use crate::format::{duration, ms, pct_floor, secs, sig3, usd};
 
@@ -44,7 +45,7 @@ pub enum Verdict {
 }
 
 /// One compared figure: a figure of the catalogue that gates and repeats use
-/// (`harness::figures`), its label in tables and the way it should move.
+/// (`workloads::figure`), its label in tables and the way it should move.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Compared {
     /// The figure; serialized as its canonical name (`p99`, `cost_per_1k`), its `key`.
@@ -94,8 +95,8 @@ const fn fig(figure: Figure, label: &'static str) -> Compared {
         label,
         unit: figure.unit(),
         better: match figure.better() {
-            figures::Better::Lower => Better::Lower,
-            figures::Better::Higher => Better::Higher,
+            figure::Better::Lower => Better::Lower,
+            figure::Better::Higher => Better::Higher,
         },
     }
 }

@@ -8,10 +8,11 @@
 //! says that no significance test was possible. A threshold on a repeated figure judges the
 //! mean of the runs and shows its confidence interval.
 
-use harness::figures::{self, Better, Figure};
+use harness::repeat;
 use harness::report::{Report, SetupReport};
 use harness::stats;
 use serde::{Deserialize, Serialize};
+use workloads::figure::{Better, Figure};
 use workloads::threshold::{GateSpec, RegressionLimit, Threshold};
 
 use crate::gate_render::value_text;
@@ -165,7 +166,7 @@ fn threshold_checks(report: &Report, t: &Threshold, out: &mut Vec<Check>) {
             out.push(c);
             continue;
         };
-        let Some((actual, ci, runs)) = figures::judged(setup, f) else {
+        let Some((actual, ci, runs)) = repeat::judged(setup, f) else {
             c.reason = format!("{f} is not available for this setup ({})", missing(f));
             out.push(c);
             continue;
@@ -237,7 +238,7 @@ fn regression_checks(
             }
         };
         let (Some((actual, ci, _)), Some((was, _, _))) =
-            (figures::judged(cur, f), figures::judged(old, f))
+            (repeat::judged(cur, f), repeat::judged(old, f))
         else {
             c.reason = format!(
                 "{f} is not available in the report or the baseline ({})",
@@ -281,7 +282,7 @@ fn regression_verdict(
     };
     c.limit = Some(limit);
     let exceeds = rel > max + 1e-12;
-    let (a, b) = (figures::samples(cur, f), figures::samples(old, f));
+    let (a, b) = (repeat::samples(cur, f), repeat::samples(old, f));
     let test = if higher {
         stats::welch_greater(&b, &a)
     } else {

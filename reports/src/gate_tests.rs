@@ -1,6 +1,6 @@
 //! Gate evaluation and its renderings on synthetic reports.
 
-use harness::figures::repeat_report;
+use harness::repeat::repeat_report;
 use harness::report::*;
 use workloads::threshold::{GateSpec, RegressionLimit, Threshold};
 

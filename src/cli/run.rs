@@ -161,7 +161,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     );
     let runs = per_seed.len();
     let first = if runs > 1 {
-        harness::figures::join_repeats(per_seed, &seeds[..runs], plan.gate.confidence)
+        harness::repeat::join_repeats(per_seed, &seeds[..runs], plan.gate.confidence)
     } else {
         per_seed.into_iter().next()
     };

@@ -1,51 +1,15 @@
-//! The named figures of a setup that gates, repeats and comparisons use: the catalogue
-//! ([`Figure`], with each figure's unit and better direction, defined beside the scenario schema
-//! in `workloads::figure`) and where each figure's value is in a [`SetupReport`].
-//!
-//! With repeats, [`repeat_report`] gathers every figure of every run of a setup with its mean
-//! and confidence interval.
+//! Repeated runs of a scenario (`run --repeat N`): every figure of the catalogue
+//! (`workloads::figure`) over the runs, with its mean and confidence interval
+//! ([`repeat_report`], [`join_repeats`]), and the value a gate or a comparison judges for a
+//! setup, with or without repeats ([`judged`], [`samples`]). A figure's value in one report is
+//! [`SetupReport::figure`].
 
 use std::collections::BTreeMap;
 
-pub use workloads::figure::{Better, Figure, Unit};
+use workloads::figure::Figure;
 
 use crate::report::{FigureSamples, RepeatReport, SetupReport};
 use crate::stats;
-
-/// The value of `figure` for `setup` in the figure's unit (ms, fraction, s, $, GPU-h, count);
-/// `None` when the setup has no such figure (no spike to react to, no live load engine).
-pub fn value(setup: &SetupReport, figure: Figure) -> Option<f64> {
-    let l = &setup.latency_ms;
-    let r = &setup.requests;
-    Some(match figure {
-        Figure::P50 => l.p50,
-        Figure::P90 => l.p90,
-        Figure::P95 => l.p95,
-        Figure::P99 => l.p99,
-        Figure::P999 => l.p999,
-        Figure::Max => l.max,
-        Figure::Mean => l.mean,
-        Figure::ErrorRate => r.error_rate(),
-        Figure::SloAttainment => setup.slo.attainment,
-        Figure::ViolationS => setup.slo.violation_s,
-        Figure::Cost => setup.cost.total_usd,
-        Figure::CostPer1k => setup.cost.per_1k_requests_usd,
-        Figure::GpuHours => setup.cost.gpu_hours,
-        Figure::IdleFraction => setup.cost.idle_fraction,
-        Figure::MaxReplicas => f64::from(setup.scaling.max_replicas),
-        Figure::ColdStarts => f64::from(setup.scaling.cold_starts),
-        Figure::ScaleUpReactionS => setup.scaling.scale_up_reaction_s?,
-        Figure::Rejected => r.rejected as f64,
-        Figure::TimedOut => r.timed_out as f64,
-        Figure::LagP99 => setup.load.as_ref()?.schedule_lag_ms.p99,
-    })
-}
-
-/// The value of the figure named `name` (a canonical name or an alias); `None` for an unknown
-/// name or a figure the setup does not have.
-pub fn value_by_name(setup: &SetupReport, name: &str) -> Option<f64> {
-    value(setup, Figure::from_name(name)?)
-}
 
 /// The value a gate or a comparison judges: the mean over the repeats when the setup has
 /// them, else its one value; with the confidence interval of the mean (repeats only) and the
@@ -58,7 +22,7 @@ pub fn judged(setup: &SetupReport, figure: Figure) -> Option<(f64, Option<[f64; 
     {
         return Some((s.mean, Some([s.ci_low, s.ci_high]), s.values.len()));
     }
-    value(setup, figure).map(|v| (v, None, 1))
+    setup.figure(figure).map(|v| (v, None, 1))
 }
 
 /// The samples of `figure` in a setup's repeats, or its single value when it has none.
@@ -69,7 +33,7 @@ pub fn samples(setup: &SetupReport, figure: Figure) -> Vec<f64> {
         .and_then(|r| r.figures.get(figure.name()))
     {
         Some(s) => s.values.clone(),
-        None => value(setup, figure).into_iter().collect(),
+        None => setup.figure(figure).into_iter().collect(),
     }
 }
 
@@ -79,7 +43,7 @@ pub fn samples(setup: &SetupReport, figure: Figure) -> Vec<f64> {
 pub fn repeat_report(runs: &[&SetupReport], seeds: &[u64], confidence: f64) -> RepeatReport {
     let mut figures = BTreeMap::new();
     for figure in Figure::ALL {
-        let values: Option<Vec<f64>> = runs.iter().map(|s| value(s, figure)).collect();
+        let values: Option<Vec<f64>> = runs.iter().map(|s| s.figure(figure)).collect();
         let Some(values) = values else { continue };
         if values.is_empty() {
             continue;
