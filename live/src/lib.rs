@@ -16,9 +16,11 @@
 //!   and reported.
 //! - [`collect`] turns outcomes into the same [`harness::run::SetupRun`] the simulator
 //!   produces, window by window, so reports, gates and comparisons read both alike.
+//! - [`calibrate`] finds a target's sustainable throughput with a stepped ramp of steady load.
 //! - [`observe`] fills each window's service side (replicas, queue, nodes, cost) from an
 //!   observer, such as a Prometheus `/metrics` endpoint.
 
+pub mod calibrate;
 pub mod collect;
 pub mod engine;
 mod h1;

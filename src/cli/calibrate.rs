@@ -5,12 +5,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use anyhow::{Context, anyhow};
 use bytes::Bytes;
-use live::{LoadConfig, Progress, Target};
-use serde::Serialize;
+use live::calibrate::{CalibrateError, Calibration, Ramp};
+use live::{LoadConfig, Target};
 use workloads::Duration;
 use workloads::policy::{FixedConfig, PolicyConfig};
 
@@ -86,30 +86,6 @@ pub struct Args {
     json: bool,
 }
 
-/// One step of the ramp.
-#[derive(Debug, Clone, Serialize)]
-struct StepResult {
-    rate: f64,
-    ok_rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    error_rate: f64,
-    sustained: bool,
-}
-
-/// What `calibration.json` holds.
-#[derive(Debug, Serialize)]
-struct Calibration {
-    schema: &'static str,
-    target: String,
-    slo_ms: f64,
-    percentile: f64,
-    steps: Vec<StepResult>,
-    /// The highest rate sustained: tail within the SLO, errors within the limit, throughput
-    /// within 5% of the rate offered.
-    sustainable_rps: Option<f64>,
-}
-
 /// Runs the ramp, prints the steps, writes calibration.json.
 pub fn cmd(args: Args) -> Result<(), Failure> {
     if !(args.factor > 1.0 && args.start > 0.0 && args.time_scale > 0.0) {
@@ -156,23 +132,23 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     if bed.is_some() {
         config.time_scale = args.time_scale;
     }
-    let steps = ramp(&args, &config, &cancel)?;
+    let ramp = Ramp {
+        start: args.start,
+        factor: args.factor,
+        max_rate: args.max_rate,
+        step: args.step,
+        slo: args.slo,
+        percentile: args.slo_percentile,
+        max_errors: args.max_errors,
+    };
+    let result = live::calibrate::calibrate(&what, &ramp, &config, &cancel);
     if let Some(bed) = bed {
         rt.block_on(bed.shutdown());
     }
-    let sustainable_rps = steps
-        .iter()
-        .filter(|s| s.sustained)
-        .map(|s| s.rate)
-        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
-    let result = Calibration {
-        schema: "scalebench.calibration/v1",
-        target: what,
-        slo_ms: args.slo.as_millis_f64(),
-        percentile: args.slo_percentile,
-        steps,
-        sustainable_rps,
-    };
+    let result = result.map_err(|e| match e {
+        CalibrateError::Step(_) => Failure::input(e),
+        CalibrateError::Load(e) => super::load_failure(e),
+    })?;
     let stdout = super::Stdout::from_flag(args.json);
     stdout.human(&summary(&result));
     let out = args.out.unwrap_or_else(|| PathBuf::from("out/calibrate"));
@@ -213,57 +189,6 @@ fn one_replica(args: &Args) -> Result<testbed::TestbedConfig, Failure> {
     config.setup.initial_replicas = 1;
     config.setup.warm_pool = 0;
     Ok(config)
-}
-
-/// The steps, until one is not sustained (or the rate limit, or a cancel).
-fn ramp(args: &Args, config: &LoadConfig, cancel: &AtomicBool) -> Result<Vec<StepResult>, Failure> {
-    let mut steps = Vec::new();
-    let mut rate = args.start;
-    while rate <= args.max_rate && steps.len() < 60 && !cancel.load(Ordering::Relaxed) {
-        let plan = live::Steady {
-            rate,
-            duration: args.step,
-            poisson: false,
-            timeout: Duration::from_secs(30).max(args.slo + args.slo),
-            slo: args.slo,
-            percentile: args.slo_percentile,
-            seed: 1,
-        }
-        .plan()
-        .map_err(Failure::input)?;
-        let run = live::run(&plan, "calibrate", config, cancel, &Progress::default())
-            .map_err(super::load_failure)?;
-        let r = run.requests();
-        let l = run.latency.summary();
-        let tail = run.latency.quantile_ms(args.slo_percentile / 100.0);
-        let ok_rps = r.ok as f64 / run.duration_s.max(1e-9);
-        let error_rate = r.error_rate();
-        let sustained = !run.interrupted
-            && tail <= args.slo.as_millis_f64()
-            && error_rate <= args.max_errors
-            && ok_rps >= 0.95 * rate;
-        tracing::info!(
-            rate,
-            ok_rps,
-            p99 = l.p99,
-            error_rate,
-            sustained,
-            "calibration step"
-        );
-        steps.push(StepResult {
-            rate,
-            ok_rps,
-            p50_ms: l.p50,
-            p99_ms: l.p99,
-            error_rate,
-            sustained,
-        });
-        if !sustained {
-            break;
-        }
-        rate *= args.factor;
-    }
-    Ok(steps)
 }
 
 /// The steps as text, then the verdict.

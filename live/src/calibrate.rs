@@ -1,0 +1,149 @@
+//! Calibration: the sustainable throughput of a target, found by a stepped open-loop ramp
+//! that stops where the tail breaks the SLO, errors appear, or throughput stops following the
+//! offered rate (`scalebench calibrate`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+use workloads::Duration;
+
+use crate::{LoadConfig, LoadError, Progress, Steady, SteadyError};
+
+/// The schema identifier of `calibration.json`.
+pub const SCHEMA: &str = "scalebench.calibration/v1";
+
+/// The most steps a ramp takes.
+const MAX_STEPS: usize = 60;
+
+/// How a ramp goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Ramp {
+    /// The first step's rate, requests per second.
+    pub start: f64,
+    /// Each step's rate is the previous one's times this (above 1).
+    pub factor: f64,
+    /// The last rate tried.
+    pub max_rate: f64,
+    /// How long each step lasts.
+    pub step: Duration,
+    /// The latency the tail must meet.
+    pub slo: Duration,
+    /// Its percentile (0-100).
+    pub percentile: f64,
+    /// The share of requests that may fail in a step that counts as sustained.
+    pub max_errors: f64,
+}
+
+/// Why a ramp could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrateError {
+    /// A step's numbers make no scenario.
+    #[error(transparent)]
+    Step(#[from] SteadyError),
+    /// The load engine could not run a step.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+}
+
+/// One step of the ramp.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepResult {
+    /// The rate offered, requests per second.
+    pub rate: f64,
+    /// Requests answered ok per second.
+    pub ok_rps: f64,
+    /// Median latency from the intended send time, ms.
+    pub p50_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Share of the requests that did not succeed.
+    pub error_rate: f64,
+    /// The tail met the SLO, errors stayed within the limit, and throughput kept within 5% of
+    /// the rate offered.
+    pub sustained: bool,
+}
+
+/// What `calibration.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Calibration {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// What was calibrated.
+    pub target: String,
+    /// The latency objective, ms.
+    pub slo_ms: f64,
+    /// Its percentile.
+    pub percentile: f64,
+    /// The steps run, in order.
+    pub steps: Vec<StepResult>,
+    /// The highest rate sustained: tail within the SLO, errors within the limit, throughput
+    /// within 5% of the rate offered.
+    pub sustainable_rps: Option<f64>,
+}
+
+/// Runs the ramp against `config`'s target: steps until one is not sustained, the rate passes
+/// `max_rate`, or `cancel` is set.
+pub fn calibrate(
+    target: &str,
+    ramp: &Ramp,
+    config: &LoadConfig,
+    cancel: &AtomicBool,
+) -> Result<Calibration, CalibrateError> {
+    let mut steps: Vec<StepResult> = Vec::new();
+    let mut rate = ramp.start;
+    while rate <= ramp.max_rate && steps.len() < MAX_STEPS && !cancel.load(Ordering::Relaxed) {
+        let plan = Steady {
+            rate,
+            duration: ramp.step,
+            poisson: false,
+            timeout: Duration::from_secs(30).max(ramp.slo + ramp.slo),
+            slo: ramp.slo,
+            percentile: ramp.percentile,
+            seed: 1,
+        }
+        .plan()?;
+        let run = crate::run(&plan, "calibrate", config, cancel, &Progress::default())?;
+        let r = run.requests();
+        let l = run.latency.summary();
+        let tail = run.latency.quantile_ms(ramp.percentile / 100.0);
+        let ok_rps = r.ok as f64 / run.duration_s.max(1e-9);
+        let error_rate = r.error_rate();
+        let sustained = !run.interrupted
+            && tail <= ramp.slo.as_millis_f64()
+            && error_rate <= ramp.max_errors
+            && ok_rps >= 0.95 * rate;
+        tracing::info!(
+            rate,
+            ok_rps,
+            p99 = l.p99,
+            error_rate,
+            sustained,
+            "calibration step"
+        );
+        steps.push(StepResult {
+            rate,
+            ok_rps,
+            p50_ms: l.p50,
+            p99_ms: l.p99,
+            error_rate,
+            sustained,
+        });
+        if !sustained {
+            break;
+        }
+        rate *= ramp.factor;
+    }
+    let sustainable_rps = steps
+        .iter()
+        .filter(|s| s.sustained)
+        .map(|s| s.rate)
+        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+    Ok(Calibration {
+        schema: SCHEMA,
+        target: target.to_string(),
+        slo_ms: ramp.slo.as_millis_f64(),
+        percentile: ramp.percentile,
+        steps,
+        sustainable_rps,
+    })
+}
