@@ -156,8 +156,8 @@ pub enum JobResult<T> {
 /// setups, each batch on one thread, in job order. `keep` turns each Run into what the caller
 /// keeps of it (a sweep keeps a score, not the Run with its histograms and timeline), on the
 /// thread that ran it, as soon as its batch ends. Once `cancel` is set, running batches stop
-/// where they are and no new batch starts (unless none has started yet: a run always has
-/// something to report); once a batch fails, no new batch starts. Results are in job order
+/// where they are and no new batch starts but the first (a run always has something to
+/// report); once a batch fails, no new batch starts. Results are in job order
 /// and do not depend on the thread count when the driver is deterministic.
 pub fn schedule<T: Send>(
     driver: &dyn Driver,
@@ -172,7 +172,6 @@ pub fn schedule<T: Send>(
     let results: Mutex<Vec<Option<JobResult<T>>>> =
         Mutex::new((0..jobs.len()).map(|_| None).collect());
     let next = AtomicUsize::new(0);
-    let started = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     std::thread::scope(|s| {
         for _ in 0..threads.min(batches.len()) {
@@ -180,11 +179,12 @@ pub fn schedule<T: Send>(
                 loop {
                     let b = next.fetch_add(1, Ordering::Relaxed);
                     let Some(batch) = batches.get(b) else { break };
+                    // The first batch always runs, so a run cut short at once still reports
+                    // what it measured; after a cancel or a failure, no other batch starts.
                     let stop = cancel.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed);
-                    if stop && started.load(Ordering::Relaxed) > 0 {
+                    if stop && b > 0 {
                         break;
                     }
-                    started.fetch_add(1, Ordering::Relaxed);
                     let first = &jobs[batch[0]];
                     let setups: Vec<&Setup> = batch.iter().map(|&j| jobs[j].setup).collect();
                     let reached = &progress.reached[batch[0]..batch[0] + batch.len()];

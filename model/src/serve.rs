@@ -10,11 +10,9 @@ impl<W: Request> Model<W> {
     #[inline]
     pub fn offer(&mut self, now: u64, w: W, host: &mut impl Host<W>) {
         self.now = now;
-        if self.closed {
-            host.drop_request(now, w, Dropped::Rejected);
-            return;
+        if !self.closed {
+            self.sample_arrivals += 1;
         }
-        self.sample_arrivals += 1;
         self.route(w, host);
     }
 
@@ -88,6 +86,11 @@ impl<W: Request> Model<W> {
     /// Sends a request to the least-loaded ready pod, or queues it.
     #[inline]
     pub(crate) fn route(&mut self, w: W, host: &mut impl Host<W>) {
+        if self.closed {
+            // Closed: nothing new waits (a request sent again off a killed pod included).
+            host.drop_request(self.now, w, Dropped::Rejected);
+            return;
+        }
         if self.queue.is_empty() {
             if let Some(pod) = self.router.least_loaded() {
                 self.dispatch(pod, w, host);

@@ -188,7 +188,11 @@ impl Bed {
 pub struct Testbed {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    /// Stops the HTTP server (it lets open connections finish).
     stop: watch::Sender<bool>,
+    /// Stops the clock task: only after the server, since requests in service end as events
+    /// the clock task handles.
+    stop_clock: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
     control: Option<JoinHandle<()>>,
 }
@@ -215,13 +219,15 @@ pub async fn start(config: TestbedConfig, listen: SocketAddr) -> Result<Testbed,
     let bed = Bed::new(&config);
     let shared = Arc::new(Shared::new(bed, Clock::new(config.time_scale)));
     let (stop, stop_rx) = watch::channel(false);
-    let control = tokio::spawn(clock_task(shared.clone(), stop_rx.clone()));
+    let (stop_clock, stop_clock_rx) = watch::channel(false);
+    let control = tokio::spawn(clock_task(shared.clone(), stop_clock_rx));
     let server = tokio::spawn(http::serve(listener, shared.clone(), stop_rx));
     tracing::info!(%addr, "testbed listening");
     Ok(Testbed {
         addr,
         shared,
         stop,
+        stop_clock,
         server: Some(server),
         control: Some(control),
     })
@@ -276,7 +282,8 @@ impl Testbed {
     }
 
     /// Stops taking requests (new and queued ones get 503), lets those in service finish for
-    /// at most a few seconds, and stops the control loop.
+    /// at most a few seconds (their service ends as events the clock task handles, so it stops
+    /// last), and stops the clock task.
     pub async fn shutdown(mut self) {
         self.shared.now().close();
         let _ = self.stop.send(true);
@@ -289,6 +296,7 @@ impl Testbed {
                 server.abort();
             }
         }
+        let _ = self.stop_clock.send(true);
         if let Some(control) = self.control.take() {
             let _ = control.await;
         }
@@ -300,5 +308,6 @@ impl Drop for Testbed {
     fn drop(&mut self) {
         self.shared.now().close();
         let _ = self.stop.send(true);
+        let _ = self.stop_clock.send(true);
     }
 }
