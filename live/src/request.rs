@@ -1,6 +1,7 @@
 //! The requests a run sends, prepared once: HTTP/1.1 requests as the bytes that go on the wire,
 //! HTTP/2 requests for hyper's multiplexing client; the target's address resolved and its TLS
-//! configured before the first request is due.
+//! configured before the first request is due. A body that sends the request's service time
+//! (`{{service_ms}}`) gets its arrival's.
 
 use std::future::Future;
 use std::net::ToSocketAddrs;
@@ -21,6 +22,7 @@ use crate::h1::{Conn, Dest, Stream};
 use crate::target::{Target, TargetError};
 use crate::tls;
 use workloads::Plan;
+use workloads::arrivals::Arrival;
 
 /// The HTTP/2 client of one shard.
 pub(crate) type H2Client = Client<Connector, Full<Bytes>>;
@@ -53,12 +55,13 @@ impl Prepared {
         }
     }
 
-    /// The body of request `seq`.
-    fn body(&self, seed: u64, seq: u64) -> Bytes {
+    /// The body of request `seq`, the arrival `a` of the schedule.
+    fn body(&self, seed: u64, seq: u64, a: &Arrival) -> Bytes {
         match &self.target.template {
             Some(t) => {
+                let service_s = Some(a.service_s);
                 let mut out = String::with_capacity(self.target.body.len() + 64);
-                t.render(seed, seq, &self.name, &mut out);
+                t.render_arrival(seed, seq, &self.name, service_s, &mut out);
                 Bytes::from(out)
             }
             None => self.target.body.clone(),
@@ -142,18 +145,18 @@ impl Requests {
         })
     }
 
-    /// Sends request `seq` of `class` on `conn` and reads its answer; gives back the
-    /// connection when it may carry another request.
+    /// Sends request `seq` of the schedule, arrival `a`, on `conn` and reads its answer; gives
+    /// back the connection when it may carry another request.
     pub fn exchange_h1(
         &self,
-        class: u16,
+        a: &Arrival,
         seq: u64,
         mut conn: Conn,
     ) -> impl Future<Output = (Outcome, Option<Conn>)> + 'static {
-        let p = self.class(class);
+        let p = self.class(a.class);
         let wire = match &p.wire {
             Some(w) => Arc::clone(w),
-            None => p.target.wire_with(&p.body(self.seed, seq)).into(),
+            None => p.target.wire_with(&p.body(self.seed, seq, a)).into(),
         };
         let head = p.head;
         async move {
@@ -164,15 +167,16 @@ impl Requests {
         }
     }
 
-    /// Sends request `seq` of `class` through the HTTP/2 client and reads its answer.
+    /// Sends request `seq` of the schedule, arrival `a`, through the HTTP/2 client and reads
+    /// its answer.
     pub fn exchange_h2(
         &self,
-        class: u16,
+        a: &Arrival,
         seq: u64,
         client: &H2Client,
     ) -> impl Future<Output = (Outcome, Option<Conn>)> + 'static {
-        let p = self.class(class);
-        let req = http_request(&p.target, p.body(self.seed, seq));
+        let p = self.class(a.class);
+        let req = http_request(&p.target, p.body(self.seed, seq, a));
         let client = client.clone();
         async move { (send_h2(&client, req).await, None) }
     }
@@ -264,5 +268,69 @@ impl Connection for Stream {
             }
             _ => Connected::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        let src = r#"
+name = "service-times"
+duration = "20s"
+seed = 11
+[slo]
+latency = "1s"
+[traffic]
+arrival = "poisson"
+[[traffic.shape]]
+kind = "steady"
+rate = 50
+[[traffic.class]]
+name = "a"
+[traffic.class.request]
+body = '{"seq": {{seq}}, "service_ms": {{service_ms}}}'
+[[traffic.class]]
+name = "b"
+service = { dist = "exponential", mean = "2s" }
+[service]
+time = { dist = "lognormal", median = "80ms", p99 = "300ms" }
+[cluster]
+billing = "replica"
+price_per_replica_hour = 1
+[[setup]]
+name = "x"
+[setup.fixed]
+replicas = 1
+"#;
+        Plan::parse(std::path::Path::new("service-times.toml"), src)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Each request's body carries its own arrival's service time, to the nanosecond.
+    #[test]
+    fn bodies_send_the_service_time_of_their_own_arrival() {
+        let plan = plan();
+        let target = Target::new("http://127.0.0.1:9/predict", None, &[], None, |_| None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let requests = Requests::new(&target, &plan, false).unwrap_or_else(|e| panic!("{e}"));
+        let arrivals: Vec<_> = workloads::arrivals::ArrivalStream::new(&plan).collect();
+        assert!(arrivals.len() > 900, "{}", arrivals.len());
+        let mut checked = 0;
+        for (seq, a) in arrivals.iter().enumerate().filter(|(_, a)| a.class == 0) {
+            let p = requests.class(a.class);
+            let v: serde_json::Value =
+                serde_json::from_slice(&p.body(requests.seed, seq as u64, a))
+                    .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(v["seq"], seq as u64);
+            // To the nanosecond, as the simulator serves it.
+            let ns = v["service_ms"].as_f64().map(|ms| (ms * 1e6).round());
+            assert_eq!(ns, Some((a.service_s * 1e9).round()), "{v}");
+            checked += 1;
+        }
+        assert!(checked > 100, "{checked}");
+        // Class b's body is the target's, which has no fields.
+        assert_eq!(requests.class(1).target.template, None);
     }
 }

@@ -486,13 +486,13 @@ impl Shard<'_> {
                 clock,
                 w,
                 deadline,
-                self.requests.exchange_h2(w.a.class, w.seq, client),
+                self.requests.exchange_h2(&w.a, w.seq, client),
             )),
             (Some(conn), None) => Box::pin(until_deadline(
                 clock,
                 w,
                 deadline,
-                self.requests.exchange_h1(w.a.class, w.seq, conn),
+                self.requests.exchange_h1(&w.a, w.seq, conn),
             )),
             // `assign` gives every HTTP/1.1 request a connection.
             (None, None) => Box::pin(std::future::ready(Job::Finished(Finished {

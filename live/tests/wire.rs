@@ -264,6 +264,70 @@ fn each_class_sends_its_own_request_with_fields_filled_per_request() {
     assert_eq!(bodies(&seen), bodies(&second));
 }
 
+/// A second of Poisson arrivals with lognormal service times; the body sends each request's.
+const SERVICE_TIMES: &str = r#"
+name = "service-times"
+duration = "1s"
+seed = 9
+[slo]
+latency = "500ms"
+[traffic]
+arrival = "poisson"
+timeout = "2s"
+[[traffic.shape]]
+kind = "steady"
+rate = 150
+[service]
+time = { dist = "lognormal", median = "80ms", p99 = "300ms" }
+[cluster]
+billing = "replica"
+price_per_replica_hour = 0
+[[setup]]
+name = "x"
+[setup.fixed]
+replicas = 1
+"#;
+
+#[test]
+fn each_request_sends_its_own_arrival_s_service_time_from_every_shard() {
+    let p = Plan::parse(Path::new("service-times.toml"), SERVICE_TIMES)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let arrivals: Vec<_> = workloads::arrivals::ArrivalStream::new(&p).collect();
+    let s = raw(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", false);
+    let body = br#"{"seq": {{seq}}, "service_ms": {{service_ms}}}"#;
+    let t = Target::new(
+        &format!("http://{}/predict", s.addr),
+        None,
+        &[],
+        Some(bytes::Bytes::from_static(body)),
+        |_| None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut config = LoadConfig::new(t);
+    // Three shards send every third arrival each, each from its own thread.
+    config.workers = 3;
+    let r = live::run(
+        &p,
+        "load",
+        &config,
+        &AtomicBool::new(false),
+        &Progress::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.requests().ok, arrivals.len() as u64, "{:?}", r.requests());
+    let seen = s.seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(seen.len(), arrivals.len());
+    for req in &seen {
+        let v: serde_json::Value =
+            serde_json::from_str(&req.body).unwrap_or_else(|e| panic!("{e}: {}", req.body));
+        let seq = v["seq"].as_u64().unwrap_or(u64::MAX) as usize;
+        // To the nanosecond, as the simulator serves it.
+        let ns = v["service_ms"].as_f64().map(|ms| (ms * 1e6).round());
+        let want = arrivals.get(seq).map(|a| (a.service_s * 1e9).round());
+        assert_eq!(ns, want, "{}", req.body);
+    }
+}
+
 /// An https server (HTTP/1.1 and HTTP/2 by ALPN) with a self-signed certificate for
 /// 127.0.0.1; the certificate's PEM is written to `ca`.
 fn https_server(ca: &Path) -> common::Server {

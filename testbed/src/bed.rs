@@ -1,8 +1,9 @@
 //! The testbed as the model's host on the real clock: the service model (the `model` crate)
 //! with its agenda, stepped by the clock task when a timer is due and by the HTTP handlers when
-//! a request arrives. A request holds its slot for its sampled service time, which ends as an
-//! event on the agenda (not in its handler), so a client that hangs up does not free the slot
-//! early: the replica goes on serving, as the simulator's does.
+//! a request arrives. A request holds its slot for its service time (the one it was sent with,
+//! else a draw from the service model), which ends as an event on the agenda (not in its
+//! handler), so a client that hangs up does not free the slot early: the replica goes on
+//! serving, as the simulator's does.
 
 use std::collections::HashMap;
 
@@ -232,16 +233,27 @@ impl Bed {
         w.answer(reply);
     }
 
-    /// A request of `class` (by name; the plan's first priority and default service time when
-    /// it names none or an unknown one) arrives at `now` (after [`Bed::advance_to`] it): the
-    /// receiver tells how it ends.
-    pub(crate) fn admit(&mut self, class: Option<&str>) -> oneshot::Receiver<Reply> {
+    /// A request of `class` (by name; one that names none or an unknown one waits behind every
+    /// known class and gets the default service time) arrives at `now` (after [`Bed::advance_to`] it): the
+    /// receiver tells how it ends. `service_s` is its service time on a speed-1 replica in
+    /// seconds when the client sent it (finite, not negative: the scenario's draw for the
+    /// arrival, as the simulator's `Arrival::service_s`); without it, one is drawn for its class.
+    /// Either is divided by the setup's speed here and by its pod's speed in the model, as in
+    /// the simulator.
+    pub(crate) fn admit(
+        &mut self,
+        class: Option<&str>,
+        service_s: Option<f64>,
+    ) -> oneshot::Receiver<Reply> {
         let now = self.now;
         let index = class.and_then(|c| self.class_index.get(c)).copied();
-        let sampler = index
-            .and_then(|i| self.classes.get(i as usize))
-            .unwrap_or(&self.service);
-        let raw = sampler.sample_secs(&mut self.rng);
+        let raw = match service_s {
+            Some(s) => s,
+            None => index
+                .and_then(|i| self.classes.get(i as usize))
+                .unwrap_or(&self.service)
+                .sample_secs(&mut self.rng),
+        };
         let (tx, rx) = oneshot::channel();
         let w = Req {
             class: index.unwrap_or(u16::MAX),

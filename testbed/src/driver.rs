@@ -1,7 +1,9 @@
 //! The testbed as a [`Driver`] (`scalebench run --driver testbed`): for each setup, an
 //! in-process testbed on 127.0.0.1 runs the service model with the scenario's faults at their
-//! times; the live load engine sends the scenario's arrivals to it over real HTTP (or, with
-//! `executor = "users"`, Goose runs its closed-loop users against it); the timeline's service
+//! times; the live load engine sends the scenario's arrivals to it over real HTTP, each with
+//! its class and its own service time, the simulator's draw, so that both serve the same
+//! requests for the same time (or, with `executor = "users"`, Goose runs its closed-loop users
+//! against it, and the testbed draws their service times); the timeline's service
 //! side comes from its `/metrics`, the fault markers and the final accounting (bill per pool,
 //! cold starts, idle share, scale-up reaction, fault records) from the model itself; all
 //! `time_scale` times faster than scenario time. Setups run one after the other.
@@ -15,6 +17,10 @@ use live::{LoadConfig, Observed, Observer, Progress, PrometheusObserver, Target}
 use workloads::{Plan, Setup};
 
 use crate::{Testbed, TestbedConfig};
+
+/// What the testbed driver sends to `/predict` for a request, unless its class has a body of
+/// its own: its class and its service time in scenario milliseconds.
+pub(crate) const DEFAULT_BODY: &str = r#"{"class": "{{class}}", "service_ms": {{service_ms}}}"#;
 
 /// Each setup on its own testbed, in real time (or `time_scale` times faster).
 #[derive(Debug)]
@@ -63,7 +69,10 @@ impl Driver for TestbedDriver {
             let bed = self
                 .rt
                 .block_on(crate::start(config, listen))
-                .map_err(DriveError::env)?;
+                .map_err(|e| match e {
+                    crate::TestbedError::Config(_) => DriveError::input(e),
+                    _ => DriveError::env(e),
+                })?;
             let run = drive(plan, setup, &bed, self.time_scale, control.cancel);
             self.rt.block_on(bed.shutdown());
             runs.push(run?);
@@ -127,9 +136,11 @@ fn drive(
             &url,
             None,
             &[],
-            // The testbed serves each request class with its own service time and priority;
-            // it reads the class from the body. A class's own `request` may replace it.
-            Some(bytes::Bytes::from_static(br#"{"class": "{{class}}"}"#)),
+            // The testbed gives each request its class's priority, and serves it for its
+            // arrival's service time (before the setup's and the pod's speeds), the one the
+            // simulator serves it for. A class's own `request` body replaces this one; without
+            // `{{service_ms}}` the testbed draws that class's service times itself.
+            Some(bytes::Bytes::from_static(DEFAULT_BODY.as_bytes())),
             |_| None,
         )
         .map_err(DriveError::env)?;

@@ -1,6 +1,7 @@
 //! The HTTP side of the testbed: the accept loop (HTTP/1.1 and HTTP/2 on one port, with a
-//! graceful stop) and the routes: `/predict` holds a replica slot for the sampled service
-//! time, `/metrics` renders the state for Prometheus, `/admin/*` injects faults and reports.
+//! graceful stop) and the routes: `/predict` holds a replica slot for the request's service
+//! time (the one its body sends, else a draw), `/metrics` renders the state for Prometheus,
+//! `/admin/*` injects faults and reports.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -26,6 +27,9 @@ use model::Dropped;
 
 /// The largest request body read.
 const MAX_BODY: usize = 1 << 20;
+
+/// The longest service time a request may ask for, in (scenario) milliseconds: a day.
+pub(crate) const MAX_SERVICE_MS: f64 = 86_400_000.0;
 
 type Resp = Response<Full<Bytes>>;
 
@@ -117,12 +121,11 @@ async fn predict(req: Request<Incoming>, shared: &Shared) -> Resp {
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    // Any body is accepted; a JSON object may name its class (its own service time and
-    // priority, if the scenario gives them, and echoed back).
-    let class = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v.get("class")?.as_str().map(str::to_string));
-    let answer = shared.now().admit(class.as_deref());
+    let Asked { class, service_s } = match asked(&body) {
+        Ok(a) => a,
+        Err(msg) => return error(StatusCode::BAD_REQUEST, msg),
+    };
+    let answer = shared.now().admit(class.as_deref(), service_s);
     let ms = |ns: u64| shared.clock.real(ns).as_secs_f64() * 1000.0;
     match answer.await {
         Ok(Reply::Served {
@@ -155,6 +158,48 @@ async fn predict(req: Request<Incoming>, shared: &Shared) -> Resp {
         ),
         Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the testbed is stopping"),
     }
+}
+
+/// What a `/predict` body asks for.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Asked {
+    /// Its class (its priority, its service time when it sends none, echoed back).
+    pub(crate) class: Option<String>,
+    /// Its service time on a speed-1 replica, in scenario seconds.
+    pub(crate) service_s: Option<f64>,
+}
+
+/// Reads a `/predict` body. Any body is served; a JSON object may name its `"class"` and send
+/// its `"service_ms"`: the service time in scenario milliseconds on a speed-1 replica (the
+/// testbed driver sends each arrival's own, the simulator's draw), which the setup's and the
+/// pod's speeds then divide, as in the simulator. `null` or no `service_ms` gets a draw from the
+/// class's service time. A `service_ms` that is not a number from 0 to [`MAX_SERVICE_MS`], or
+/// in a body that is not JSON, is an error.
+pub(crate) fn asked(body: &[u8]) -> Result<Asked, String> {
+    let v = match serde_json::from_slice::<Value>(body) {
+        Ok(v) => v,
+        Err(e) if body.windows(12).any(|w| w == b"\"service_ms\"") => {
+            return Err(format!(
+                "the body sends \"service_ms\" but is not JSON ({e}); send a number of \
+                 milliseconds, e.g. {{\"service_ms\": 180.5}} (JSON has no NaN or infinity)"
+            ));
+        }
+        Err(_) => return Ok(Asked::default()),
+    };
+    let class = v.get("class").and_then(Value::as_str).map(str::to_string);
+    let service_s = match v.get("service_ms") {
+        None | Some(Value::Null) => None,
+        Some(ms) => match ms.as_f64() {
+            Some(x) if x.is_finite() && (0.0..=MAX_SERVICE_MS).contains(&x) => Some(x / 1000.0),
+            _ => {
+                return Err(format!(
+                    "\"service_ms\" must be a number of milliseconds from 0 to {MAX_SERVICE_MS} \
+                     (a day), found {ms}"
+                ));
+            }
+        },
+    };
+    Ok(Asked { class, service_s })
 }
 
 /// Injects `fault` now.
@@ -233,6 +278,67 @@ fn not_allowed(allow: &'static str) -> Resp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_predict_body_may_send_its_service_time_in_milliseconds() {
+        let ok = |body: &str| asked(body.as_bytes()).unwrap_or_else(|e| panic!("{body}: {e}"));
+        let a = ok(r#"{"class": "chat", "service_ms": 180.5}"#);
+        assert_eq!(a.class.as_deref(), Some("chat"));
+        assert_eq!(a.service_s, Some(0.1805));
+        assert_eq!(ok(r#"{"service_ms": 0}"#).service_s, Some(0.0));
+        assert_eq!(ok(r#"{"service_ms": 86400000}"#).service_s, Some(86_400.0));
+        // Without it (or null): drawn from the class's service time, as before.
+        for body in [
+            r#"{"class": "chat"}"#,
+            r#"{"service_ms": null}"#,
+            "{}",
+            "[1]",
+            "raw",
+        ] {
+            assert_eq!(ok(body).service_s, None, "{body}");
+        }
+        assert_eq!(ok("raw bytes"), Asked::default());
+        for (body, want) in [
+            (r#"{"service_ms": -1}"#, "found -1"),
+            (r#"{"service_ms": 86400000.5}"#, "from 0 to 86400000"),
+            (r#"{"service_ms": "200"}"#, r#"found "200""#),
+            (r#"{"service_ms": true}"#, "found true"),
+            (r#"{"service_ms": 1e999}"#, "not JSON"),
+            (r#"{"service_ms": NaN}"#, "not JSON"),
+        ] {
+            let e = asked(body.as_bytes());
+            assert!(e.as_ref().is_err_and(|e| e.contains(want)), "{body}: {e:?}");
+        }
+    }
+
+    /// What the testbed driver sends for an arrival reaches the model as the simulator's
+    /// service time: the same nanoseconds on a speed-1 replica, within one at other speeds.
+    #[test]
+    fn the_driver_s_service_times_arrive_as_the_simulator_s_nanoseconds() {
+        let template = workloads::template::Template::parse(crate::driver::DEFAULT_BODY)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for i in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Log-uniform from 10 µs to 1000 s.
+            let s = 1e-5 * 10f64.powf(8.0 * (x >> 11) as f64 / (1u64 << 53) as f64);
+            let mut body = String::new();
+            template.render_arrival(3, i, "chat", Some(s), &mut body);
+            let got = asked(body.as_bytes()).unwrap_or_else(|e| panic!("{body}: {e}"));
+            assert_eq!(got.class.as_deref(), Some("chat"));
+            let sent = got.service_s.unwrap_or(f64::NAN);
+            assert_eq!(model::secs_to_ns(sent), model::secs_to_ns(s), "{body}");
+            for speed in [0.7, 2.0, 3.0] {
+                let (a, b) = (
+                    model::secs_to_ns(sent / speed),
+                    model::secs_to_ns(s / speed),
+                );
+                assert!(a.abs_diff(b) <= 1, "{body} at {speed}: {a} vs {b}");
+            }
+        }
+    }
 
     #[test]
     fn faults_parse_from_json_with_counts_shares_and_without_at() {

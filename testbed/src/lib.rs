@@ -10,9 +10,12 @@
 //! policy sees scenario time.
 //!
 //! Routes:
-//! - `POST /predict`: any body (a JSON object may name its `"class"`); waits for a slot,
-//!   answers `200 {"replica", "queued_ms", "service_ms", "class"}` (real milliseconds), `503`
-//!   when the queue is full, `502` when its replica is killed while serving it.
+//! - `POST /predict`: any body (a JSON object may name its `"class"`, and its `"service_ms"`,
+//!   the scenario milliseconds to serve it for on a speed-1 replica; without it the testbed
+//!   draws one); waits for a slot, answers `200 {"replica", "queued_ms", "service_ms",
+//!   "class"}` (real milliseconds), `503` when the queue is full (or sheds it), `504` when it
+//!   waited past the timeout, `502` when its replica is killed while serving it, `400` for a
+//!   bad `service_ms`.
 //! - `GET /metrics`: Prometheus text (see [`metrics`]).
 //! - `POST /admin/faults`: one `workloads::fault::Fault` as JSON (`at` is ignored: it strikes now),
 //!   answers its [`FaultEvent`] record; `GET /admin/faults` lists the records so far (their

@@ -47,6 +47,57 @@ async fn predict_answers_with_a_plausible_service_time_over_http1_and_http2() {
     stop(tb).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predict_serves_the_service_time_it_is_sent_divided_by_both_speeds() {
+    // Setup speed 2 on nodes of speed 2: a request is served for a quarter of its service time
+    // (scenario), and the answer gives it in real milliseconds, at 10x.
+    let pool = ON_DEMAND.replace("max_nodes = 4", "max_nodes = 4\nspeed = 2.0");
+    let plan = scenario(
+        "concurrency = 4\ntime = \"100ms\"",
+        &pool,
+        "speed = 2.0\n[setup.fixed]\nreplicas = 1",
+    );
+    let tb = start(&plan, 10.0).await;
+    for http2 in [false, true] {
+        let c = client(http2);
+        for (body, want_ms) in [
+            // What the testbed driver sends: the arrival's own service time, 400 ms.
+            (r#"{"class": "default", "service_ms": 400}"#, 10.0),
+            (r#"{"service_ms": 123.456}"#, 3.0864),
+            (r#"{"service_ms": 0}"#, 0.0),
+            // Without it, or null: the scenario's 100 ms.
+            (r#"{"class": "default"}"#, 2.5),
+            (r#"{"service_ms": null}"#, 2.5),
+        ] {
+            let (status, answer) = call(&c, &tb, Method::POST, "/predict", body).await;
+            assert_eq!(status, StatusCode::OK, "{body}: {answer}");
+            let got = json(&answer)["service_ms"].as_f64().expect("service_ms");
+            assert!((got - want_ms).abs() < 1e-6, "{body}: {answer}");
+        }
+    }
+    // A service time out of range, or not a number, is refused with the reason, and not served.
+    let c = client(false);
+    for (body, reason) in [
+        (r#"{"service_ms": -5}"#, "from 0 to 86400000"),
+        (r#"{"service_ms": 86400001}"#, "from 0 to 86400000"),
+        (r#"{"service_ms": "fast"}"#, r#"found "fast""#),
+        (r#"{"service_ms": 1e400}"#, "not JSON"),
+    ] {
+        let (status, answer) = call(&c, &tb, Method::POST, "/predict", body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        let msg = json(&answer)["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            msg.contains("service_ms") && msg.contains(reason),
+            "{body}: {msg}"
+        );
+    }
+    assert_eq!(tb.snapshot().requests_ok, 10);
+    stop(tb).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_queue_rejects_with_503() {
     // One replica serving one request at a time for a second, and room for two to wait.

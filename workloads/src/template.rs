@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `{{seq}}` | the request's position in the schedule (0, 1, ...) |
 //! | `{{class}}` | the request class's name |
+//! | `{{service_ms}}` | the request's service time on a speed-1 replica, in milliseconds to the nanosecond (`183.402117`): the scenario's draw for this arrival, the one the simulator serves it for (`null` where there is none: closed-loop users) |
 //! | `{{int LO HI}}` | an integer drawn uniformly from `LO..=HI` |
 //! | `{{float LO HI}}` | a number drawn uniformly from `[LO, HI)` |
 //! | `{{choice A\|B\|C}}` | one of the alternatives, uniformly |
@@ -55,6 +56,7 @@ enum Part {
     Text(String),
     Seq,
     Class,
+    ServiceMs,
     Int(i64, i64),
     Float(f64, f64),
     Choice(Vec<String>),
@@ -100,8 +102,30 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, Part::Text(_)))
     }
 
+    /// True when it sends the request's service time (`{{service_ms}}`).
+    pub fn uses_service(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::ServiceMs))
+    }
+
     /// Appends the body of request `seq` of class `class` to `out`; `seed` is the scenario's.
+    /// `{{service_ms}}` becomes `null`: see [`Template::render_arrival`].
     pub fn render(&self, seed: u64, seq: u64, class: &str, out: &mut String) {
+        self.render_arrival(seed, seq, class, None, out);
+    }
+
+    /// [`Template::render`] for a request of the schedule whose service time on a speed-1
+    /// replica is `service_s` seconds (the arrival's `service_s`): `{{service_ms}}` becomes it
+    /// in milliseconds, rounded to the nanosecond as the simulator rounds it (so that a JSON
+    /// parser reads back exactly those nanoseconds), or `null` without one (or for one that is
+    /// not finite).
+    pub fn render_arrival(
+        &self,
+        seed: u64,
+        seq: u64,
+        class: &str,
+        service_s: Option<f64>,
+        out: &mut String,
+    ) {
         let mut rng = SplitMix(seed ^ seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5CA1_AB1E);
         for p in &self.parts {
             match p {
@@ -110,6 +134,10 @@ impl Template {
                     let _ = write!(out, "{seq}");
                 }
                 Part::Class => out.push_str(class),
+                Part::ServiceMs => match service_s.filter(|s| s.is_finite()) {
+                    Some(s) => write_ms(out, s),
+                    None => out.push_str("null"),
+                },
                 Part::Int(lo, hi) => {
                     let span = (*hi as i128 - *lo as i128 + 1) as u128;
                     let v = *lo as i128 + (rng.next() as u128 % span) as i128;
@@ -147,6 +175,21 @@ impl Template {
     }
 }
 
+/// Writes `secs` in milliseconds to the nanosecond, without trailing zeros (`183.4021`, `200`).
+fn write_ms(out: &mut String, secs: f64) {
+    if secs < 0.0 {
+        out.push('-');
+    }
+    // Saturates past 584 years.
+    let ns = (secs.abs() * 1e9).round() as u64;
+    let _ = write!(out, "{}", ns / 1_000_000);
+    let frac = ns % 1_000_000;
+    if frac > 0 {
+        let digits = format!("{frac:06}");
+        let _ = write!(out, ".{}", digits.trim_end_matches('0'));
+    }
+}
+
 fn clip(s: &str) -> &str {
     s.get(..s.len().min(30)).unwrap_or(s)
 }
@@ -172,6 +215,7 @@ fn field(f: &str) -> Result<Part, String> {
     match name {
         "seq" => want(0, "seq").map(|()| Part::Seq),
         "class" => want(0, "class").map(|()| Part::Class),
+        "service_ms" => want(0, "service_ms").map(|()| Part::ServiceMs),
         "uuid" => want(0, "uuid").map(|()| Part::Uuid),
         "int" => {
             want(2, "int LO HI")?;
@@ -209,7 +253,7 @@ fn field(f: &str) -> Result<Part, String> {
             Ok(Part::Choice(options))
         }
         _ => Err(format!(
-            "unknown field {{{{{f}}}}}: expected seq, class, int LO HI, float LO HI, choice A|B, words LO HI or uuid"
+            "unknown field {{{{{f}}}}}: expected seq, class, service_ms, int LO HI, float LO HI, choice A|B, words LO HI or uuid"
         )),
     }
 }
@@ -276,6 +320,49 @@ mod tests {
             ns.len()
         );
         assert!(Template::parse("{}").is_ok_and(|t| t.is_static()));
+    }
+
+    #[test]
+    fn the_service_time_is_sent_in_milliseconds_to_the_nanosecond() {
+        let t = Template::parse(r#"{"class": "{{class}}", "service_ms": {{service_ms}}}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(t.uses_service() && !t.is_static());
+        assert!(Template::parse("{{seq}}").is_ok_and(|t| !t.uses_service()));
+        let body = |service_s: Option<f64>| {
+            let mut out = String::new();
+            t.render_arrival(7, 3, "chat", service_s, &mut out);
+            out
+        };
+        assert_eq!(body(Some(0.2)), r#"{"class": "chat", "service_ms": 200}"#);
+        assert_eq!(body(Some(0.0)), r#"{"class": "chat", "service_ms": 0}"#);
+        // Without an arrival's service time (closed-loop users), or with a broken one: null,
+        // so the body stays JSON.
+        assert_eq!(body(None), r#"{"class": "chat", "service_ms": null}"#);
+        assert_eq!(body(Some(f64::NAN)), body(None));
+        assert_eq!(body(Some(f64::INFINITY)), body(None));
+        let mut plain = String::new();
+        t.render(7, 3, "chat", &mut plain);
+        assert_eq!(plain, body(None));
+        // In milliseconds to the nanosecond: what the simulator serves (it rounds to whole
+        // nanoseconds), and few enough digits that any JSON parser reads them exactly.
+        for (s, ms) in [
+            (0.123_456_789_012_345_6, "123.456789"),
+            (0.183_402_117_4, "183.402117"),
+            (1e-9, "0.000001"),
+            (4e-10, "0"),
+            (3.7e-4, "0.37"),
+            (12.5, "12500"),
+            (86_399.999_999_999_5, "86400000"),
+            (-0.25, "-250"),
+        ] {
+            let sent = body(Some(s));
+            assert_eq!(sent, format!(r#"{{"class": "chat", "service_ms": {ms}}}"#));
+            let v: serde_json::Value =
+                serde_json::from_str(&sent).unwrap_or_else(|e| panic!("{e}: {sent}"));
+            let back = v["service_ms"].as_f64().map(|ms| (ms * 1e6).round());
+            assert_eq!(back, Some((s * 1e9).round()), "{sent}");
+        }
+        assert!(Template::parse("{{service_ms 3}}").is_err_and(|e| e.contains("{{service_ms}}")));
     }
 
     #[test]
