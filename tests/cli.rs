@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use harness::report::Report;
+use scalebench_core::report::Report;
 
 mod common;
 use common::{read_report, scalebench, scenario};
@@ -262,7 +262,7 @@ fn spot_fallback_recovers_only_with_a_fallback_pool() {
     );
     assert_eq!(od.faults[0].pods_lost, 0, "on-demand only is untouched");
     assert!(spot.faults[0].pods_lost > 0 && fallback.faults[0].pods_lost > 0);
-    let recovery = |s: &harness::report::SetupReport| match s.slo.recoveries[0].recovery_s {
+    let recovery = |s: &scalebench_core::report::SetupReport| match s.slo.recoveries[0].recovery_s {
         Some(r) => r,
         None => panic!("{} never recovered", s.name),
     };
@@ -284,7 +284,7 @@ fn spot_fallback_recovers_only_with_a_fallback_pool() {
         .unwrap_or_default();
     assert_eq!(last.get("gpu-on-demand"), Some(&0), "{last:?}");
     // Hedged: half on demand all along, so the outage fails far fewer requests.
-    let errors = |s: &harness::report::SetupReport| s.requests.scheduled - s.requests.ok;
+    let errors = |s: &scalebench_core::report::SetupReport| s.requests.scheduled - s.requests.ok;
     assert!(errors(&hedged) * 3 < errors(&aware));
     // Capped: what the budget held back is reported, and shows in the recovery.
     let Some(b) = capped.scaling.budget else {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::report::Report;
+use scalebench_core::report::Report;
 use serde_json::Value;
 
 mod common;

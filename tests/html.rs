@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::report::{Report, SetupReport, TimelineSample};
+use scalebench_core::report::{Report, SetupReport, TimelineSample};
 
 mod common;
 
@@ -654,7 +654,7 @@ fn the_sweep_page_renders_in_chromium_and_marks_the_pareto_front() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(out.join("sweep.json")).unwrap_or_default();
-    let sweep: harness::sweep::Sweep =
+    let sweep: scalebench_core::sweep::Sweep =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("sweep.json: {e}"));
     let rows = sweep.rows();
 
@@ -671,7 +671,7 @@ fn the_sweep_page_renders_in_chromium_and_marks_the_pareto_front() {
     let axes = Axes::of(chart);
     let circles = elements(&chart.inner, "circle");
     // One point per distinct simulation, outlined when on the front.
-    let mut distinct: Vec<&harness::sweep::Row<'_>> = Vec::new();
+    let mut distinct: Vec<&scalebench_core::sweep::Row<'_>> = Vec::new();
     for r in &rows {
         if !distinct.iter().any(|d| d.simulation == r.simulation) {
             distinct.push(r);

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::report::SCHEMA;
+use scalebench_core::figure::Figure;
+use scalebench_core::report::SCHEMA;
 use serde_json::Value;
-use workloads::figure::Figure;
 
 mod common;
 use common::{read_report, report_validator, scalebench, schema_errors};

@@ -7,7 +7,7 @@ use std::process::Output;
 mod common;
 use common::scalebench;
 
-use harness::sweep::Sweep;
+use scalebench_core::sweep::Sweep;
 
 fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

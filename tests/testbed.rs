@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use harness::report::{Report, SetupReport};
+use scalebench_core::report::{Report, SetupReport};
 
 mod common;
 

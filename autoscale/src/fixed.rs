@@ -1,6 +1,6 @@
 //! No autoscaling: a constant replica count.
 
-use workloads::policy::FixedConfig;
+use scalebench_core::policy::FixedConfig;
 
 use super::{Observation, Policy};
 

@@ -18,7 +18,7 @@ mod tests;
 mod tests_adapter;
 mod window;
 
-use workloads::policy::{KpaConfig, KpaMetric};
+use scalebench_core::policy::{KpaConfig, KpaMetric};
 
 use self::decider::Decider;
 use super::{MetricSample, Observation, Policy};

@@ -19,8 +19,8 @@ pub use hpa::Hpa;
 pub use keda::Keda;
 pub use kpa::Kpa;
 
-use workloads::policy::PolicyConfig;
-use workloads::{Plan, Setup};
+use scalebench_core::policy::PolicyConfig;
+use scalebench_core::{Plan, Setup};
 
 /// One scrape of the service's metrics, aggregated over the second before `t`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

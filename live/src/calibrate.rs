@@ -4,8 +4,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use scalebench_core::Duration;
 use serde::Serialize;
-use workloads::Duration;
 
 use crate::{LoadConfig, LoadError, Progress, Steady, SteadyError};
 

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use harness::record::Recorder;
-use harness::report::TimelineSample;
-use harness::run::{LatencyHist, LoadStats, SetupRun};
-use workloads::Plan;
+use scalebench_core::Plan;
+use scalebench_core::record::Recorder;
+use scalebench_core::report::TimelineSample;
+use scalebench_core::run::{LatencyHist, LoadStats, SetupRun};
 
 use crate::observe::{NoObserver, Observer};
 

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use harness::run::SetupRun;
-use workloads::Plan;
+use scalebench_core::Plan;
+use scalebench_core::run::SetupRun;
 
 use crate::collect::{Collector, Event, Outcome};
 use crate::observe::{NoObserver, Observer};

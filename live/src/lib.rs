@@ -14,7 +14,7 @@
 //!   due instant and polls its sockets in a loop for the rest, so the schedule holds to
 //!   microseconds. How late each request actually went out (the schedule lag) is recorded
 //!   and reported.
-//! - [`collect`] turns outcomes into the same [`harness::run::SetupRun`] the simulator
+//! - [`collect`] turns outcomes into the same [`scalebench_core::run::SetupRun`] the simulator
 //!   produces, window by window, so reports, gates and comparisons read both alike.
 //! - [`calibrate`] finds a target's sustainable throughput with a stepped ramp of steady load.
 //! - [`observe`] fills each window's service side (replicas, queue, nodes, cost) from an

@@ -21,8 +21,8 @@ use crate::collect::Outcome;
 use crate::h1::{Conn, Dest, Stream};
 use crate::target::{Target, TargetError};
 use crate::tls;
-use workloads::Plan;
-use workloads::arrivals::Arrival;
+use scalebench_core::Plan;
+use scalebench_core::arrivals::Arrival;
 
 /// The HTTP/2 client of one shard.
 pub(crate) type H2Client = Client<Connector, Full<Bytes>>;
@@ -315,7 +315,7 @@ replicas = 1
         let target = Target::new("http://127.0.0.1:9/predict", None, &[], None, |_| None)
             .unwrap_or_else(|e| panic!("{e}"));
         let requests = Requests::new(&target, &plan, false).unwrap_or_else(|e| panic!("{e}"));
-        let arrivals: Vec<_> = workloads::arrivals::ArrivalStream::new(&plan).collect();
+        let arrivals: Vec<_> = scalebench_core::arrivals::ArrivalStream::new(&plan).collect();
         assert!(arrivals.len() > 900, "{}", arrivals.len());
         let mut checked = 0;
         for (seq, a) in arrivals.iter().enumerate().filter(|(_, a)| a.class == 0) {

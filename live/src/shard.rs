@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use scalebench_core::Plan;
+use scalebench_core::arrivals::{Arrival, ArrivalStream};
 use std::future::Future;
-use workloads::Plan;
-use workloads::arrivals::{Arrival, ArrivalStream};
 
 use crate::collect::{Event, Outcome};
 use crate::engine::{Clock, GRACE};

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use workloads::{Duration, Located, Plan};
+use scalebench_core::{Duration, Located, Plan};
 
 /// Why the numbers do not make a scenario.
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Uri};
-use workloads::template::{RequestSpec, Template};
+use scalebench_core::template::{RequestSpec, Template};
 
 pub use crate::tls::TlsOptions;
 

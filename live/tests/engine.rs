@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{load, plan, refused, resetting_server, server};
 
-fn outcome(run: &harness::run::SetupRun, class: &str) -> u64 {
+fn outcome(run: &scalebench_core::run::SetupRun, class: &str) -> u64 {
     run.load
         .as_ref()
         .and_then(|l| l.outcomes.get(class).copied())

@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::plan;
-use harness::run::SetupRun;
 use live::{LoadConfig, Progress, Target, TlsOptions};
+use scalebench_core::Plan;
+use scalebench_core::run::SetupRun;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use workloads::Plan;
 
 /// A request as the raw server read it.
 #[derive(Debug, Clone)]
@@ -292,7 +292,7 @@ replicas = 1
 fn each_request_sends_its_own_arrival_s_service_time_from_every_shard() {
     let p = Plan::parse(Path::new("service-times.toml"), SERVICE_TIMES)
         .unwrap_or_else(|e| panic!("{e}"));
-    let arrivals: Vec<_> = workloads::arrivals::ArrivalStream::new(&p).collect();
+    let arrivals: Vec<_> = scalebench_core::arrivals::ArrivalStream::new(&p).collect();
     let s = raw(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", false);
     let body = br#"{"seq": {{seq}}, "service_ms": {{service_ms}}}"#;
     let t = Target::new(

@@ -13,8 +13,8 @@
 //! scan records a shortage, which such a policy sees.
 
 use rand_pcg::Pcg64Mcg;
-use workloads::dist::Sampler;
-use workloads::scenario::Pool;
+use scalebench_core::dist::Sampler;
+use scalebench_core::scenario::Pool;
 
 use super::gauge::Gauge;
 
@@ -350,9 +350,9 @@ impl Cluster {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use workloads::Duration;
-    use workloads::dist::DurationDist;
-    use workloads::scenario::CapacityType;
+    use scalebench_core::Duration;
+    use scalebench_core::dist::DurationDist;
+    use scalebench_core::scenario::CapacityType;
 
     fn pool(name: &str, max: u32, min: u32) -> Pool {
         Pool {

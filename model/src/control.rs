@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use autoscale::{MetricSample, Observation, Placement, PodCounts, PoolView};
-use harness::report::{BudgetReport, FaultEvent, TimelineSample};
-use harness::run::PoolRun;
+use scalebench_core::report::{BudgetReport, FaultEvent, TimelineSample};
+use scalebench_core::run::PoolRun;
 
 use crate::pods::PodPhase;
 use crate::{Dropped, Host, Model, Request, Timer};

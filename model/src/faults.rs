@@ -1,4 +1,4 @@
-//! Faults, from the scenario's fault plan (`workloads::fault`) at their times, or injected now
+//! Faults, from the scenario's fault plan (`scalebench_core::fault`) at their times, or injected now
 //! ([`Model::inject`], the testbed's admin API):
 //! - a spot interruption cordons the chosen nodes at the notice; their pods serve until the
 //!   reclaim, then die with what they serve, and the ReplicaSet replaces them (cold);
@@ -10,9 +10,9 @@
 //! Nodes and pods are chosen by the run's seeded random stream. Every fault is recorded with
 //! what it cost: pods lost, requests failed, evictions blocked.
 
-use harness::report::FaultEvent;
 use rand::RngExt;
-use workloads::fault::{Fault, FaultPlan};
+use scalebench_core::fault::{Fault, FaultPlan};
+use scalebench_core::report::FaultEvent;
 
 use crate::pods::PodPhase;
 use crate::{Host, Model, Request, Timer};
@@ -107,7 +107,7 @@ impl<W: Request> Model<W> {
             blocked: 0,
             retried: 0,
         });
-        let at = workloads::Duration::from_nanos(self.now);
+        let at = scalebench_core::Duration::from_nanos(self.now);
         self.markers.push(format!("spot-interruption@{at}"));
         host.schedule(self.now + notice, Timer::Reclaim { node, fault: index });
     }
@@ -136,7 +136,7 @@ impl<W: Request> Model<W> {
 
     /// Injects a fault now (its `at` is ignored): it is checked against this setup (its pools
     /// exist, a spot interruption hits a spot pool), recorded, and strikes. Returns its record
-    /// so far; the counts grow as its effects play out ([`Model::fault_events`]).
+    /// so far; the counts grow as its effects play out ([`Model::state`] has them all).
     pub fn inject(
         &mut self,
         now: u64,
@@ -170,7 +170,7 @@ impl<W: Request> Model<W> {
             blocked: 0,
             retried: 0,
         });
-        let at = workloads::Duration::from_nanos(now);
+        let at = scalebench_core::Duration::from_nanos(now);
         self.markers.push(format!("{}@{at}", fault.kind()));
         self.strike(fault, index as u32, host);
         tracing::info!(kind = fault.kind(), target = %fault.target(), "fault injected");

@@ -33,13 +33,13 @@ mod serve;
 use std::collections::VecDeque;
 
 use autoscale::{MetricSample, Policy};
-use harness::report::FaultEvent;
 use rand_pcg::Pcg64Mcg;
-use workloads::dist::Sampler;
-use workloads::fault::FaultPlan;
-use workloads::policy::PolicyConfig;
-use workloads::scenario::Billing;
-use workloads::{Plan, Setup};
+use scalebench_core::dist::Sampler;
+use scalebench_core::fault::FaultPlan;
+use scalebench_core::policy::PolicyConfig;
+use scalebench_core::report::FaultEvent;
+use scalebench_core::scenario::Billing;
+use scalebench_core::{Plan, Setup};
 
 pub use agenda::Agenda;
 pub use control::{Bill, Outcome, ServiceState};

@@ -4,13 +4,13 @@
 //! table ([`compare_table`]), a stable JSON document ([`Comparison`] serialized, schema
 //! [`COMPARE_SCHEMA`]) and a self-contained HTML page ([`compare_html`]).
 
-use harness::repeat::judged;
-use harness::report::{Report, SetupReport};
+use scalebench_core::figure::{self, Figure, Unit};
+use scalebench_core::repeat::judged;
+use scalebench_core::report::{Report, SetupReport};
 use serde::Serialize;
 use tabled::builder::Builder;
 use tabled::settings::object::Columns;
 use tabled::settings::{Alignment, Style};
-use workloads::figure::{self, Figure, Unit};
 
 use crate::format::{duration, ms, pct_floor, secs, sig3, usd};
 
@@ -45,7 +45,7 @@ pub enum Verdict {
 }
 
 /// One compared figure: a figure of the catalogue that gates and repeats use
-/// (`workloads::figure`), its label in tables and the way it should move.
+/// (`scalebench_core::figure`), its label in tables and the way it should move.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Compared {
     /// The figure; serialized as its canonical name (`p99`, `cost_per_1k`), its `key`.

@@ -8,12 +8,12 @@
 //! says that no significance test was possible. A threshold on a repeated figure judges the
 //! mean of the runs and shows its confidence interval.
 
-use harness::repeat;
-use harness::report::{Report, SetupReport};
-use harness::stats;
+use scalebench_core::figure::{Better, Figure};
+use scalebench_core::repeat;
+use scalebench_core::report::{Report, SetupReport};
+use scalebench_core::stats;
+use scalebench_core::threshold::{GateSpec, RegressionLimit, Threshold};
 use serde::{Deserialize, Serialize};
-use workloads::figure::{Better, Figure};
-use workloads::threshold::{GateSpec, RegressionLimit, Threshold};
 
 use crate::gate_render::value_text;
 

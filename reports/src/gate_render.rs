@@ -3,10 +3,10 @@
 
 use std::io::Write;
 
+use scalebench_core::figure::{Figure, Unit};
 use tabled::builder::Builder;
 use tabled::settings::object::Columns;
 use tabled::settings::{Alignment, Style};
-use workloads::figure::{Figure, Unit};
 
 use crate::WriteError;
 use crate::format::{ms, pct_floor, secs, sig3, trim, usd};

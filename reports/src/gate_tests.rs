@@ -1,8 +1,8 @@
 //! Gate evaluation and its renderings on synthetic reports.
 
-use harness::repeat::repeat_report;
-use harness::report::*;
-use workloads::threshold::{GateSpec, RegressionLimit, Threshold};
+use scalebench_core::repeat::repeat_report;
+use scalebench_core::report::*;
+use scalebench_core::threshold::{GateSpec, RegressionLimit, Threshold};
 
 use super::*;
 use crate::gate_render::gate_table;

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use harness::report::{Report, Requests, SetupReport};
+use scalebench_core::report::{Report, Requests, SetupReport};
 
 use crate::format::{duration, ms, pct_floor, pct1, percentile, secs, sig3, usd};
 use crate::svg::{LineChart, escape};
@@ -259,7 +259,7 @@ fn provenance(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use harness::report::{SloSpec, TimelineSample};
+    use scalebench_core::report::{SloSpec, TimelineSample};
 
     fn report() -> Report {
         let json = r#"{"schema":"scalebench.report/v1","scenario":"s<x>","driver":"load","seed":1,

@@ -5,7 +5,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use harness::report::{Report, SCHEMA};
+use scalebench_core::report::{Report, SCHEMA};
 use serde::Deserialize;
 
 use crate::{FileOutput, ReportError, WriteError};
@@ -43,7 +43,7 @@ struct SchemaProbe {
 }
 
 /// Reads a report written by [`write_json`], checking that its schema is
-/// [`SCHEMA`](harness::report::SCHEMA).
+/// [`SCHEMA`](scalebench_core::report::SCHEMA).
 pub fn read_json(path: &Path) -> Result<Report, ReportError> {
     let text = fs::read_to_string(path).map_err(|source| ReportError::Read {
         path: path.to_path_buf(),

@@ -9,7 +9,7 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use harness::report::Report;
+use scalebench_core::report::Report;
 
 pub mod compare;
 mod error;

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use harness::sweep::{Row, Sweep};
+use scalebench_core::sweep::{Row, Sweep};
 use tabled::builder::Builder;
 use tabled::settings::Alignment;
 use tabled::settings::object::Columns;

@@ -2,7 +2,7 @@
 //! scaling (two tables so each stays readable in a 160-column terminal), then injected faults
 //! and what budget ceilings held back, when there were any.
 
-use harness::report::{Recovery, Report, Requests, SetupReport};
+use scalebench_core::report::{Recovery, Report, Requests, SetupReport};
 use tabled::Table;
 use tabled::builder::Builder;
 use tabled::settings::object::Columns;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
-use harness::report::{Report, TimelineSample};
+use scalebench_core::report::{Report, TimelineSample};
 
 use crate::{FileOutput, ReportError, WriteError};
 

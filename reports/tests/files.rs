@@ -5,8 +5,8 @@ mod common;
 use std::error::Error;
 use std::fs;
 
-use harness::report::SCHEMA;
 use reports::{ReportError, read_json, write_all, write_json, write_timeline_csv};
+use scalebench_core::report::SCHEMA;
 
 type TestResult = Result<(), Box<dyn Error>>;
 

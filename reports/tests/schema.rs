@@ -6,10 +6,10 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
 
-use harness::report::{
+use reports::write_all;
+use scalebench_core::report::{
     Environment, FigureSamples, Latency, LoadReport, RepeatReport, Report, ScenarioSource,
 };
-use reports::write_all;
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn Error>>;

@@ -2,8 +2,8 @@
 
 mod common;
 
-use harness::report::Recovery;
 use reports::{budget_table, fault_table, load_table, ranked_table};
+use scalebench_core::report::Recovery;
 
 /// The whole output for the shared report; update deliberately when the layout changes.
 const SNAPSHOT: &str = "\
@@ -166,8 +166,8 @@ fn no_setups_still_renders_headers() {
 fn a_live_run_shows_its_schedule_lag_and_outcomes() {
     let mut report = common::report();
     assert_eq!(load_table(&report), None, "a simulated run has none");
-    report.setups[0].load = Some(harness::report::LoadReport {
-        schedule_lag_ms: harness::report::Latency {
+    report.setups[0].load = Some(scalebench_core::report::LoadReport {
+        schedule_lag_ms: scalebench_core::report::Latency {
             p50: 0.078,
             p99: 0.41,
             max: 3.9,

@@ -1,9 +1,9 @@
 //! The simulator as a [`Driver`]: one batch per core, the setups of a batch in lockstep over
 //! one arrival stream.
 
-use harness::drive::{Control, DriveError, Driver};
-use harness::run::SetupRun;
-use workloads::{Plan, Setup};
+use scalebench_core::drive::{Control, DriveError, Driver};
+use scalebench_core::run::SetupRun;
+use scalebench_core::{Plan, Setup};
 
 /// Setups simulated in lockstep over one arrival stream: enough to share the arrivals' cost,
 /// few enough to keep the work spread over the threads and the state in cache.

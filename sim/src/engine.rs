@@ -1,8 +1,8 @@
 //! The event loop: arrivals offered to the model, the ends of service, client timeouts, the
 //! model's timers and the timeline's windows, in time order.
 
-use harness::run::{LatencyHist, SetupRun};
-use workloads::arrivals::Arrival;
+use scalebench_core::arrivals::Arrival;
+use scalebench_core::run::{LatencyHist, SetupRun};
 
 use super::{Event, Req, Sim};
 

@@ -16,13 +16,13 @@ pub use driver::Simulator;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use autoscale::Policy;
-use harness::drive::Control;
-use harness::record::Recorder;
-use harness::run::SetupRun;
 use model::{Agenda, Bill, Model, SlotId, Timer};
-use workloads::arrivals::ArrivalStream;
-use workloads::fault::FaultPlan;
-use workloads::{Plan, Setup};
+use scalebench_core::arrivals::ArrivalStream;
+use scalebench_core::drive::Control;
+use scalebench_core::fault::FaultPlan;
+use scalebench_core::record::Recorder;
+use scalebench_core::run::SetupRun;
+use scalebench_core::{Plan, Setup};
 
 /// Runs one setup of the plan to completion: every scheduled request is answered, fails, is
 /// rejected or times out.

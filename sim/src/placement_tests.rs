@@ -4,7 +4,7 @@
 
 use super::tests::{HEAD, LIGHT_LOAD, POOLS, plan, run_faulty, run_with_policy};
 use autoscale::{Observation, Policy};
-use harness::run::SetupRun;
+use scalebench_core::run::SetupRun;
 
 /// 20 minutes of light load on a spot and an on-demand pool (one replica a node, nodes in a
 /// minute, empty nodes gone after a minute), a cost-aware setup with two replicas and `extra`
@@ -35,7 +35,7 @@ max_replicas = 6
 }
 
 /// The sample of the window ending at `t` seconds.
-fn at(run: &SetupRun, t: f64) -> &harness::report::TimelineSample {
+fn at(run: &SetupRun, t: f64) -> &scalebench_core::report::TimelineSample {
     let i = run.timeline.partition_point(|s| s.t_s < t);
     &run.timeline[i.min(run.timeline.len() - 1)]
 }

@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use workloads::Plan;
+use scalebench_core::Plan;
 
 use super::Sim;
 use autoscale::{Observation, Policy};
-use harness::run::SetupRun;
+use scalebench_core::run::SetupRun;
 
 /// Asks for `before` replicas until `at` seconds, then `after`.
 struct Step {
@@ -45,9 +45,9 @@ fn run_with(plan: &Plan, policy: Option<Step>) -> SetupRun {
 }
 
 pub(super) fn run_with_policy(plan: &Plan, policy: Box<dyn Policy>) -> SetupRun {
-    let no_faults = workloads::fault::FaultPlan::default();
+    let no_faults = scalebench_core::fault::FaultPlan::default();
     let mut sim = Sim::with_policy(plan, &plan.setups[0], &no_faults, policy);
-    for a in workloads::arrivals::ArrivalStream::new(plan) {
+    for a in scalebench_core::arrivals::ArrivalStream::new(plan) {
         sim.advance_to(a.t_ns);
         sim.offer(a);
     }
@@ -269,7 +269,7 @@ replicas = 3
     let together = super::simulate_together(
         &p,
         &[&p.setups[0], &p.setups[1]],
-        &workloads::fault::FaultPlan::default(),
+        &scalebench_core::fault::FaultPlan::default(),
         None,
         None,
     );

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
+use scalebench_core::Plan;
 use sim::simulate;
-use workloads::Plan;
 
 /// Erlang C: the probability that an arrival waits, for `c` servers and offered load `a` = λ/μ.
 fn erlang_c(c: u32, a: f64) -> f64 {

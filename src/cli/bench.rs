@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use workloads::Plan;
+use scalebench_core::Plan;
 
 use super::Failure;
 
@@ -114,7 +114,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     let runs = sim::simulate_together(
         &plan,
         &setups,
-        &workloads::fault::FaultPlan::default(),
+        &scalebench_core::fault::FaultPlan::default(),
         None,
         None,
     );

@@ -11,8 +11,8 @@ use anyhow::{Context, anyhow};
 use bytes::Bytes;
 use live::calibrate::{CalibrateError, Calibration, Ramp};
 use live::{LoadConfig, Target};
-use workloads::Duration;
-use workloads::policy::{FixedConfig, PolicyConfig};
+use scalebench_core::Duration;
+use scalebench_core::policy::{FixedConfig, PolicyConfig};
 
 use super::Failure;
 
@@ -179,7 +179,7 @@ fn one_replica(args: &Args) -> Result<testbed::TestbedConfig, Failure> {
     let mut config = match &args.scenario {
         None => testbed::TestbedConfig::default_demo(),
         Some(p) => {
-            let plan = workloads::Plan::load(p).map_err(Failure::input)?;
+            let plan = scalebench_core::Plan::load(p).map_err(Failure::input)?;
             let setup = plan.setups[0].clone();
             testbed::TestbedConfig::from_plan(&plan, &setup, args.time_scale)
         }

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use harness::report::Report;
 use reports::GateResult;
-use workloads::threshold::{GateSpec, RegressionLimit, Threshold, check_confidence};
+use scalebench_core::report::Report;
+use scalebench_core::threshold::{GateSpec, RegressionLimit, Threshold, check_confidence};
 
 use super::{Failure, Stdout, exit};
 
@@ -167,7 +167,7 @@ fn parse_limits(texts: &[String]) -> Result<Vec<RegressionLimit>, Failure> {
 /// The gate recorded in the report's scenario file, if the report carries its text.
 fn recorded_gate(report: &Report) -> Result<GateSpec, Failure> {
     match &report.source {
-        Some(src) => workloads::scenario::gate_of_source(Path::new(&src.path), &src.toml)
+        Some(src) => scalebench_core::scenario::gate_of_source(Path::new(&src.path), &src.toml)
             .map_err(|e| Failure::input(anyhow!("the scenario recorded in the report: {e}"))),
         None => Ok(GateSpec::default()),
     }

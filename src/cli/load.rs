@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use anyhow::{Context, anyhow};
 use bytes::Bytes;
 use live::{LoadConfig, Progress, Target};
-use workloads::{Duration, Plan};
+use scalebench_core::{Duration, Plan};
 
 use super::Failure;
 
@@ -151,7 +151,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         || live::run(&plan, "load", &config, &cancel, &progress),
     )
     .map_err(super::load_failure)?;
-    let mut report = harness::score::score(&plan, "load", std::slice::from_ref(&run));
+    let mut report = scalebench_core::score::score(&plan, "load", std::slice::from_ref(&run));
     super::stamp(&mut report, None);
     let refused = run
         .load

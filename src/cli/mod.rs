@@ -140,21 +140,21 @@ pub fn with_progress<T>(
 }
 
 /// A driver's failure as an exit code: bad input (2) or the environment (3).
-pub fn drive_failure(e: harness::drive::DriveError) -> Failure {
+pub fn drive_failure(e: scalebench_core::drive::DriveError) -> Failure {
     match e {
-        harness::drive::DriveError::Input(_) => Failure::input(e),
-        harness::drive::DriveError::Env(_) => Failure::env(e),
+        scalebench_core::drive::DriveError::Input(_) => Failure::input(e),
+        scalebench_core::drive::DriveError::Env(_) => Failure::env(e),
     }
 }
 
 /// Records where a report came from: this machine and build, and the scenario file's text when
 /// the run had one (a file that cannot be read again is left out, not an error).
-pub fn stamp(report: &mut harness::report::Report, scenario: Option<&std::path::Path>) {
-    report.environment = Some(harness::report::Environment::current());
+pub fn stamp(report: &mut scalebench_core::report::Report, scenario: Option<&std::path::Path>) {
+    report.environment = Some(scalebench_core::report::Environment::current());
     report.source = scenario.and_then(|path| {
         std::fs::read_to_string(path)
             .ok()
-            .map(|toml| harness::report::ScenarioSource {
+            .map(|toml| scalebench_core::report::ScenarioSource {
                 path: path.display().to_string(),
                 toml,
             })
@@ -203,7 +203,7 @@ impl Stdout {
 /// Prints the ranked table (or, with [`Stdout::Json`], the report as JSON), writes the report
 /// files into `out` (default `out/<name>`), and maps an interrupted run to exit 130.
 pub fn publish(
-    report: &harness::report::Report,
+    report: &scalebench_core::report::Report,
     out: Option<PathBuf>,
     name: &str,
     stdout: Stdout,

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use anyhow::anyhow;
-use harness::drive::{Driver, Progress, Seeds};
-use workloads::{Plan, Setup};
+use scalebench_core::drive::{Driver, Progress, Seeds};
+use scalebench_core::{Plan, Setup};
 
 use super::Failure;
 
@@ -85,7 +85,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         plan.gate.thresholds = super::gate::parse_thresholds(&args.thresholds)?;
     }
     if let Some(c) = args.confidence {
-        workloads::threshold::check_confidence(c)
+        scalebench_core::threshold::check_confidence(c)
             .map_err(|m| Failure::input(anyhow!("--confidence: {m}")))?;
         plan.gate.confidence = c;
     }
@@ -161,7 +161,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     );
     let runs = per_seed.len();
     let first = if runs > 1 {
-        harness::repeat::join_repeats(per_seed, &seeds[..runs], plan.gate.confidence)
+        scalebench_core::repeat::join_repeats(per_seed, &seeds[..runs], plan.gate.confidence)
     } else {
         per_seed.into_iter().next()
     };
@@ -189,7 +189,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     if thresholds.is_empty() {
         return Ok(());
     }
-    let spec = workloads::threshold::GateSpec {
+    let spec = scalebench_core::threshold::GateSpec {
         thresholds,
         max_regression: Vec::new(),
         ..plan.gate.clone()

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, anyhow};
-use harness::drive::Progress;
-use harness::sweep::{Point, Sweep};
-use workloads::Plan;
-use workloads::vary::{Grid, Vary};
+use scalebench_core::Plan;
+use scalebench_core::drive::Progress;
+use scalebench_core::sweep::{Point, Sweep};
+use scalebench_core::vary::{Grid, Vary};
 
 use super::Failure;
 
@@ -104,7 +104,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let cancel = super::cancel_on_signals()?;
     let keys: Vec<String> = grid.axes.iter().map(|a| a.key.clone()).collect();
-    let jobs = harness::sweep::jobs(&points);
+    let jobs = scalebench_core::sweep::jobs(&points);
     let progress = Progress::new(&jobs.jobs);
     let line = || {
         format!(
@@ -118,7 +118,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         || progress.fraction(),
         line,
         || {
-            harness::sweep::run(
+            scalebench_core::sweep::run(
                 &sim::Simulator,
                 keys,
                 &points,
@@ -165,8 +165,8 @@ fn no_idle_keys(grid: &Grid, points: &[Point]) -> Result<(), Failure> {
                 return Err(Failure::input(anyhow!(
                     "--vary {}: {} and {} give the same scenario, so the key changes nothing (does a setup set its own value, which takes precedence?)",
                     axis.key,
-                    workloads::vary::show(&axis.values[0]),
-                    workloads::vary::show(&axis.values[1]),
+                    scalebench_core::vary::show(&axis.values[0]),
+                    scalebench_core::vary::show(&axis.values[1]),
                 )));
             }
         }

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
+use scalebench_core::Plan;
 use testbed::TestbedConfig;
-use workloads::Plan;
 
 use super::Failure;
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use workloads::Plan;
+use scalebench_core::Plan;
 
 use super::Failure;
 
@@ -27,7 +27,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         ),
         None => format!(
             "about {:.0} requests",
-            workloads::arrivals::ArrivalStream::new(&plan).expected_count()
+            scalebench_core::arrivals::ArrivalStream::new(&plan).expected_count()
         ),
     };
     super::print(&format!(

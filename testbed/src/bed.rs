@@ -7,12 +7,12 @@
 
 use std::collections::HashMap;
 
-use harness::window_hist::WindowHist;
 use model::{Agenda, Dropped, Host, Model, SlotId, Timer};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
+use scalebench_core::dist::Sampler;
+use scalebench_core::window_hist::WindowHist;
 use tokio::sync::oneshot;
-use workloads::dist::Sampler;
 
 use crate::TestbedConfig;
 
@@ -146,7 +146,7 @@ pub(crate) struct Bed {
 impl Bed {
     /// The service at time zero, its timers set (the plan's faults among them).
     pub(crate) fn new(cfg: &TestbedConfig) -> Bed {
-        let plan = &workloads::Plan {
+        let plan = &scalebench_core::Plan {
             seed: cfg.seed,
             ..cfg.plan.clone()
         };
@@ -279,8 +279,8 @@ impl Bed {
     /// Injects a fault now (its `at` is ignored).
     pub(crate) fn inject(
         &mut self,
-        fault: &workloads::fault::Fault,
-    ) -> Result<harness::report::FaultEvent, model::FaultError> {
+        fault: &scalebench_core::fault::Fault,
+    ) -> Result<scalebench_core::report::FaultEvent, model::FaultError> {
         self.model.inject(self.now, fault, &mut self.side)
     }
 

@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 
-use workloads::dist::DurationDist;
-use workloads::policy::{Behavior, HpaConfig, HpaMetric, PolicyConfig};
-use workloads::scenario::{Billing, CapacityType, Lifecycle, Pool, Service, Slo};
-use workloads::traffic::Traffic;
-use workloads::{Duration, Plan, Setup};
+use scalebench_core::dist::DurationDist;
+use scalebench_core::policy::{Behavior, HpaConfig, HpaMetric, PolicyConfig};
+use scalebench_core::scenario::{Billing, CapacityType, Lifecycle, Pool, Service, Slo};
+use scalebench_core::traffic::Traffic;
+use scalebench_core::{Duration, Plan, Setup};
 
 use crate::TestbedError;
 
@@ -27,7 +27,7 @@ pub struct TestbedConfig {
     pub seed: u64,
     /// Faults that strike at their times (none by default; the testbed driver gives the
     /// scenario's). Faults can also be injected at any time through the admin API.
-    pub faults: workloads::fault::FaultPlan,
+    pub faults: scalebench_core::fault::FaultPlan,
 }
 
 impl TestbedConfig {
@@ -38,7 +38,7 @@ impl TestbedConfig {
             setup: setup.clone(),
             time_scale,
             seed: plan.seed,
-            faults: workloads::fault::FaultPlan::default(),
+            faults: scalebench_core::fault::FaultPlan::default(),
         }
     }
 
@@ -136,7 +136,7 @@ impl TestbedConfig {
             setup,
             time_scale: 1.0,
             seed: 1,
-            faults: workloads::fault::FaultPlan::default(),
+            faults: scalebench_core::fault::FaultPlan::default(),
         }
     }
 

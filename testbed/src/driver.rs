@@ -11,10 +11,10 @@
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 
-use harness::drive::{Control, DriveError, Driver};
-use harness::run::SetupRun;
 use live::{LoadConfig, Observed, Observer, Progress, PrometheusObserver, Target};
-use workloads::{Plan, Setup};
+use scalebench_core::drive::{Control, DriveError, Driver};
+use scalebench_core::run::SetupRun;
+use scalebench_core::{Plan, Setup};
 
 use crate::{Testbed, TestbedConfig};
 

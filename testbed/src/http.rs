@@ -205,7 +205,7 @@ pub(crate) fn asked(body: &[u8]) -> Result<Asked, String> {
 /// Injects `fault` now.
 pub(crate) fn inject_now(
     shared: &Shared,
-    fault: &workloads::fault::Fault,
+    fault: &scalebench_core::fault::Fault,
 ) -> Result<FaultEvent, FaultError> {
     shared.now().inject(fault)
 }
@@ -226,9 +226,9 @@ async fn inject(req: Request<Incoming>, shared: &Shared) -> Resp {
     }
 }
 
-/// A `workloads::fault::Fault` from JSON, read as the scenario's `[[faults]]` entries are (through TOML
+/// A `scalebench_core::fault::Fault` from JSON, read as the scenario's `[[faults]]` entries are (through TOML
 /// values, so counts, shares and durations follow the same rules); `at` may be left out.
-pub(crate) fn parse_fault(body: &[u8]) -> Result<workloads::fault::Fault, String> {
+pub(crate) fn parse_fault(body: &[u8]) -> Result<scalebench_core::fault::Fault, String> {
     const EXAMPLE: &str = r#"e.g. {"kind":"pod-eviction","at":"0s","pods":2}"#;
     let mut v: Value = serde_json::from_slice(body)
         .map_err(|e| format!("the body is not JSON ({e}); send one fault, {EXAMPLE}"))?;
@@ -238,7 +238,7 @@ pub(crate) fn parse_fault(body: &[u8]) -> Result<workloads::fault::Fault, String
     obj.entry("at").or_insert_with(|| json!("0s"));
     let t =
         toml::Value::try_from(&v).map_err(|e| format!("unsupported value in the fault: {e}"))?;
-    t.try_into::<workloads::fault::Fault>().map_err(|e| {
+    t.try_into::<scalebench_core::fault::Fault>().map_err(|e| {
         format!(
             "not a fault (kind spot-interruption, pod-eviction or pool-outage): {}; {EXAMPLE}",
             e.message().trim()
@@ -315,7 +315,7 @@ mod tests {
     /// service time: the same nanoseconds on a speed-1 replica, within one at other speeds.
     #[test]
     fn the_driver_s_service_times_arrive_as_the_simulator_s_nanoseconds() {
-        let template = workloads::template::Template::parse(crate::driver::DEFAULT_BODY)
+        let template = scalebench_core::template::Template::parse(crate::driver::DEFAULT_BODY)
             .unwrap_or_else(|e| panic!("{e}"));
         let mut x = 0x2545_f491_4f6c_dd1d_u64;
         for i in 0..20_000 {
@@ -345,19 +345,22 @@ mod tests {
         let f = parse_fault(br#"{"kind":"pod-eviction","at":"0s","pods":2}"#);
         assert!(matches!(
             f,
-            Ok(workloads::fault::Fault::PodEviction {
-                pods: workloads::fault::Count::N(2),
+            Ok(scalebench_core::fault::Fault::PodEviction {
+                pods: scalebench_core::fault::Count::N(2),
                 ..
             })
         ));
         let f = parse_fault(br#"{"kind":"spot-interruption","pool":"s","nodes":"50%"}"#);
         assert!(
-            matches!(f, Ok(workloads::fault::Fault::SpotInterruption { .. })),
+            matches!(
+                f,
+                Ok(scalebench_core::fault::Fault::SpotInterruption { .. })
+            ),
             "{f:?}"
         );
         let f = parse_fault(br#"{"kind":"pool-outage","pool":"s","for":"5m"}"#);
         assert!(
-            matches!(f, Ok(workloads::fault::Fault::PoolOutage { .. })),
+            matches!(f, Ok(scalebench_core::fault::Fault::PoolOutage { .. })),
             "{f:?}"
         );
         for bad in [
@@ -373,8 +376,8 @@ mod tests {
     /// What the testbed driver sends (a plan's fault serialized) reads back as the same fault.
     #[test]
     fn serialized_faults_parse_back_as_the_same_fault() {
-        use workloads::Duration;
-        use workloads::fault::{Count, Fault};
+        use scalebench_core::Duration;
+        use scalebench_core::fault::{Count, Fault};
         let faults = [
             Fault::SpotInterruption {
                 pool: "spot".into(),

@@ -17,7 +17,7 @@
 //!   waited past the timeout, `502` when its replica is killed while serving it, `400` for a
 //!   bad `service_ms`.
 //! - `GET /metrics`: Prometheus text (see [`metrics`]).
-//! - `POST /admin/faults`: one `workloads::fault::Fault` as JSON (`at` is ignored: it strikes now),
+//! - `POST /admin/faults`: one `scalebench_core::fault::Fault` as JSON (`at` is ignored: it strikes now),
 //!   answers its [`FaultEvent`] record; `GET /admin/faults` lists the records so far (their
 //!   counts grow as a fault plays out); `GET /admin/snapshot`: the [`Snapshot`] as JSON.
 
@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use harness::report::FaultEvent;
+use scalebench_core::report::FaultEvent;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -280,7 +280,7 @@ impl Testbed {
     }
 
     /// Injects a fault now (its `at` is ignored), as `POST /admin/faults` does.
-    pub fn inject(&self, fault: &workloads::fault::Fault) -> Result<FaultEvent, FaultError> {
+    pub fn inject(&self, fault: &scalebench_core::fault::Fault) -> Result<FaultEvent, FaultError> {
         http::inject_now(&self.shared, fault)
     }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::report::Report;
+use scalebench_core::report::Report;
 use serde_json::Value;
 
 /// A day at 2000 rps against 20 fixed replicas: far longer than any test waits, for tests

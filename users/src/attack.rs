@@ -6,7 +6,7 @@
 //! scenario's seed and the user's number, so a run can be repeated. Think time is slept inside
 //! the transaction, not through Goose's `set_wait_time`, because Goose waits a uniform time
 //! between two bounds while a scenario's think time may be any
-//! [`workloads::dist::DurationDist`].
+//! [`scalebench_core::dist::DurationDist`].
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,9 +20,9 @@ use goose::goose::{
 use live::collect::Outcome;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
-use workloads::Plan;
-use workloads::dist::Sampler;
-use workloads::users::Users;
+use scalebench_core::Plan;
+use scalebench_core::dist::Sampler;
+use scalebench_core::users::Users;
 
 use crate::outcome::classify;
 use crate::session::{Msg, Phase, Session};
@@ -61,7 +61,7 @@ impl ClassRequest {
         endpoint: &Endpoint,
         class: &str,
         body: &str,
-        spec: Option<&workloads::template::RequestSpec>,
+        spec: Option<&scalebench_core::template::RequestSpec>,
     ) -> Result<ClassRequest, UsersError> {
         let url = format!("{}{}", endpoint.host.trim_end_matches('/'), endpoint.path);
         let bad = |e: live::TargetError| UsersError::Request {

@@ -2,7 +2,7 @@
 //! fixed population of users (`[traffic.users]`: how many, their think time, the ramp over
 //! which they start); [`run_users`] runs them as a [`goose::GooseAttack`] against an endpoint,
 //! and [`run_attack`] runs a Goose attack you built yourself. Either way every request lands in
-//! the same [`harness::run::SetupRun`] the open-loop engine and the simulator produce (through
+//! the same [`scalebench_core::run::SetupRun`] the open-loop engine and the simulator produce (through
 //! [`live::collect::Collector`]), so it gets the same timelines, faults, score and reports.
 //!
 //! - Requests are recorded as they happen: scalebench's own users send each request's start
@@ -31,9 +31,9 @@ use std::time::Duration;
 
 use goose::GooseAttack;
 use goose::config::{GooseDefault, GooseDefaultType};
-use harness::run::SetupRun;
 use live::Observer;
-use workloads::Plan;
+use scalebench_core::Plan;
+use scalebench_core::run::SetupRun;
 
 pub use crypto::install_crypto_provider;
 pub use goose;

@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use goose::GooseAttack;
-use harness::run::SetupRun;
 use live::Observer;
 use live::collect::{Collector, Event};
-use workloads::Plan;
+use scalebench_core::Plan;
+use scalebench_core::run::SetupRun;
 
 use crate::session::{Msg, Phase, Session};
 use crate::{CtrlC, Endpoint, UsersConfig, UsersError};

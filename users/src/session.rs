@@ -7,8 +7,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use live::collect::Outcome;
+use scalebench_core::Plan;
 use tokio::sync::watch;
-use workloads::Plan;
 
 /// What users and [`crate::record`] tell the collector thread. Times are scenario ns since the
 /// start of the run.

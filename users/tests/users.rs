@@ -8,13 +8,13 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use harness::run::SetupRun;
 use live::observe::NoObserver;
+use scalebench_core::run::SetupRun;
 use users::goose::config::GooseConfiguration;
 use users::goose::prelude::*;
 use users::{UsersConfig, run_attack, run_users, run_users_with};
 
-fn checked(run: &SetupRun) -> harness::report::Requests {
+fn checked(run: &SetupRun) -> scalebench_core::report::Requests {
     let r = run.requests();
     assert!(r.identity_holds(), "{r:?}");
     r

@@ -41,9 +41,9 @@ mod tests;
 
 use std::collections::VecDeque;
 
-use workloads::policy::{CostAwareConfig, PolicyConfig};
-use workloads::scenario::{Billing, CapacityType};
-use workloads::{Plan, Setup};
+use scalebench_core::policy::{CostAwareConfig, PolicyConfig};
+use scalebench_core::scenario::{Billing, CapacityType};
+use scalebench_core::{Plan, Setup};
 
 use super::{Decision, MetricSample, Observation, Placement, Policy, PoolView};
 

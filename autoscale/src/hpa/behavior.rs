@@ -10,7 +10,7 @@
 //! `GenerateHPAScaleDownRules` in `pkg/apis/autoscaling/v2/defaults.go`). Time comparisons keep
 //! Go's strict `After`/`Before`. Replica arithmetic is done in `i64` (Go uses `int32`).
 
-use workloads::policy::{ScalingPolicyKind, ScalingRules, SelectPolicy};
+use scalebench_core::policy::{ScalingPolicyKind, ScalingRules, SelectPolicy};
 
 /// One resolved HPAScalingPolicy.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -6,7 +6,7 @@
 //! give the same answers, so they are run against the current functions unchanged.
 
 use super::*;
-use workloads::units::Duration;
+use scalebench_core::units::Duration;
 
 const NOW: f64 = 1.0e9;
 

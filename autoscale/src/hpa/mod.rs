@@ -21,7 +21,7 @@
 pub mod behavior;
 pub mod calc;
 
-use workloads::policy::{Behavior, HpaConfig, HpaMetric};
+use scalebench_core::policy::{Behavior, HpaConfig, HpaMetric};
 
 use self::behavior::{History, NormalizationArg, Rules};
 use self::calc::{

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::MetricSample;
-use workloads::units::Duration;
+use scalebench_core::units::Duration;
 
 fn config(metric: HpaMetric, target: f64, min: u32, max: u32) -> HpaConfig {
     HpaConfig {

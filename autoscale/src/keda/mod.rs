@@ -14,7 +14,7 @@
 //! same [`Controller`] as a plain HPA, so all HPA semantics apply (including "spec.replicas 0
 //! disables autoscaling", which is what leaves 0 to KEDA).
 
-use workloads::policy::{KedaConfig, KedaTrigger};
+use scalebench_core::policy::{KedaConfig, KedaTrigger};
 
 use super::hpa::calc::{CalcError, ReplicaCalculator};
 use super::hpa::{Controller, milli};

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::PodCounts;
-use workloads::policy::Behavior;
-use workloads::units::Duration;
+use scalebench_core::policy::Behavior;
+use scalebench_core::units::Duration;
 
 fn config(min: u32, max: u32, target: f64, activation: f64) -> KedaConfig {
     KedaConfig {

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use workloads::policy::KpaConfig;
+use scalebench_core::policy::KpaConfig;
 
 /// `autoscaling.TargetMin`: the smallest target value Knative resolves to.
 const TARGET_MIN: f64 = 0.01;

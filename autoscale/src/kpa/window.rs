@@ -8,7 +8,7 @@
 //! scrape, zero included), or the activator holding requests while no pod is ready. Seconds with
 //! neither are gaps, as in Knative, where the scraper records nothing with no ready pod.
 
-use workloads::policy::KpaMetric;
+use scalebench_core::policy::KpaMetric;
 
 use super::super::MetricSample;
 

@@ -10,7 +10,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use harness::run::SetupRun;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -18,8 +17,9 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use live::{LoadConfig, Progress, Target};
+use scalebench_core::Plan;
+use scalebench_core::run::SetupRun;
 use tokio::net::TcpListener;
-use workloads::Plan;
 
 /// A test server and the runtime it runs on (dropped with it).
 pub struct Server {

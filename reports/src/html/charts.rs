@@ -2,7 +2,7 @@
 //! replicas, capacity, queue, cost) with the faults marked on each, and the overlays that put
 //! every setup on shared charts.
 
-use harness::report::{Report, SetupReport, TimelineSample};
+use scalebench_core::report::{Report, SetupReport, TimelineSample};
 
 use crate::format::{duration, ms};
 use crate::svg::{LineChart, Series, color};

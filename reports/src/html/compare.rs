@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use harness::report::{Report, TimelineSample};
+use scalebench_core::report::{Report, TimelineSample};
 
 use super::charts::{faults, latency_points, points, wants_log};
 use super::{page, wrap};
@@ -110,7 +110,7 @@ fn overlays(c: &Comparison, reports: &[Report], name: &str) -> Vec<LineChart> {
         .iter()
         .map(|r| r.duration_s.max(r.window_s))
         .fold(1.0, f64::max);
-    let found: Vec<(usize, &Report, &harness::report::SetupReport)> = reports
+    let found: Vec<(usize, &Report, &scalebench_core::report::SetupReport)> = reports
         .iter()
         .enumerate()
         .filter_map(|(i, r)| r.setups.iter().find(|s| s.name == name).map(|s| (i, r, s)))

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use harness::sweep::{Row, Sweep};
+use scalebench_core::sweep::{Row, Sweep};
 
 use super::{FRONT_COLUMNS, cheapest_line, describe, front, result_cells, shared_values};
 use crate::format::{ms, pct_floor, percentile, usd};

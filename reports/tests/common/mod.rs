@@ -9,7 +9,7 @@ pub use report_schema::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use harness::report::{
+use scalebench_core::report::{
     BudgetReport, CapacityCost, ClassReport, Cost, FaultEvent, Latency, PoolCost, Recovery, Report,
     Requests, SCHEMA, Scaling, SetupReport, SloResult, SloSpec, TimelineSample,
 };

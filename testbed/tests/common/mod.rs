@@ -12,8 +12,8 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use scalebench_core::Plan;
 use testbed::{Snapshot, Testbed, TestbedConfig};
-use workloads::Plan;
 
 /// The HTTP client of the tests.
 pub type HttpClient = Client<HttpConnector, Full<Bytes>>;

@@ -17,8 +17,8 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use scalebench_core::Plan;
 use tokio::net::TcpListener;
-use workloads::Plan;
 
 /// A test server, the requests it has received and answered, and the runtime it runs on
 /// (dropped with it).

@@ -2,7 +2,7 @@
 //! and comparisons refer to, with each figure's unit and which direction is better.
 //!
 //! The catalogue lives here, with the scenario schema, because scenario files name figures in
-//! their `thresholds` and must be checked when they are loaded; `SetupReport::figure` (harness) reads each
+//! their `thresholds` and must be checked when they are loaded; [`crate::report::SetupReport::figure`] reads each
 //! figure's value from a report.
 
 use std::fmt;

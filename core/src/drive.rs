@@ -7,7 +7,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use workloads::{Plan, Setup};
+use crate::{Plan, Setup};
 
 use crate::run::SetupRun;
 
@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn batches_group_consecutive_jobs_of_a_plan_and_spread_them_over_the_threads() {
-        let plan = workloads::Plan::parse(
+        let plan = crate::Plan::parse(
             std::path::Path::new("t.toml"),
             "duration = \"1s\"\n[slo]\nlatency = \"1s\"\n[traffic]\n[[traffic.shape]]\nkind = \"steady\"\nrate = 1\n[service]\ntime = \"1ms\"\n[cluster]\nbilling = \"replica\"\nprice_per_replica_hour = 1\n[[setup]]\nname = \"a\"\n[setup.fixed]\nreplicas = 1\n",
         )

@@ -5,15 +5,15 @@
 //! grid over `warm_pool` and `hpa.target` gives the KEDA setup as many variants as there are
 //! warm pool sizes. Each distinct (scenario, setup) pair is run once and its score shared by
 //! every setting that has it; pairs of one scenario are consecutive jobs of the
-//! [`schedule`](crate::drive::schedule), so the simulator runs them in lockstep over one
+//! [`schedule`], so the simulator runs them in lockstep over one
 //! arrival stream. The results do not depend on the thread count when the driver is
 //! deterministic, as the simulator is for a seed.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 
+use crate::{Plan, Setup};
 use serde::{Deserialize, Serialize};
-use workloads::{Plan, Setup};
 
 use crate::drive::{DriveError, Driver, Job, JobResult, Progress, schedule};
 use crate::report::{SetupReport, SloSpec};

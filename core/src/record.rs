@@ -2,7 +2,7 @@
 //! same for the simulator and the live load engine. Histograms and counters only; a closed
 //! window keeps a few percentiles, never samples.
 
-use workloads::Plan;
+use crate::Plan;
 
 use crate::report::{Requests, TimelineSample};
 use crate::run::{ClassRun, LatencyHist, WindowSlo};

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use workloads::Plan;
+use scalebench_core::Plan;
 
 const BASE: &str = r#"
 duration = "10m"
@@ -128,7 +128,7 @@ fn a_cost_aware_setup_resolves_with_its_defaults_and_checks_its_settings() {
     let s = &p.setups[0];
     assert_eq!(s.policy.kind(), "cost-aware");
     assert_eq!((s.initial_replicas, s.policy.max_replicas()), (1, 12));
-    let workloads::policy::PolicyConfig::CostAware(c) = &s.policy else {
+    let scalebench_core::policy::PolicyConfig::CostAware(c) = &s.policy else {
         panic!("not cost-aware")
     };
     assert_eq!(c.target_utilization, 0.7);

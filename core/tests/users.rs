@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use workloads::Plan;
-use workloads::dist::DurationDist;
-use workloads::users::Executor;
+use scalebench_core::Plan;
+use scalebench_core::dist::DurationDist;
+use scalebench_core::users::Executor;
 
 /// A scenario with closed-loop users; `{users}` is replaced by the `[traffic.users]` table.
 const USERS: &str = r#"duration = "30s"

@@ -1,12 +1,12 @@
 //! Repeated runs of a scenario (`run --repeat N`): every figure of the catalogue
-//! (`workloads::figure`) over the runs, with its mean and confidence interval
+//! (`crate::figure`) over the runs, with its mean and confidence interval
 //! ([`repeat_report`], [`join_repeats`]), and the value a gate or a comparison judges for a
 //! setup, with or without repeats ([`judged`], [`samples`]). A figure's value in one report is
 //! [`SetupReport::figure`].
 
 use std::collections::BTreeMap;
 
-use workloads::figure::Figure;
+use crate::figure::Figure;
 
 use crate::report::{FigureSamples, RepeatReport, SetupReport};
 use crate::stats;

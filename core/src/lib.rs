@@ -1,20 +1,38 @@
-//! What load to offer and what to compare: the scenario schema, its units, rate shapes, arrival
-//! processes and request classes. Plain data and pure functions; no I/O beyond reading the
-//! scenario file.
+//! The data core every driver and report shares, at the bottom of the workspace: plain data and
+//! pure functions, no I/O beyond reading a scenario file.
+//!
+//! - What to offer and compare: the scenario schema ([`scenario`]) and the [`Plan`] it resolves
+//!   to, with its units, rate shapes ([`traffic`]), the lazy arrival stream ([`arrivals`]),
+//!   request classes and body templates, policy settings, the typed fault plan ([`fault`]),
+//!   thresholds and the figure catalogue ([`threshold`], [`figure`]) and sweep grids ([`vary`]).
+//! - What a run measured: the Run of one setup ([`run`]), its [`record::Recorder`] and
+//!   histograms ([`window_hist`]), the [`score`] that ranks setups into `report.json`'s
+//!   [`report::Report`], repeated runs ([`repeat`], [`stats`]) and sweeps ([`sweep`]).
+//! - The seam between them: the [`drive::Driver`] trait that turns a plan's setups into Runs,
+//!   and the one scheduler that runs seeds x setups x sweep points on the cores.
 
 pub mod arrivals;
 pub mod dist;
+pub mod drive;
 pub mod error;
 pub mod fault;
 pub mod figure;
 pub mod policy;
+pub mod record;
+pub mod repeat;
+pub mod report;
+pub mod run;
 pub mod scenario;
+pub mod score;
+pub mod stats;
+pub mod sweep;
 pub mod template;
 pub mod threshold;
 pub mod traffic;
 pub mod units;
 pub mod users;
 pub mod vary;
+pub mod window_hist;
 
 pub use error::{Located, ScenarioError};
 pub use scenario::{Plan, Setup};

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::figure::Figure;
 use serde::{Deserialize, Serialize};
-use workloads::figure::Figure;
 
 /// The schema identifier written into every report.
 pub const SCHEMA: &str = "scalebench.report/v1";
@@ -150,7 +150,7 @@ pub struct SetupReport {
 }
 
 impl SetupReport {
-    /// The value of `figure` (of the catalogue in `workloads::figure`) in the figure's unit
+    /// The value of `figure` (of the catalogue in `crate::figure`) in the figure's unit
     /// (ms, fraction, s, $, GPU-h, count); `None` when the setup has no such figure (no spike
     /// to react to, no live load engine).
     pub fn figure(&self, figure: Figure) -> Option<f64> {

@@ -5,7 +5,7 @@
 //! transient figures from the windows: seconds in SLO violation, and for every spike or burst the
 //! time until the windowed objective held again.
 
-use workloads::Plan;
+use crate::Plan;
 
 use crate::report::{
     CapacityCost, ClassReport, Cost, LoadReport, PoolCost, Recovery, Report, SCHEMA, Scaling,
@@ -83,7 +83,7 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
         .into_iter()
         .map(|(name, at)| (name, at.as_secs_f64()))
         .chain(run.faults.iter().map(|f| {
-            let at = workloads::Duration::from_secs_f64(f.t_s);
+            let at = crate::Duration::from_secs_f64(f.t_s);
             (format!("{}@{at}", f.kind), f.t_s)
         }))
         .filter(|(_, at)| *at < run.duration_s)
