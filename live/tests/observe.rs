@@ -23,7 +23,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use live::observe::{self, HttpClient, ObserveError, Observer as _, PrometheusObserver};
 use live::{LoadConfig, Progress, Target, TlsOptions};
-use tokio::net::TcpListener;
 
 /// What the testbed exports, with a timestamp on two samples (as a federating Prometheus or a
 /// pushgateway would send them).
@@ -63,15 +62,7 @@ impl Server {
 }
 
 fn serve(metrics: &[u8], tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
-    let listener = rt
-        .block_on(TcpListener::bind("127.0.0.1:0"))
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (rt, listener, addr) = common::listen(1);
     let connections = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let metrics = Bytes::copy_from_slice(metrics);

@@ -51,7 +51,7 @@ pub fn server() -> Server {
 }
 
 /// A runtime of `workers` threads and a listener on a free port of 127.0.0.1.
-fn listen(workers: usize) -> (tokio::runtime::Runtime, TcpListener, SocketAddr) {
+pub fn listen(workers: usize) -> (tokio::runtime::Runtime, TcpListener, SocketAddr) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
