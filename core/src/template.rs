@@ -102,11 +102,6 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, Part::Text(_)))
     }
 
-    /// True when it sends the request's service time (`{{service_ms}}`).
-    pub fn uses_service(&self) -> bool {
-        self.parts.iter().any(|p| matches!(p, Part::ServiceMs))
-    }
-
     /// Appends the body of request `seq` of class `class` to `out`; `seed` is the scenario's.
     /// `{{service_ms}}` becomes `null`: see [`Template::render_arrival`].
     pub fn render(&self, seed: u64, seq: u64, class: &str, out: &mut String) {
@@ -326,8 +321,7 @@ mod tests {
     fn the_service_time_is_sent_in_milliseconds_to_the_nanosecond() {
         let t = Template::parse(r#"{"class": "{{class}}", "service_ms": {{service_ms}}}"#)
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(t.uses_service() && !t.is_static());
-        assert!(Template::parse("{{seq}}").is_ok_and(|t| !t.uses_service()));
+        assert!(!t.is_static());
         let body = |service_s: Option<f64>| {
             let mut out = String::new();
             t.render_arrival(7, 3, "chat", service_s, &mut out);
