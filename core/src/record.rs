@@ -24,10 +24,6 @@ pub struct Recorder {
     window_ok: u64,
     window_errors: u64,
     window_within: u64,
-    /// Requests that waited in the queue.
-    pub waited: u64,
-    /// Arrivals since the last metric sample.
-    pub sample_arrivals: u64,
     /// Latencies since the last metric sample, when the policy reads them.
     sample_latency: Option<WindowHist>,
     /// The closed windows.
@@ -61,8 +57,6 @@ impl Recorder {
             window_ok: 0,
             window_errors: 0,
             window_within: 0,
-            waited: 0,
-            sample_arrivals: 0,
             sample_latency: None,
             timeline: Vec::new(),
             window_slo: Vec::new(),
@@ -102,7 +96,6 @@ impl Recorder {
         r.scheduled += 1;
         r.sent += 1;
         self.window_arrivals += 1;
-        self.sample_arrivals += 1;
     }
 
     /// A request was answered `latency_ns` after its intended send time.
