@@ -123,7 +123,7 @@ impl WindowSlo {
 }
 
 /// Cost and capacity accounting of one pool (or of replicas under replica billing).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PoolRun {
     /// `spot` or `on-demand`.
     pub capacity_type: String,

@@ -33,6 +33,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use scalebench_core::report::FaultEvent;
+use scalebench_core::run::PoolRun;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -103,7 +104,7 @@ pub struct Snapshot {
     pub cost_usd: f64,
     /// Cost so far per pool (`replicas` under replica billing), with node-seconds,
     /// GPU-seconds and the most nodes at once.
-    pub pools: BTreeMap<String, PoolBill>,
+    pub pools: BTreeMap<String, PoolRun>,
     /// Requests served.
     pub requests_ok: u64,
     /// Requests refused because the queue was full (or shed from it).
@@ -122,21 +123,6 @@ pub struct Snapshot {
     /// The faults so far (the plan's, random spot interruptions, injected ones), with their
     /// effects.
     pub faults: Vec<FaultEvent>,
-}
-
-/// One pool's bill so far.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct PoolBill {
-    /// `spot` or `on-demand`.
-    pub capacity_type: String,
-    /// Node-seconds (replica-seconds under replica billing) paid for.
-    pub unit_seconds: f64,
-    /// Cost.
-    pub usd: f64,
-    /// GPU-seconds paid for.
-    pub gpu_seconds: f64,
-    /// Most nodes (replicas) at once.
-    pub max_units: u32,
 }
 
 impl Bed {
@@ -160,21 +146,7 @@ impl Bed {
             allocated_pod_seconds: s.allocated_pod_seconds,
             cost_usd: s.bill.usd(),
             idle_fraction: s.bill.idle_fraction(),
-            pools: s
-                .bill
-                .pools
-                .into_iter()
-                .map(|(name, p)| {
-                    let bill = PoolBill {
-                        capacity_type: p.capacity_type,
-                        unit_seconds: p.unit_seconds,
-                        usd: p.usd,
-                        gpu_seconds: p.gpu_seconds,
-                        max_units: p.max_units,
-                    };
-                    (name, bill)
-                })
-                .collect(),
+            pools: s.bill.pools,
             requests_ok: c.ok,
             requests_rejected: c.rejected,
             requests_killed: c.killed,
