@@ -137,14 +137,81 @@ pub struct PoolRun {
     pub max_units: u32,
 }
 
-/// What the live load engine measured beyond the outcomes.
+/// What the live load engine measured beyond the outcomes, and whether it, rather than the
+/// target, limited the run.
 #[derive(Debug, Clone)]
 pub struct LoadStats {
-    /// Actual minus intended send time of every request sent, in microseconds.
+    /// Actual minus intended send time of every request sent, in microseconds: the sum of the
+    /// two parts below.
     pub schedule_lag: LatencyHist,
+    /// Of the schedule lag: how late a sending thread took the request from the schedule, in
+    /// microseconds. This part is the engine's own (a busy or descheduled thread).
+    pub pacing_lag: LatencyHist,
+    /// Of the schedule lag: how long the request then waited for a free connection, in
+    /// microseconds. With a pool that could still grow this is the engine's; with a pool that
+    /// stopped growing because more connections no longer raised throughput it is the target's.
+    pub connection_wait: LatencyHist,
     /// Requests per outcome class: `http_<status>`, `connect`, `reset`, `timeout`, `not_sent`,
     /// `cancelled`.
     pub outcomes: BTreeMap<String, u64>,
+    /// The most sending threads (shards) at once.
+    pub shards: u32,
+    /// The most connections open at once (HTTP/1.1; HTTP/2 counts its connections).
+    pub max_connections: u32,
+    /// The busiest sending thread's share of time spent working (not waiting for the next
+    /// instant or for answers) over its busiest second, 0-1; `None` where the platform cannot
+    /// tell a thread's CPU time.
+    pub peak_busy: Option<f64>,
+    /// Every way the engine itself limited the run; empty when the numbers are the target's.
+    pub limits: Vec<GeneratorLimit>,
+}
+
+/// One way the load engine, not the target, limited a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratorLimit {
+    /// What limited it.
+    pub kind: LimitKind,
+    /// The measured figure (in the kind's unit).
+    pub value: f64,
+    /// The bound it crossed (same unit).
+    pub bound: f64,
+    /// What to change: the flag or the resource, in words a user can act on.
+    pub advice: String,
+}
+
+/// The ways the load engine can limit a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LimitKind {
+    /// The sending threads took requests from the schedule late (p99 pacing lag, ms).
+    PacingLag,
+    /// Requests were not sent because the in-flight bound was reached (count).
+    NotSent,
+    /// A sending thread was busy nearly all of the time (peak busy share, 0-1).
+    Saturated,
+    /// Requests waited for a connection because a user-set connection cap was reached, while
+    /// the target could have taken more (p99 connection wait, ms).
+    ConnectionCap,
+}
+
+impl LimitKind {
+    /// The name in reports: `pacing_lag`, `not_sent`, `saturated`, `connection_cap`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LimitKind::PacingLag => "pacing_lag",
+            LimitKind::NotSent => "not_sent",
+            LimitKind::Saturated => "saturated",
+            LimitKind::ConnectionCap => "connection_cap",
+        }
+    }
+
+    /// The unit of its value and bound: `ms`, `count` or `fraction`.
+    pub fn unit(self) -> &'static str {
+        match self {
+            LimitKind::PacingLag | LimitKind::ConnectionCap => "ms",
+            LimitKind::NotSent => "count",
+            LimitKind::Saturated => "fraction",
+        }
+    }
 }
 
 /// One setup's whole run.

@@ -284,7 +284,13 @@ impl Collector {
             budget: None,
             load: Some(LoadStats {
                 schedule_lag: self.lag,
+                pacing_lag: LatencyHist::new(self.timeout_ns / 1000 + 1),
+                connection_wait: LatencyHist::new(self.timeout_ns / 1000 + 1),
                 outcomes: self.outcomes,
+                shards: 0,
+                max_connections: 0,
+                peak_busy: None,
+                limits: Vec::new(),
             }),
             timeline: self.rec.timeline,
             window_slo: self.rec.window_slo,
