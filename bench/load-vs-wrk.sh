@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Benchmark of the live load engine against wrk (and oha, when `cargo install oha` put it on
-# the PATH) on one nginx on loopback, in the same run: the highest rate each sustains, the
-# schedule lag at half of scalebench's, and memory over a long run. Every client gets one
-# thread, as nginx gets one worker: on a 2-core machine that is one core each. Installs
-# nginx-light and wrk from Debian's packages if they are missing.
-# Usage: bench/load-vs-wrk.sh [long-run seconds, default 600]
+# The live load engine beside wrk and oha on one nginx (one worker) on 127.0.0.1, in the same
+# run, three rounds alternating, as users run it: scalebench with its DEFAULTS (no flags), and
+# beside it the tuned flags (--workers 1 --connections 64 --fixed-connections, wrk's shape).
+# Per round: wrk -t1 -c64 and oha -c64 (closed loop, 10 s; oha only when `cargo install oha`
+# put it on the PATH), then `scalebench load` at 0.9x that round's wrk rate and at oha's rate
+# (open loop, 10 s): sustained means every request sent and p99 from the intended send time
+# under 20 ms, with the engine's own verdict (load.generator_limited) beside it. Then the
+# schedule lag at half of wrk's rate (30 s) and memory over a long run at that rate.
+# Installs nginx-light and wrk from Debian's packages if they are missing.
+# Usage: bench/load-vs-wrk.sh [long-run seconds, default 600] [rounds, default 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LONG=${1:-600}
+ROUNDS=${2:-3}
 if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
     apt-get install -y -q nginx-light wrk >/dev/null
 fi
-cargo build --release -q
-BIN=target/release/scalebench
+cargo build --release -q --bin scalebench
+BIN=$PWD/target/release/scalebench
 WORK=$(mktemp -d)
 trap 'nginx -p "$WORK" -c "$WORK/nginx.conf" -s stop 2>/dev/null || true; rm -rf "$WORK"' EXIT
 PORT=$((20000 + RANDOM % 20000))
@@ -30,23 +35,64 @@ http {
 CONF
 nginx -p "$WORK" -c "$WORK/nginx.conf"
 URL=http://127.0.0.1:$PORT/
-echo "== wrk (closed loop, 1 thread, 64 connections, 10 s)"
-wrk -t1 -c64 -d10s "$URL" | grep -E "Requests/sec|Latency"
-if command -v oha >/dev/null; then
-    echo "== oha (closed loop, 64 connections, 10 s; its runtime's threads)"
-    oha -z 10s -c 64 --no-tui "$URL" | grep -E "Requests/sec"
-fi
-echo "== scalebench calibrate (open loop, 1 thread, 64 connections as wrk, steps of 5 s, SLO p99 <= 20 ms)"
-$BIN calibrate "$URL" --workers 1 --connections 64 --fixed-connections --start 20000 --factor 1.1 --step 5s \
-    --slo 20ms --out "$WORK/cal" | tail -4
-MAX=$(python3 -c "import json;print(json.load(open('$WORK/cal/calibration.json'))['sustainable_rps'] or 0)")
-HALF=$(python3 -c "print(int($MAX/2))")
-echo "== scalebench load at half of it ($HALF rps, 30 s): schedule lag"
-$BIN load "$URL" --workers 1 --connections 64 --fixed-connections --rate "$HALF" --duration 30s --out "$WORK/half" \
-    | grep -A3 "Load engine"
-echo "== memory over $LONG s at $HALF rps (RSS in MiB every 30 s)"
-$BIN load "$URL" --workers 1 --connections 64 --fixed-connections --rate "$HALF" --duration "${LONG}s" \
-    --out "$WORK/long" >/dev/null &
+TUNED=(--workers 1 --connections 64 --fixed-connections)
+
+# `load RATE NAME [flags]`: 10 s of open-loop load; prints one line of figures.
+load() {
+    local rate=$1 name=$2
+    shift 2
+    "$BIN" load "$URL" --rate "$rate" --duration 10s --slo 20ms --out "$WORK/$name" "$@" >/dev/null 2>&1 || true
+    python3 - "$WORK/$name/report.json" "$rate" "$name" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["setups"][0]
+q, l, g = r["requests"], r["latency_ms"], r.get("load") or {}
+lim = g.get("generator_limited")
+reasons = ",".join(x["reason"] for x in lim["reasons"]) if lim else "-"
+ok = q["not_sent"] == 0 and q["ok"] == q["scheduled"] and (l["p99"] or 1e9) < 20
+lag = (g.get("schedule_lag_ms") or {}).get("p99")
+print(f"  {sys.argv[3]:<22} {float(sys.argv[2]):>9.0f} rps  ok {q['ok']/10:>9.0f}/s  not sent {q['not_sent']:>7}"
+      f"  p99 {l['p99']:>8.2f} ms  lag p99 {lag:>7.3f} ms  engine-limited {reasons:<18} {'SUSTAINED' if ok else 'not sustained'}")
+PY
+}
+
+rate_of() { python3 -c "import sys; print(int(float(sys.argv[1]) * float(sys.argv[2])))" "$1" "$2"; }
+
+declare -a WRK OHA
+for round in $(seq 1 "$ROUNDS"); do
+    echo "== round $round"
+    w=$(wrk -t1 -c64 -d10s "$URL" | awk '/Requests\/sec/ {print $2}')
+    WRK+=("$w")
+    echo "  wrk -t1 -c64                 $w rps (closed loop)"
+    if command -v oha >/dev/null; then
+        o=$(oha -z 10s -c 64 --no-tui "$URL" | awk '/Requests\/sec/ {print $2}')
+        OHA+=("$o")
+        echo "  oha -c64                     $o rps (closed loop)"
+    fi
+    r=$(rate_of "$w" 0.9)
+    load "$r" "defaults-0.9wrk"
+    load "$r" "tuned-0.9wrk" "${TUNED[@]}"
+    if command -v oha >/dev/null; then
+        load "$(rate_of "$o" 1.0)" "defaults-1.0oha"
+    fi
+done
+MEDIAN=$(printf '%s\n' "${WRK[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+HALF=$(rate_of "$MEDIAN" 0.5)
+echo "== schedule lag at half of wrk's median ($HALF rps, 30 s), defaults then tuned"
+for v in defaults tuned; do
+    flags=()
+    [ "$v" = tuned ] && flags=("${TUNED[@]}")
+    "$BIN" load "$URL" --rate "$HALF" --duration 30s --out "$WORK/half-$v" "${flags[@]}" >/dev/null 2>&1 || true
+    python3 - "$WORK/half-$v/report.json" "$v" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1]))["setups"][0]["load"]
+s = g["schedule_lag_ms"]
+print(f"  {sys.argv[2]:<9} lag p50 {s['p50']:.3f} ms  p99 {s['p99']:.3f} ms  max {s['max']:.1f} ms"
+      f"  (pacing p99 {g.get('pacing_lag_ms', {}).get('p99')} ms, connection wait p99"
+      f" {g.get('connection_wait_ms', {}).get('p99')} ms, threads {g.get('shards')}, connections {g.get('max_connections')})")
+PY
+done
+echo "== memory over $LONG s at $HALF rps with the defaults (RSS in MiB every 30 s)"
+"$BIN" load "$URL" --rate "$HALF" --duration "${LONG}s" --out "$WORK/long" >/dev/null 2>&1 &
 PID=$!
 while kill -0 $PID 2>/dev/null; do
     sleep 30

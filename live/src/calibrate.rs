@@ -1,6 +1,8 @@
 //! Calibration: the sustainable throughput of a target, found by a stepped open-loop ramp
 //! that stops where the tail breaks the SLO, errors appear, or throughput stops following the
-//! offered rate (`scalebench calibrate`).
+//! offered rate (`scalebench calibrate`). A step in which the load engine itself was the limit
+//! (see `engine::judge`) says nothing of the target: the ramp stops there and the result says
+//! that the rate found is the engine's ceiling, a lower bound of the target's.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -58,9 +60,24 @@ pub struct StepResult {
     pub p99_ms: f64,
     /// Share of the requests that did not succeed.
     pub error_rate: f64,
-    /// The tail met the SLO, errors stayed within the limit, and throughput kept within 5% of
-    /// the rate offered.
+    /// The tail met the SLO, errors stayed within the limit, throughput kept within 5% of the
+    /// rate offered, and the load engine kept up.
     pub sustained: bool,
+    /// How the load engine itself limited the step (`pacing_lag`, `not_sent`, `saturated`,
+    /// `connection_cap`); empty when it kept up.
+    pub generator_limited: Vec<String>,
+}
+
+/// What ended the ramp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitedBy {
+    /// The target: a step broke the SLO, failed, or fell behind while the engine kept up.
+    Target,
+    /// The load engine: the rate found is the engine's ceiling, a lower bound of the target's.
+    LoadEngine,
+    /// The ramp reached its highest rate, or was interrupted, before anything broke.
+    Ramp,
 }
 
 /// What `calibration.json` holds.
@@ -77,8 +94,14 @@ pub struct Calibration {
     /// The steps run, in order.
     pub steps: Vec<StepResult>,
     /// The highest rate sustained: tail within the SLO, errors within the limit, throughput
-    /// within 5% of the rate offered.
+    /// within 5% of the rate offered, the load engine keeping up.
     pub sustainable_rps: Option<f64>,
+    /// What ended the ramp; with `load_engine`, `sustainable_rps` is what this machine's load
+    /// engine could drive, and the target may sustain more.
+    pub limited_by: LimitedBy,
+    /// With `load_engine`: what to change, one line per way the engine limited the last step.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub advice: Vec<String>,
 }
 
 /// Runs the ramp against `config`'s target: steps until one is not sustained, the rate passes
@@ -90,6 +113,7 @@ pub fn calibrate(
     cancel: &AtomicBool,
 ) -> Result<Calibration, CalibrateError> {
     let mut steps: Vec<StepResult> = Vec::new();
+    let mut advice = Vec::new();
     let mut rate = ramp.start;
     while rate <= ramp.max_rate && steps.len() < MAX_STEPS && !cancel.load(Ordering::Relaxed) {
         let plan = Steady {
@@ -108,7 +132,13 @@ pub fn calibrate(
         let tail = run.latency.quantile_ms(ramp.percentile / 100.0);
         let ok_rps = r.ok as f64 / run.duration_s.max(1e-9);
         let error_rate = r.error_rate();
+        let limits = run
+            .load
+            .as_ref()
+            .map(|l| l.limits.clone())
+            .unwrap_or_default();
         let sustained = !run.interrupted
+            && limits.is_empty()
             && tail <= ramp.slo.as_millis_f64()
             && error_rate <= ramp.max_errors
             && ok_rps >= 0.95 * rate;
@@ -127,8 +157,12 @@ pub fn calibrate(
             p99_ms: l.p99,
             error_rate,
             sustained,
+            generator_limited: limits.iter().map(|l| l.kind.name().to_string()).collect(),
         });
         if !sustained {
+            if !limits.is_empty() {
+                advice = limits.into_iter().map(|l| l.advice).collect();
+            }
             break;
         }
         rate *= ramp.factor;
@@ -138,6 +172,13 @@ pub fn calibrate(
         .filter(|s| s.sustained)
         .map(|s| s.rate)
         .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+    let limited_by = match steps.last() {
+        Some(last) if !last.sustained && !last.generator_limited.is_empty() => {
+            LimitedBy::LoadEngine
+        }
+        Some(last) if !last.sustained && !cancel.load(Ordering::Relaxed) => LimitedBy::Target,
+        _ => LimitedBy::Ramp,
+    };
     Ok(Calibration {
         schema: SCHEMA,
         target: target.to_string(),
@@ -145,5 +186,7 @@ pub fn calibrate(
         percentile: ramp.percentile,
         steps,
         sustainable_rps,
+        limited_by,
+        advice,
     })
 }

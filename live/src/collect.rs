@@ -67,7 +67,10 @@ pub enum Event {
         class: u16,
         /// When it was due.
         intended_ns: u64,
-        /// When it actually went out.
+        /// When a sending thread took it from the schedule (its pacing lag is this minus
+        /// `intended_ns`).
+        taken_ns: u64,
+        /// When it actually went out (after waiting for a connection since `taken_ns`).
         sent_ns: u64,
         /// When it ended.
         done_ns: u64,
@@ -101,6 +104,8 @@ impl Event {
 pub struct Collector {
     rec: Recorder,
     lag: LatencyHist,
+    pacing: LatencyHist,
+    conn_wait: LatencyHist,
     outcomes: BTreeMap<String, u64>,
     /// Events not yet applied, because an earlier one may still come.
     pending: Vec<Event>,
@@ -120,6 +125,8 @@ impl Collector {
         Collector {
             rec: Recorder::new(plan),
             lag: LatencyHist::new(timeout_ns / 1000 + 1),
+            pacing: LatencyHist::new(timeout_ns / 1000 + 1),
+            conn_wait: LatencyHist::new(timeout_ns / 1000 + 1),
             outcomes: BTreeMap::new(),
             pending: Vec::new(),
             window_ns: plan.window.as_nanos().max(1),
@@ -187,11 +194,16 @@ impl Collector {
             Event::Done {
                 class,
                 intended_ns,
+                taken_ns,
                 sent_ns,
                 done_ns,
                 outcome,
             } => {
                 self.lag.record(sent_ns.saturating_sub(intended_ns) / 1000);
+                self.pacing
+                    .record(taken_ns.saturating_sub(intended_ns) / 1000);
+                self.conn_wait
+                    .record(sent_ns.saturating_sub(taken_ns) / 1000);
                 self.count_outcome(outcome);
                 match outcome {
                     Outcome::Status(s) if (200..300).contains(&s) => {
@@ -284,8 +296,8 @@ impl Collector {
             budget: None,
             load: Some(LoadStats {
                 schedule_lag: self.lag,
-                pacing_lag: LatencyHist::new(self.timeout_ns / 1000 + 1),
-                connection_wait: LatencyHist::new(self.timeout_ns / 1000 + 1),
+                pacing_lag: self.pacing,
+                connection_wait: self.conn_wait,
                 outcomes: self.outcomes,
                 shards: 0,
                 max_connections: 0,
@@ -327,6 +339,7 @@ mod tests {
         Event::Done {
             class: 0,
             intended_ns,
+            taken_ns: intended_ns,
             sent_ns: intended_ns,
             done_ns,
             outcome: Outcome::Status(200),

@@ -1,21 +1,37 @@
-//! Running a plan's arrivals against a target. The schedule is split over shards: shard i of N
-//! sends arrivals i, i + N, ... on its own thread, with its own single-threaded tokio runtime,
-//! its own connections and its own pacing (the `shard` module), so no request crosses a
+//! Running a plan's arrivals against a target. The schedule is sent by shards: threads with
+//! their own single-threaded tokio runtime, connections and pacing (the `shard` module), which
+//! take it a lease of about a millisecond at a time (`schedule`), so no request crosses a
 //! thread on its way out. Outcomes come back to the calling thread in batches, where the
 //! collector applies them in time order and closes the timeline windows. Each request's
 //! deadline is its intended send time plus the plan's timeout, so a request that went out late
 //! does not get more time than its client would give it.
+//!
+//! The calling thread also supervises, so the defaults need no tuning:
+//! - **Connections.** The pool is sized by Little's law from the schedule ahead (the most
+//!   requests due within one observed response time, over the next second, so a burst finds
+//!   its connections open) with a quarter of headroom, and grows by half when requests wait
+//!   for connections; it stops growing when growing did not raise the rate of answers (the
+//!   target, not the pool, is the limit), so a slow target never gets a storm of connections.
+//! - **Shards.** One to start; another only while every shard was busy working (not waiting)
+//!   for most of the last second and the machine had a core idle, never more than its cores.
+//!   A target on the same machine needs its cores too: a second shard on a machine with no
+//!   idle core would slow the target and the first shard alike.
+//! - **Self-diagnosis.** At the end the engine judges whether it, rather than the target,
+//!   limited the run ([`judge`]): its own pacing lag, requests not sent, a saturated thread, a
+//!   user-set connection cap. The figures and the advice go into the Run's `LoadStats`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use scalebench_core::Plan;
-use scalebench_core::run::SetupRun;
+use scalebench_core::run::{GeneratorLimit, LimitKind, SetupRun};
 
 use crate::collect::{Collector, Event, Outcome};
 use crate::observe::{NoObserver, Observer};
+use crate::pace::CpuReading;
 use crate::request::Requests;
+use crate::schedule::{Scout, Shared};
 use crate::shard::{Batch, Gate, Shard};
 use crate::target::{Target, TargetError};
 
@@ -46,13 +62,16 @@ pub struct LoadConfig {
     pub max_in_flight: u64,
     /// HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1.
     pub http2: bool,
-    /// Shards: threads that each send every N-th arrival on their own connections.
-    pub workers: usize,
-    /// HTTP/1.1 connections opened before the first request is due (split over the shards).
+    /// Shards: sending threads, each with its own connections. `None` (the default) starts
+    /// with one and adds one while every shard is busy and the machine has a core idle, up to
+    /// its cores; `Some(n)` runs exactly `n`.
+    pub workers: Option<usize>,
+    /// HTTP/1.1 connections opened before the first request is due (split over the shards);
+    /// 0 (the default) sizes the pool from the schedule and the observed response time.
     pub connections: usize,
     /// Whether `connections` is also the most that are open at once, as with wrk's `-c`:
     /// requests beyond wait for a free connection, and the wait shows in the schedule lag.
-    /// Otherwise more are opened as requests need them.
+    /// Otherwise the pool grows as the engine sees fit.
     pub fixed_connections: bool,
     /// Scenario seconds per real second (a testbed that runs faster than real time): the
     /// schedule and the timeout shrink by it, measured times grow by it, so the Run is in
@@ -61,13 +80,13 @@ pub struct LoadConfig {
 }
 
 impl LoadConfig {
-    /// Defaults: 10,000 in flight, HTTP/1.1, one worker per core.
+    /// Defaults: 10,000 in flight, HTTP/1.1, shards and connections chosen by the engine.
     pub fn new(target: Target) -> Self {
         LoadConfig {
             target,
             max_in_flight: 10_000,
             http2: false,
-            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            workers: None,
             connections: 0,
             fixed_connections: false,
             time_scale: 1.0,
@@ -86,6 +105,10 @@ pub struct Progress {
     pub errors: AtomicU64,
     /// Requests not sent because of the in-flight bound.
     pub not_sent: AtomicU64,
+    /// Sending threads now.
+    pub shards: AtomicU64,
+    /// Connections open now.
+    pub connections: AtomicU64,
 }
 
 /// Sends the plan's arrivals to the target and measures them; `name` names the setup in the
@@ -111,9 +134,8 @@ pub fn run_observed(
     observer: &dyn Observer,
 ) -> Result<SetupRun, LoadError> {
     let requests = Requests::new(&config.target, plan, config.http2)?;
-    // The in-flight bound is split exactly over the shards, so no shard gets none of it.
-    let bound = config.max_in_flight.max(1);
-    let shards = config.workers.clamp(1, bound.min(1024) as usize);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let first = config.workers.map_or(1, |w| w.clamp(1, 1024));
     let scale = if config.time_scale > 0.0 {
         config.time_scale
     } else {
@@ -124,52 +146,399 @@ pub fn run_observed(
         scale,
     };
     let timeout = clock.real(plan.traffic.timeout.as_nanos());
+    let mut pool = Pool::new(plan, config, first);
+    let shared = Shared::new(
+        plan,
+        config.max_in_flight,
+        pool.cap(first),
+        pool.ready(first),
+    );
     let (tx, rx) = mpsc::channel::<Batch>();
     let gate = Gate::default();
-    let warm = config.connections;
+    let warm = if config.connections > 0 {
+        config.connections
+    } else {
+        pool.ready(1) * first
+    };
     std::thread::scope(|s| {
-        for index in 0..shards {
+        let gate = &gate;
+        let spawn = |index: usize, warm: usize, gated: bool, clock: Clock| {
             let shard = Shard {
                 index,
-                count: shards,
-                plan,
+                shared: &shared,
                 requests: &requests,
                 clock,
                 timeout,
-                max_in_flight: bound / shards as u64
-                    + u64::from((index as u64) < bound % shards as u64),
                 cancel,
                 tx: tx.clone(),
-                warm: warm / shards + usize::from(index < warm % shards),
-                max_connections: if config.fixed_connections {
-                    (warm / shards + usize::from(index < warm % shards)).max(1)
-                } else {
-                    usize::MAX
-                },
+                warm,
             };
-            let gate = &gate;
-            let spawned = std::thread::Builder::new()
+            let gate = gated.then_some(gate);
+            std::thread::Builder::new()
                 .name(format!("scalebench-load-{index}"))
                 .spawn_scoped(s, move || {
                     if let Err(e) = shard.run(gate) {
                         tracing::error!("load shard {index} could not start: {e}");
                     }
-                });
-            if let Err(e) = spawned {
+                })
+                .map(|_| ())
+        };
+        for index in 0..first {
+            let share = warm / first + usize::from(index < warm % first);
+            if let Err(e) = spawn(index, share, true, clock) {
                 // The shards already started must not wait for a start that never comes.
                 gate.open(clock);
                 return Err(LoadError::Thread(e));
             }
         }
-        drop(tx);
-        gate.wait_warmed(shards, Duration::from_secs(10));
+        gate.wait_warmed(first, Duration::from_secs(10));
         // A moment for every shard to see the start before the first arrival is due.
         clock.start = Instant::now() + Duration::from_millis(2);
         gate.open(clock);
         let mut c = Collector::new(plan);
-        let interrupted = collect(&rx, &mut c, shards, clock, cancel, progress, observer);
-        Ok(c.finish(name, interrupted))
+        let mut more = Supervisor {
+            auto: config.workers.is_none(),
+            cores,
+            cpu: CpuReading::now(),
+            last: Instant::now(),
+        };
+        let mut add = |index: usize| -> bool {
+            more.wants(index, Instant::now()) && spawn(index, 0, false, clock).is_ok()
+        };
+        let seen = collect(
+            &rx,
+            &mut c,
+            Run {
+                shards: first,
+                clock,
+                cancel,
+                progress,
+                observer,
+                shared: &shared,
+                pool: &mut pool,
+            },
+            &mut add,
+        );
+        let mut run = c.finish(name, seen.interrupted);
+        if let Some(load) = run.load.as_mut() {
+            load.shards = seen.shards as u32;
+            load.max_connections = seen.max_open as u32;
+            load.peak_busy = seen.peak_busy;
+            let latency_p99_ms = run.latency.quantile_ms(0.99);
+            load.limits = judge(load, latency_p99_ms, config, cores);
+            tracing::info!(
+                "load engine: {} sending threads, {} connections at most, busiest thread {:?}, \
+                 pacing lag p99 {:.3} ms, connection wait p99 {:.3} ms, limits {:?}",
+                load.shards,
+                load.max_connections,
+                load.peak_busy,
+                load.pacing_lag.quantile_ms(0.99),
+                load.connection_wait.quantile_ms(0.99),
+                load.limits
+                    .iter()
+                    .map(|l| l.kind.name())
+                    .collect::<Vec<_>>()
+            );
+        }
+        Ok(run)
     })
+}
+
+/// Whether to add a shard: every shard busy, a core idle, fewer shards than cores.
+struct Supervisor {
+    /// The user left the number of shards to the engine.
+    auto: bool,
+    cores: usize,
+    cpu: Option<CpuReading>,
+    last: Instant,
+}
+
+impl Supervisor {
+    /// Called when every shard was busy for most of its last second; `shards` run now.
+    fn wants(&mut self, shards: usize, now: Instant) -> bool {
+        if !self.auto || shards >= self.cores || now < self.last + Duration::from_secs(1) {
+            return false;
+        }
+        let reading = CpuReading::now();
+        let idle = match (reading, self.cpu) {
+            (Some(r), Some(before)) => r.idle_cores_since(&before, self.cores),
+            _ => None,
+        };
+        self.cpu = reading;
+        self.last = now;
+        idle.is_some_and(|i| i >= IDLE_CORE)
+    }
+}
+
+/// A shard is busy when it worked this share of its last second...
+const BUSY: f64 = 0.75;
+/// ...and another is added only when the machine had this much of a core idle meanwhile.
+const IDLE_CORE: f64 = 0.9;
+/// A thread busy this share of a second is saturated: it cannot take more.
+const SATURATED: f64 = 0.9;
+/// The engine's own delay at the 99th percentile is acceptable up to this (real time)...
+const LAG_FLOOR_MS: f64 = 1.0;
+/// ...or this share of the 99th percentile latency it reports, whichever is more.
+const LAG_SHARE: f64 = 0.05;
+
+/// The pool's size: how many connections the shards may open (`cap`) and keep open ahead of
+/// what is coming (`ready`), from the schedule ahead and the response time seen.
+struct Pool {
+    /// A user-set size that never changes (`--connections N --fixed-connections`).
+    fixed: Option<usize>,
+    scout: Scout,
+    /// The most connections in all, now.
+    ceiling: usize,
+    /// Connections wanted for what is coming.
+    target: usize,
+    /// Mean response time (sent to done) of the last epochs, scenario ns.
+    service_ns: f64,
+    epoch_sum_ns: f64,
+    epoch_done: u64,
+    /// Arrivals (sent or not) this epoch.
+    epoch_arrived: u64,
+    /// The ceiling and answer rate before the last growth, when it grew, and whether
+    /// requests were waiting for connections then.
+    probe: Option<(usize, f64, Instant, bool)>,
+    /// Growing stopped raising the rate of answers: the target is the limit.
+    plateau: Option<Instant>,
+    /// Open connections and waiting requests over all shards, as last reported.
+    epoch_start: Instant,
+}
+
+/// How often the pool is resized.
+const EPOCH: Duration = Duration::from_millis(100);
+/// How far ahead the schedule is read.
+const HORIZON_NS: u64 = 1_000_000_000;
+/// Connections beyond Little's law, as a share.
+const HEADROOM: f64 = 1.25;
+/// The pool before any response was seen.
+const FIRST_POOL: usize = 8;
+
+impl Pool {
+    fn new(plan: &Plan, config: &LoadConfig, shards: usize) -> Pool {
+        let fixed = config
+            .fixed_connections
+            .then_some(config.connections.max(shards));
+        let mut pool = Pool {
+            fixed,
+            scout: Scout::new(plan),
+            ceiling: config.connections.max(FIRST_POOL * shards),
+            target: config.connections,
+            // Before an answer: a millisecond, the order of a loopback exchange.
+            service_ns: 1e6,
+            epoch_sum_ns: 0.0,
+            epoch_done: 0,
+            epoch_arrived: 0,
+            probe: None,
+            plateau: None,
+            epoch_start: Instant::now(),
+        };
+        pool.resize(0, 0, 0, Instant::now());
+        pool
+    }
+
+    /// Connections a shard may open, of `shards`.
+    fn cap(&self, shards: usize) -> usize {
+        self.fixed
+            .unwrap_or(self.ceiling)
+            .div_ceil(shards.max(1))
+            .max(1)
+    }
+
+    /// Connections a shard keeps open ahead, of `shards`.
+    fn ready(&self, shards: usize) -> usize {
+        match self.fixed {
+            Some(n) => n.div_ceil(shards.max(1)),
+            None => self.target.min(self.ceiling).div_ceil(shards.max(1)),
+        }
+    }
+
+    /// A request was due.
+    fn arrived(&mut self) {
+        self.epoch_arrived += 1;
+    }
+
+    /// A request was answered after `service_ns` on its connection.
+    fn answered(&mut self, service_ns: u64) {
+        self.epoch_sum_ns += service_ns as f64;
+        self.epoch_done += 1;
+    }
+
+    /// Every [`EPOCH`]: the response time, what the schedule needs next, and whether the pool
+    /// may grow; `open` connections and `waiting` requests over all shards now.
+    fn resize(&mut self, now_ns: u64, open: usize, waiting: usize, now: Instant) {
+        let span = now
+            .saturating_duration_since(self.epoch_start)
+            .as_secs_f64();
+        let (rate, offered) = if span > 0.0 {
+            (
+                self.epoch_done as f64 / span,
+                self.epoch_arrived as f64 / span,
+            )
+        } else {
+            (0.0, 0.0)
+        };
+        self.epoch_arrived = 0;
+        if self.epoch_done > 0 {
+            let mean = self.epoch_sum_ns / self.epoch_done as f64;
+            self.service_ns = 0.5 * self.service_ns + 0.5 * mean;
+        }
+        self.epoch_sum_ns = 0.0;
+        self.epoch_done = 0;
+        self.epoch_start = now;
+        let need = self
+            .scout
+            .demand(now_ns, HORIZON_NS, self.service_ns.ceil() as u64);
+        self.target = ((need as f64 * HEADROOM).ceil() as usize + 1).max(self.target.min(1));
+        if self.fixed.is_some() {
+            return;
+        }
+        if self.plateau.is_some_and(|since| {
+            waiting == 0 && now.saturating_duration_since(since) > Duration::from_secs(5)
+        }) {
+            // Nothing waited for a while: traffic changed, growing may help again.
+            self.plateau = None;
+        }
+        // Requests wait for connections and answers fall behind arrivals: the pool limits.
+        let limited = waiting > 0 && open >= self.ceiling && rate < 0.95 * offered;
+        if self.plateau.is_some() {
+            return;
+        }
+        // Growth is a probe: it goes on only while it raised the rate of answers of a pool
+        // that requests were waiting for.
+        if let Some((before, before_rate, at, was_limited)) = self.probe {
+            if now.saturating_duration_since(at) < 2 * EPOCH {
+                return;
+            }
+            if was_limited && limited && rate <= before_rate * 1.05 {
+                self.plateau = Some(now);
+                tracing::debug!(
+                    "connections: {} answer no faster than {before} did ({rate:.0}/s); the \
+                     pool stops growing",
+                    self.ceiling
+                );
+                return;
+            }
+            self.probe = None;
+        }
+        let grow = if limited {
+            self.ceiling + self.ceiling / 2 + 2
+        } else {
+            self.target
+        };
+        if grow > self.ceiling {
+            self.probe = Some((self.ceiling, rate, now, limited));
+            // At most doubling per epoch.
+            self.ceiling = grow.min(self.ceiling * 2);
+        }
+    }
+}
+
+/// What a run's collection saw of the engine.
+struct Seen {
+    interrupted: Option<u64>,
+    shards: usize,
+    max_open: usize,
+    peak_busy: Option<f64>,
+}
+
+/// What collection works with.
+struct Run<'a> {
+    shards: usize,
+    clock: Clock,
+    cancel: &'a AtomicBool,
+    progress: &'a Progress,
+    observer: &'a dyn Observer,
+    shared: &'a Shared,
+    pool: &'a mut Pool,
+}
+
+/// Whether the engine, not the target, limited the run, and what to change.
+pub(crate) fn judge(
+    load: &scalebench_core::run::LoadStats,
+    latency_p99_ms: f64,
+    config: &LoadConfig,
+    cores: usize,
+) -> Vec<GeneratorLimit> {
+    let mut limits = Vec::new();
+    // The floor is the engine's precision, in real time; the figures are in scenario time.
+    let scale = if config.time_scale > 0.0 {
+        config.time_scale
+    } else {
+        1.0
+    };
+    let bound = (LAG_FLOOR_MS * scale).max(LAG_SHARE * latency_p99_ms);
+    let pacing = load.pacing_lag.quantile_ms(0.99);
+    let more_threads = match config.workers {
+        Some(w) if w < cores => format!("raise --workers (now {w}; the machine has {cores} cores)"),
+        Some(w) => format!(
+            "the {w} sending threads already match the machine's {cores} cores: send from a \
+             machine with more cores, or lower the rate"
+        ),
+        None if CpuReading::now().is_none() => format!(
+            "pass --workers {} (this platform does not tell idle cores, so the engine adds no \
+             sending threads by itself)",
+            load.shards + 1
+        ),
+        None if (load.shards as usize) < cores => format!(
+            "no core of the machine's {cores} was idle for another sending thread (the target \
+             or other processes use them): send from another machine, or lower the rate"
+        ),
+        None => format!(
+            "all {cores} cores of the machine already send: send from a machine with more \
+             cores, or lower the rate"
+        ),
+    };
+    if pacing > bound {
+        limits.push(GeneratorLimit {
+            kind: LimitKind::PacingLag,
+            value: pacing,
+            bound,
+            advice: format!(
+                "requests left {pacing:.2} ms after their instant at the 99th percentile \
+                 because the sending threads were busy or descheduled; {more_threads}"
+            ),
+        });
+    }
+    let not_sent = load.outcomes.get("not_sent").copied().unwrap_or(0);
+    if not_sent > 0 {
+        limits.push(GeneratorLimit {
+            kind: LimitKind::NotSent,
+            value: not_sent as f64,
+            bound: 0.0,
+            advice: format!(
+                "{not_sent} requests were not sent because {} were already in flight: raise \
+                 --max-in-flight",
+                config.max_in_flight
+            ),
+        });
+    }
+    if let Some(busy) = load.peak_busy.filter(|&b| b >= SATURATED) {
+        limits.push(GeneratorLimit {
+            kind: LimitKind::Saturated,
+            value: busy,
+            bound: SATURATED,
+            advice: format!(
+                "a sending thread worked {:.0}% of a second; {more_threads}",
+                busy * 100.0
+            ),
+        });
+    }
+    let wait = load.connection_wait.quantile_ms(0.99);
+    if config.fixed_connections && wait > bound {
+        limits.push(GeneratorLimit {
+            kind: LimitKind::ConnectionCap,
+            value: wait,
+            bound,
+            advice: format!(
+                "requests waited {wait:.2} ms for one of the {} connections at the 99th \
+                 percentile: raise --connections or drop --fixed-connections",
+                config.connections
+            ),
+        });
+    }
+    limits
 }
 
 /// Real time and scenario time.
@@ -191,6 +560,11 @@ impl Clock {
         (t.saturating_duration_since(self.start).as_nanos() as f64 * self.scale) as u64
     }
 
+    /// The real instant of scenario time `scenario_ns`.
+    pub fn instant(&self, scenario_ns: u64) -> Instant {
+        self.start + self.real(scenario_ns)
+    }
+
     /// The real duration of `scenario_ns`.
     pub fn real(&self, scenario_ns: u64) -> Duration {
         Duration::from_nanos((scenario_ns as f64 / self.scale) as u64)
@@ -198,24 +572,58 @@ impl Clock {
 }
 
 /// Takes the shards' batches until every shard is done: counts them for the progress
-/// display, and lets the collector apply what is safe (every shard has reported past it) and
-/// close windows. Returns when the run was interrupted, in scenario ns.
+/// display, lets the collector apply what is safe (every shard has reported past it) and close
+/// windows, resizes the pool every [`EPOCH`], and asks `add` for another shard when every
+/// shard is busy (`add` says whether it started one).
 fn collect(
     rx: &mpsc::Receiver<Batch>,
     c: &mut Collector,
-    shards: usize,
-    clock: Clock,
-    cancel: &AtomicBool,
-    progress: &Progress,
-    observer: &dyn Observer,
-) -> Option<u64> {
-    let mut safe = vec![0u64; shards];
-    let mut oldest: Vec<Option<u64>> = vec![None; shards];
-    let mut finished = vec![false; shards];
+    run: Run<'_>,
+    add: &mut dyn FnMut(usize) -> bool,
+) -> Seen {
+    let Run {
+        shards,
+        clock,
+        cancel,
+        progress,
+        observer,
+        shared,
+        pool,
+    } = run;
+    let mut state: Vec<ShardSeen> = (0..shards).map(|_| ShardSeen::default()).collect();
     let mut interrupted = None;
-    while finished.iter().any(|f| !f) {
+    let mut next_epoch = Instant::now() + EPOCH;
+    progress.shards.store(shards as u64, Ordering::Relaxed);
+    while state.iter().any(|s| !s.finished) {
         if interrupted.is_none() && cancel.load(Ordering::Relaxed) {
             interrupted = Some(clock.now_ns());
+        }
+        let now = Instant::now();
+        if now >= next_epoch {
+            next_epoch = now + EPOCH;
+            let open = state.iter().map(|s| s.open).sum();
+            let waiting = state.iter().map(|s| s.waiting).sum();
+            progress.connections.store(open as u64, Ordering::Relaxed);
+            pool.resize(clock.ns_at(now), open, waiting, now);
+            let n = state.len();
+            shared.conn_cap.store(pool.cap(n), Ordering::Relaxed);
+            shared.conn_ready.store(pool.ready(n), Ordering::Relaxed);
+            let all_busy = state
+                .iter()
+                .all(|s| s.finished || s.busy.is_some_and(|b| b >= BUSY));
+            if all_busy && shared.head() != u64::MAX && add(n) {
+                // Its first events are due no earlier than the schedule's head.
+                state.push(ShardSeen {
+                    safe: clock.ns_at(now).min(shared.head()),
+                    ..ShardSeen::default()
+                });
+                shared.conn_cap.store(pool.cap(n + 1), Ordering::Relaxed);
+                shared
+                    .conn_ready
+                    .store(pool.ready(n + 1), Ordering::Relaxed);
+                progress.shards.store(n as u64 + 1, Ordering::Relaxed);
+                tracing::info!("load engine: every sending thread is busy; now {}", n + 1);
+            }
         }
         let batch = match rx.recv_timeout(Duration::from_millis(20)) {
             Ok(b) => b,
@@ -223,20 +631,63 @@ fn collect(
             // A shard that could not start: nothing more comes.
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
-        let i = batch.shard;
         for ev in &batch.events {
             count(progress, ev);
+            if matches!(ev, Event::Sent { .. } | Event::NotSent { .. }) {
+                pool.arrived();
+            }
+            if let Event::Done {
+                sent_ns,
+                done_ns,
+                outcome: Outcome::Status(_),
+                ..
+            } = *ev
+            {
+                pool.answered(done_ns.saturating_sub(sent_ns));
+            }
             c.record(*ev);
         }
-        safe[i] = batch.safe_ns;
-        oldest[i] = batch.oldest_in_flight;
-        finished[i] = batch.finished;
-        let horizon = (0..shards).filter(|&j| !finished[j]).map(|j| safe[j]).min();
+        let Some(seen) = state.get_mut(batch.shard) else {
+            continue;
+        };
+        seen.safe = batch.safe_ns;
+        seen.oldest = batch.oldest_in_flight;
+        seen.finished = batch.finished;
+        seen.open = batch.open;
+        seen.waiting = batch.waiting;
+        seen.max_open = seen.max_open.max(batch.max_open);
+        seen.peak_busy = batch.peak_busy.or(seen.peak_busy);
+        if batch.busy.is_some() {
+            seen.busy = batch.busy;
+        }
+        let horizon = state.iter().filter(|s| !s.finished).map(|s| s.safe).min();
         if let Some(h) = horizon {
-            c.advance(h, oldest.iter().flatten().copied().min(), observer);
+            let oldest = state.iter().filter_map(|s| s.oldest).min();
+            c.advance(h, oldest, observer);
         }
     }
-    interrupted.or_else(|| cancel.load(Ordering::Relaxed).then(|| clock.now_ns()))
+    Seen {
+        interrupted: interrupted.or_else(|| cancel.load(Ordering::Relaxed).then(|| clock.now_ns())),
+        shards: state.len(),
+        max_open: state.iter().map(|s| s.max_open).sum(),
+        peak_busy: state
+            .iter()
+            .filter_map(|s| s.peak_busy)
+            .fold(None, |m: Option<f64>, b| Some(m.map_or(b, |m| m.max(b)))),
+    }
+}
+
+/// What the collector knows of one shard.
+#[derive(Debug, Default)]
+struct ShardSeen {
+    safe: u64,
+    oldest: Option<u64>,
+    finished: bool,
+    open: usize,
+    waiting: usize,
+    max_open: usize,
+    busy: Option<f64>,
+    peak_busy: Option<f64>,
 }
 
 /// Counts an event for the progress display.

@@ -1,9 +1,14 @@
-//! One shard of the engine: a thread with its own single-threaded tokio runtime that sends every
-//! N-th arrival of the schedule (as the distributed workers of DESIGN.md do) on connections it
-//! owns. It paces itself: it sleeps on tokio's timer until shortly before the next due instant,
-//! then polls its sockets in a tight loop until the instant comes, so the schedule holds to
-//! microseconds while answers are still read as they come. Nothing on this path crosses a
-//! thread per request: outcomes are batched to the collector about every millisecond.
+//! One shard of the engine: a thread with its own single-threaded tokio runtime that takes
+//! the schedule a lease at a time (about a millisecond of arrivals, see `schedule`) and sends
+//! it on connections it owns. It paces itself: it waits for the next due instant on a timer
+//! to the microsecond in the same poll as its sockets (`pace`), so the schedule holds to
+//! microseconds, answers are read as they come, and the thread uses CPU only for work.
+//! Nothing on this path crosses a thread per request: outcomes are batched to the collector
+//! about every millisecond.
+//!
+//! Its connection pool follows what the supervisor sets in `Shared`: connections are opened
+//! ahead for what the schedule says is coming (`conn_ready`), more when requests wait, never
+//! more than `conn_cap`, and at most [`MAX_CONNECTING`] at once.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,20 +17,15 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use scalebench_core::Plan;
-use scalebench_core::arrivals::{Arrival, ArrivalStream};
+use scalebench_core::arrivals::Arrival;
 use std::future::Future;
 
 use crate::collect::{Event, Outcome};
 use crate::engine::{Clock, GRACE};
 use crate::h1::Conn;
+use crate::pace::{Busy, Pacer, SPIN};
 use crate::request::{H2Client, Requests};
-
-/// How long before a due instant the shard stops sleeping on tokio's timer (which ticks in
-/// milliseconds and may wake a tick late) and polls in a loop.
-const TIMER_MARGIN: Duration = Duration::from_millis(2);
-/// How long before a due instant a shard with nothing in flight stops sleeping on the OS timer.
-const OS_MARGIN: Duration = Duration::from_micros(300);
+use crate::schedule::{LEASE_AHEAD, Shared};
 /// A batch goes to the collector when it has this many events...
 const BATCH_EVENTS: usize = 1024;
 /// ...or is this old, and at least this often when idle.
@@ -35,7 +35,9 @@ const IDLE_FLUSH: Duration = Duration::from_millis(10);
 /// first connection free (their wait shows in the schedule lag). A server that accepts slowly
 /// (a listen backlog, one accept per event loop turn) would otherwise be flooded with
 /// connection attempts the moment answers slow down, and fail them all.
-const MAX_CONNECTING: usize = 64;
+pub(crate) const MAX_CONNECTING: usize = 32;
+/// After a connection opened ahead fails, the shard opens none ahead for this long.
+const READY_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest a warm connection may take to open.
 const WARM_TIMEOUT: Duration = Duration::from_secs(5);
 /// An idle connection older than this is checked for a close by the server before reuse.
@@ -55,25 +57,30 @@ pub(crate) struct Batch {
     pub oldest_in_flight: Option<u64>,
     /// The shard is done: no more batches.
     pub finished: bool,
+    /// Connections open or opening.
+    pub open: usize,
+    /// The most at once so far.
+    pub max_open: usize,
+    /// Requests waiting for a connection.
+    pub waiting: usize,
+    /// The busy share of the second that just ended, when one did.
+    pub busy: Option<f64>,
+    /// The highest busy share of any second so far.
+    pub peak_busy: Option<f64>,
 }
 
 /// What a shard needs.
 pub(crate) struct Shard<'a> {
     pub index: usize,
-    pub count: usize,
-    pub plan: &'a Plan,
+    pub shared: &'a Shared,
     pub requests: &'a Requests,
     pub clock: Clock,
     /// The client's timeout, in real time.
     pub timeout: Duration,
-    /// This shard's share of the in-flight bound.
-    pub max_in_flight: u64,
     pub cancel: &'a AtomicBool,
     pub tx: mpsc::Sender<Batch>,
     /// Connections to open before the start.
     pub warm: usize,
-    /// The most connections open at once; requests beyond wait for one to be free.
-    pub max_connections: usize,
 }
 
 /// Where the shards wait for each other and for the start: the clock starts once every shard
@@ -135,6 +142,8 @@ struct Waiting {
     /// Its position in the whole schedule.
     seq: u64,
     a: Arrival,
+    /// When the shard took it from the schedule, scenario ns.
+    taken_ns: u64,
 }
 
 /// A request that ended.
@@ -149,8 +158,12 @@ struct Finished {
 
 /// What the shard's one task waits on.
 enum Job {
-    /// A connection opened, or could not be.
-    Connected(Result<Conn, Outcome>),
+    /// A connection opened, or could not be; `ahead` when it was opened for what is coming
+    /// rather than for a waiting request.
+    Connected {
+        conn: Result<Conn, Outcome>,
+        ahead: bool,
+    },
     /// A request ended.
     Finished(Finished),
 }
@@ -161,6 +174,10 @@ type JobFuture = std::pin::Pin<Box<dyn Future<Output = Job>>>;
 /// The shard's state: its jobs, connections and requests.
 struct State {
     running: FuturesUnordered<JobFuture>,
+    /// Arrivals leased from the schedule and not yet due, in order.
+    queue: VecDeque<(u64, Arrival)>,
+    /// The schedule has more to lease.
+    more: bool,
     idle: Vec<Conn>,
     /// Requests waiting for a connection, oldest first.
     waiting: VecDeque<Waiting>,
@@ -168,8 +185,12 @@ struct State {
     connecting: usize,
     /// Connections open or opening (idle, carrying a request, or connecting).
     open: usize,
+    max_open: usize,
+    /// No connections are opened ahead before this instant (one failed).
+    ready_after: Option<Instant>,
     flight: InFlight,
     out: Out,
+    busy: Busy,
 }
 
 /// Requests in flight by sending order, so the oldest is known at any time.
@@ -214,11 +235,19 @@ struct Out {
     since: Instant,
 }
 
+impl State {
+    /// Connections changed: keeps the most at once.
+    fn opened(&mut self) {
+        self.max_open = self.max_open.max(self.open);
+    }
+}
+
 impl Shard<'_> {
     /// Runs the shard to the end of the schedule (or the cancel), then waits for what is in
     /// flight (each request has a deadline; a cancelled run gives it [`GRACE`]).
     /// First it opens its share of the warm connections and waits at `gate` for the start.
-    pub fn run(mut self, gate: &Gate) -> std::io::Result<()> {
+    /// A shard added during the run (`gate` is `None`) starts at once on the run's clock.
+    pub fn run(mut self, gate: Option<&Gate>) -> std::io::Result<()> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build();
@@ -226,11 +255,15 @@ impl Shard<'_> {
             Ok(rt) => rt.block_on(self.warm_up()),
             Err(_) => Vec::new(),
         };
-        gate.warmed();
-        self.clock = gate.wait_start();
+        if let Some(gate) = gate {
+            gate.warmed();
+            self.clock = gate.wait_start();
+        }
+        let rt = rt?;
+        let pacer = rt.block_on(async { Pacer::new() })?;
         // One task polls every request: tokio's cooperative budget would make the requests
         // yield and wake themselves over and over once it ran out.
-        rt?.block_on(tokio::task::unconstrained(self.drive(warm)));
+        rt.block_on(tokio::task::unconstrained(self.drive(warm, pacer)));
         Ok(())
     }
 
@@ -261,21 +294,21 @@ impl Shard<'_> {
         self.clock.start + self.clock.real(a.t_ns)
     }
 
-    async fn drive(self, warm: Vec<Conn>) {
-        let (index, count) = (self.index, self.count);
-        let mut arrivals = ArrivalStream::new(self.plan)
-            .enumerate()
-            .filter(move |(i, _)| i % count == index)
-            .map(|(i, a)| (i as u64, a));
-        let mut next = arrivals.next();
+    async fn drive(self, warm: Vec<Conn>, mut pacer: Pacer) {
+        let index = self.index;
         let h2 = self.requests.h2_client();
         let mut st = State {
             running: FuturesUnordered::new(),
+            queue: VecDeque::new(),
+            more: true,
             open: warm.len(),
+            max_open: warm.len(),
+            ready_after: None,
             idle: warm,
             waiting: VecDeque::new(),
             connecting: 0,
             flight: InFlight::default(),
+            busy: Busy::start(),
             out: Out {
                 batch: Batch {
                     shard: index,
@@ -293,46 +326,77 @@ impl Shard<'_> {
                 break;
             }
             let now = Instant::now();
-            while let Some((seq, a)) = next.filter(|(_, a)| self.due(a) <= now) {
+            let now_ns = self.clock.ns_at(now);
+            let ahead = now_ns + LEASE_AHEAD;
+            if st.more && st.queue.back().is_none_or(|(_, a)| a.t_ns < ahead) {
+                st.more = self.shared.lease(ahead, &mut st.queue);
+            }
+            while let Some(&(seq, a)) = st.queue.front().filter(|(_, a)| self.due(a) <= now) {
+                st.queue.pop_front();
                 let intended_ns = a.t_ns;
-                if st.flight.len >= self.max_in_flight {
-                    st.out.batch.events.push(Event::NotSent {
-                        class: a.class,
-                        intended_ns,
-                    });
-                } else {
+                if self.shared.admit() {
                     st.out.batch.events.push(Event::Sent {
                         class: a.class,
                         intended_ns,
                     });
                     let id = st.flight.push(intended_ns, a.class);
-                    st.waiting.push_back(Waiting { id, seq, a });
+                    st.waiting.push_back(Waiting {
+                        id,
+                        seq,
+                        a,
+                        taken_ns: now_ns,
+                    });
+                } else {
+                    st.out.batch.events.push(Event::NotSent {
+                        class: a.class,
+                        intended_ns,
+                    });
                 }
-                next = arrivals.next();
             }
             self.expire(&mut st, now);
             self.assign(&mut st, h2.as_ref());
-            self.maybe_flush(&mut st.out, self.clock.ns_at(now), &st.flight, now);
-            let Some((_, a)) = next else { break };
-            let mut due = self.due(&a);
+            self.open_ahead(&mut st, h2.as_ref(), now);
+            if st.busy.tick(now) {
+                st.out.batch.busy = st.busy.last;
+            }
+            self.maybe_flush(&mut st, now_ns.min(self.shared.head()), now);
+            if st.queue.is_empty() && !st.more {
+                break;
+            }
+            // The next instant: the next arrival due, the next lease, or a waiting request's
+            // deadline; at least every IDLE_FLUSH to report.
+            let next = match st.queue.front() {
+                Some((_, a)) => self.due(a),
+                None => self
+                    .clock
+                    .instant(self.shared.head().saturating_sub(LEASE_AHEAD / 2)),
+            };
+            let mut wake = next.min(now + IDLE_FLUSH);
             if let Some(w) = st.waiting.front() {
-                due = due.min(self.deadline(&w.a));
+                wake = wake.min(self.deadline(&w.a));
             }
             let now = Instant::now();
-            if due > now + TIMER_MARGIN {
-                let wake = (due - TIMER_MARGIN).min(now + IDLE_FLUSH);
+            // Sleep until the pacer's margin before the instant (how late wake-ups come on
+            // this machine now), then poll. HTTP/2's connection tasks run on this thread
+            // while it yields, so its waits are never polled: that time would count as idle
+            // while it is work.
+            let margin = if h2.is_some() {
+                Duration::ZERO
+            } else {
+                pacer.margin().max(SPIN)
+            };
+            if wake > now + margin {
                 tokio::select! {
                     biased;
                     Some(job) = st.running.next(), if !st.running.is_empty() => {
                         self.ended(job, &mut st, h2.as_ref());
                     }
-                    () = tokio::time::sleep_until(wake.into()) => {}
+                    () = pacer.wait_until(wake - margin) => {}
                 }
-            } else if st.running.is_empty() && due > now + OS_MARGIN {
-                // Nothing to read meanwhile: the OS timer is finer than tokio's.
-                std::thread::sleep(due - now - OS_MARGIN);
-            } else {
+            } else if wake > now {
+                // Too close to sleep: poll the sockets until it comes.
                 tokio::task::yield_now().await;
+                st.busy.spun(now.elapsed());
             }
         }
         // The schedule ended or the run was cancelled: wait for what is in flight.
@@ -353,17 +417,25 @@ impl Shard<'_> {
                 () = tokio::time::sleep(IDLE_FLUSH) => {}
             }
             let now = Instant::now();
-            self.maybe_flush(&mut st.out, self.clock.ns_at(now), &st.flight, now);
+            if st.busy.tick(now) {
+                st.out.batch.busy = st.busy.last;
+            }
+            self.maybe_flush(&mut st, self.clock.ns_at(now), now);
         }
         drop(st.running);
         let at_ns = self.clock.now_ns();
         for (_, class) in st.flight.left() {
+            self.shared.release();
             st.out.batch.events.push(Event::Cancelled { class, at_ns });
         }
         let mut batch = std::mem::take(&mut st.out.batch);
+        batch.shard = self.index;
         batch.finished = true;
         batch.safe_ns = at_ns;
         batch.oldest_in_flight = None;
+        // HTTP/2 multiplexes every request of a shard on its client's one connection.
+        batch.max_open = if h2.is_some() { 1 } else { st.max_open };
+        batch.peak_busy = st.busy.peak;
         let _ = self.tx.send(batch);
     }
 
@@ -378,7 +450,7 @@ impl Shard<'_> {
             let w = *w;
             st.waiting.pop_front();
             let done_ns = self.clock.ns_at(now);
-            self.record(st, w, done_ns, done_ns, Outcome::Timeout);
+            self.record(st, w, done_ns.max(w.taken_ns), done_ns, Outcome::Timeout);
         }
     }
 
@@ -392,13 +464,13 @@ impl Shard<'_> {
             } else if let Some(c) = take_idle(&mut st.idle, &mut st.open) {
                 Some(c)
             } else {
-                while st.connecting < MAX_CONNECTING.min(st.waiting.len())
-                    && st.open < self.max_connections
-                {
+                let cap = self.shared.conn_cap.load(Ordering::Relaxed);
+                while st.connecting < MAX_CONNECTING.min(st.waiting.len()) && st.open < cap {
                     st.connecting += 1;
                     st.open += 1;
-                    st.running.push(Box::pin(self.connect()));
+                    st.running.push(Box::pin(self.connect(false)));
                 }
+                st.opened();
                 return;
             };
             st.waiting.pop_front();
@@ -406,14 +478,44 @@ impl Shard<'_> {
         }
     }
 
+    /// Opens connections for what the schedule says is coming, up to what the supervisor
+    /// set, a few at a time, when no request is waiting for one.
+    fn open_ahead(&self, st: &mut State, h2: Option<&H2Client>, now: Instant) {
+        if h2.is_some() || !st.waiting.is_empty() || st.ready_after.is_some_and(|t| now < t) {
+            return;
+        }
+        let want = self
+            .shared
+            .conn_ready
+            .load(Ordering::Relaxed)
+            .min(self.shared.conn_cap.load(Ordering::Relaxed));
+        while st.open < want && st.connecting < MAX_CONNECTING {
+            st.connecting += 1;
+            st.open += 1;
+            st.running.push(Box::pin(self.connect(true)));
+        }
+        st.opened();
+    }
+
     /// A job ended: a connection opened (or failed to), or a request ended.
     fn ended(&self, job: Job, st: &mut State, h2: Option<&H2Client>) {
         match job {
-            Job::Connected(Ok(conn)) => {
+            Job::Connected { conn: Ok(conn), .. } => {
                 st.connecting -= 1;
                 st.idle.push(conn);
             }
-            Job::Connected(Err(outcome)) => {
+            Job::Connected {
+                conn: Err(_),
+                ahead: true,
+            } => {
+                st.connecting -= 1;
+                st.open -= 1;
+                st.ready_after = Some(Instant::now() + READY_BACKOFF);
+            }
+            Job::Connected {
+                conn: Err(outcome),
+                ahead: false,
+            } => {
                 st.connecting -= 1;
                 st.open -= 1;
                 // The oldest waiting request is the one this connection was for.
@@ -437,29 +539,37 @@ impl Shard<'_> {
 
     fn record(&self, st: &mut State, w: Waiting, sent_ns: u64, done_ns: u64, outcome: Outcome) {
         st.flight.finish(w.id);
+        self.shared.release();
         st.out.batch.events.push(Event::Done {
             class: w.a.class,
             intended_ns: w.a.t_ns,
+            taken_ns: w.taken_ns,
             sent_ns,
             done_ns,
             outcome,
         });
     }
 
-    /// Opens a connection for the waiting requests.
-    fn connect(&self) -> impl Future<Output = Job> + 'static {
+    /// Opens a connection, for the waiting requests or `ahead` of what is coming.
+    fn connect(&self, ahead: bool) -> impl Future<Output = Job> + 'static {
         let dest = self.requests.dest();
-        let timeout = self.timeout;
+        let timeout = if ahead {
+            self.timeout.min(WARM_TIMEOUT)
+        } else {
+            self.timeout
+        };
         async move {
             let conn = tokio::time::timeout(timeout, Conn::connect(&dest))
                 .await
                 .unwrap_or(Err(Outcome::Connect));
-            Job::Connected(conn)
+            Job::Connected { conn, ahead }
         }
     }
 
-    /// Sends the batch when it is full or old enough.
-    fn maybe_flush(&self, out: &mut Out, safe_ns: u64, flight: &InFlight, now: Instant) {
+    /// Sends the batch when it is full or old enough. Every event of this shard before
+    /// `safe_ns` is in it or an earlier one.
+    fn maybe_flush(&self, st: &mut State, safe_ns: u64, now: Instant) {
+        let out = &mut st.out;
         let age = now.saturating_duration_since(out.since);
         let due = out.batch.events.len() >= BATCH_EVENTS
             || (age >= BATCH_AGE && !out.batch.events.is_empty())
@@ -472,8 +582,13 @@ impl Shard<'_> {
             shard: self.index,
             events,
             safe_ns,
-            oldest_in_flight: flight.oldest(),
+            oldest_in_flight: st.flight.oldest(),
             finished: false,
+            open: st.open,
+            max_open: st.max_open,
+            waiting: st.waiting.len(),
+            busy: out.batch.busy.take(),
+            peak_busy: st.busy.peak,
         });
         out.since = now;
     }

@@ -3,9 +3,12 @@
 
 mod common;
 
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use common::{load, plan, refused, resetting_server, server};
+use live::{LoadConfig, Progress, Target};
+use scalebench_core::run::LimitKind;
 
 fn outcome(run: &scalebench_core::run::SetupRun, class: &str) -> u64 {
     run.load
@@ -120,4 +123,138 @@ fn an_interrupted_run_stops_sending_and_still_counts_everything() {
     let r = run.requests();
     assert!(r.scheduled >= 40 && r.scheduled <= 150, "{r:?}");
     assert_eq!(r.ok, r.scheduled);
+}
+
+/// The engine's verdict on itself, by kind.
+fn limits(run: &scalebench_core::run::SetupRun) -> Vec<LimitKind> {
+    run.load
+        .as_ref()
+        .map(|l| l.limits.iter().map(|g| g.kind).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_engine_says_when_it_not_the_target_limited_the_run() {
+    let s = server();
+    let url = format!("http://{}/ok", s.addr);
+    // A fast target at a modest rate: the engine keeps up and says nothing.
+    let kept_up = load(&plan(100.0, "2s", "5s"), &url, 10_000, None);
+    assert_eq!(kept_up.requests().ok, 200);
+    assert_eq!(limits(&kept_up), vec![], "{:?}", kept_up.load);
+    let l = kept_up.load.as_ref().map(|l| (l.shards, l.max_connections));
+    assert!(
+        l.is_some_and(|(s, c)| s == 1 && (1..=16).contains(&c)),
+        "one thread and a handful of connections for 100 rps: {l:?}"
+    );
+    // The same target at a rate no single sending thread reaches (a million a second) on one
+    // thread: the engine, not the target, is the limit, and says how and what to change.
+    let mut one = config(&url);
+    one.workers = Some(1);
+    let run = run_for(&one, 1_000_000.0);
+    let kinds = limits(&run);
+    assert!(
+        kinds.contains(&LimitKind::PacingLag) || kinds.contains(&LimitKind::Saturated),
+        "{kinds:?}"
+    );
+    assert!(
+        advice(&run)
+            .iter()
+            .any(|a| a.contains("--workers") || a.contains("cores")),
+        "{:?}",
+        advice(&run)
+    );
+    // With a small in-flight bound the requests it cannot send are counted, and it says so.
+    one.max_in_flight = 64;
+    let run = run_for(&one, 1_000_000.0);
+    assert!(
+        limits(&run).contains(&LimitKind::NotSent),
+        "{:?}",
+        limits(&run)
+    );
+    assert!(
+        advice(&run).iter().any(|a| a.contains("--max-in-flight")),
+        "{:?}",
+        advice(&run)
+    );
+}
+
+/// One second of `rate` with `config`.
+fn run_for(config: &LoadConfig, rate: f64) -> scalebench_core::run::SetupRun {
+    let run = live::run(
+        &plan(rate, "1s", "5s"),
+        "load",
+        config,
+        &AtomicBool::new(false),
+        &Progress::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(run.requests().identity_holds(), "{:?}", run.requests());
+    run
+}
+
+fn advice(run: &scalebench_core::run::SetupRun) -> Vec<String> {
+    run.load
+        .iter()
+        .flat_map(|l| l.limits.iter().map(|g| g.advice.clone()))
+        .collect()
+}
+
+#[test]
+fn a_burst_the_schedule_knows_of_finds_its_connections_open() {
+    let s = server();
+    // 20 rps with 50 requests at once at 1.5 s: the pool is grown before the burst comes, so
+    // its requests do not wait for connections to open.
+    let p = scalebench_core::Plan::parse(
+        std::path::Path::new("burst.toml"),
+        r#"
+        name = "burst"
+        duration = "3s"
+        [slo]
+        latency = "500ms"
+        [traffic]
+        arrival = "constant"
+        timeout = "5s"
+        [[traffic.shape]]
+        kind = "steady"
+        rate = 20
+        [[traffic.shape]]
+        kind = "burst"
+        requests = 50
+        at = "1500ms"
+        [service]
+        time = "1ms"
+        [cluster]
+        billing = "replica"
+        price_per_replica_hour = 0
+        [[setup]]
+        name = "load"
+        [setup.fixed]
+        replicas = 1
+        "#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let run = live::run(
+        &p,
+        "load",
+        &config(&format!("http://{}/ok", s.addr)),
+        &AtomicBool::new(false),
+        &Progress::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run.requests().ok, 110, "{:?}", run.requests());
+    let l = run.load.as_ref().map(|l| {
+        (
+            l.max_connections,
+            l.connection_wait.quantile_ms(1.0),
+            l.schedule_lag.quantile_ms(1.0),
+        )
+    });
+    assert!(
+        l.is_some_and(|(conns, wait, _)| conns >= 50 && wait < 1.0),
+        "(connections, longest connection wait ms, longest lag ms): {l:?}"
+    );
+}
+
+fn config(url: &str) -> LoadConfig {
+    LoadConfig::new(Target::new(url, None, &[], None, |_| None).unwrap_or_else(|e| panic!("{e}")))
 }

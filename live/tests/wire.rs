@@ -159,7 +159,11 @@ fn answers_of_every_framing_are_read_to_the_end() {
         if reuse {
             assert!(conns < 10, "{what}: kept alive, yet {conns} connections");
         } else {
-            assert_eq!(conns, 20, "{what}: one connection per answer");
+            // One per answer, and the few the pool keeps open ahead of the next requests.
+            assert!(
+                (20..=28).contains(&conns),
+                "{what}: one connection per answer, yet {conns} connections"
+            );
         }
     }
     let garbage = raw(b"NOT HTTP AT ALL\r\n\r\n", true);
@@ -305,7 +309,7 @@ fn each_request_sends_its_own_arrival_s_service_time_from_every_shard() {
     .unwrap_or_else(|e| panic!("{e}"));
     let mut config = LoadConfig::new(t);
     // Three shards send every third arrival each, each from its own thread.
-    config.workers = 3;
+    config.workers = Some(3);
     let r = live::run(
         &p,
         "load",

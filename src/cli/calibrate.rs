@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::{Context, anyhow};
 use bytes::Bytes;
-use live::calibrate::{CalibrateError, Calibration, Ramp};
+use live::calibrate::{CalibrateError, Calibration, LimitedBy, Ramp};
 use live::{LoadConfig, Target};
 use scalebench_core::Duration;
 use scalebench_core::policy::{FixedConfig, PolicyConfig};
@@ -66,16 +66,18 @@ pub struct Args {
     /// A request header, `Name: value` (repeatable; `${VAR}` from the environment).
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     headers: Vec<String>,
-    /// Sending threads (default: one per core).
+    /// Sending threads (default: one, and another while every thread is busy and a core is
+    /// idle).
     #[arg(long)]
     workers: Option<usize>,
     #[command(flatten)]
     tls: super::TlsArgs,
-    /// HTTP/1.1 connections each step opens before its first request is due.
-    #[arg(long, default_value_t = 16)]
+    /// HTTP/1.1 connections each step opens before its first request is due (default: as many
+    /// as the step's rate needs by Little's law; the pool grows as requests need it).
+    #[arg(long, default_value_t = 0)]
     connections: usize,
     /// Never more than `--connections` connections (as wrk's `-c`).
-    #[arg(long)]
+    #[arg(long, requires = "connections")]
     fixed_connections: bool,
 
     /// Directory for calibration.json (default: out/calibrate).
@@ -127,7 +129,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     config.connections = args.connections;
     config.fixed_connections = args.fixed_connections;
     if let Some(w) = args.workers {
-        config.workers = w.max(1);
+        config.workers = Some(w.max(1));
     }
     if bed.is_some() {
         config.time_scale = args.time_scale;
@@ -205,12 +207,26 @@ fn summary(c: &Calibration) -> String {
             s.p50_ms,
             s.p99_ms,
             s.error_rate * 100.0,
-            if s.sustained { "yes" } else { "no" }
+            match (s.sustained, s.generator_limited.is_empty()) {
+                (true, _) => "yes".to_string(),
+                (false, true) => "no".to_string(),
+                (false, false) => format!("no: load engine ({})", s.generator_limited.join(", ")),
+            }
         ));
     }
-    match c.sustainable_rps {
-        Some(r) => out.push_str(&format!("sustainable: {r:.1} requests per second\n")),
-        None => out.push_str("sustainable: none (the first step already broke the SLO)\n"),
+    match (c.sustainable_rps, c.limited_by) {
+        (Some(r), LimitedBy::LoadEngine) => out.push_str(&format!(
+            "sustainable: at least {r:.1} requests per second; the load engine, not the target, \
+             limited the next step\n"
+        )),
+        (None, LimitedBy::LoadEngine) => out.push_str(
+            "sustainable: unknown; the load engine, not the target, limited the first step\n",
+        ),
+        (Some(r), _) => out.push_str(&format!("sustainable: {r:.1} requests per second\n")),
+        (None, _) => out.push_str("sustainable: none (the first step already broke the SLO)\n"),
+    }
+    for a in &c.advice {
+        out.push_str(&format!("warning: {a}\n"));
     }
     out
 }

@@ -52,8 +52,9 @@ pub struct Args {
     http2: bool,
     #[command(flatten)]
     tls: super::TlsArgs,
-    /// HTTP/1.1 connections to open before the first request is due; more are opened as
-    /// requests need them, unless `--fixed-connections`.
+    /// HTTP/1.1 connections to open before the first request is due (default: as many as the
+    /// schedule needs by Little's law); the pool still grows as requests need it, unless
+    /// `--fixed-connections`.
     #[arg(long, default_value_t = 0)]
     connections: usize,
     /// Never more than `--connections` connections (as wrk's `-c`): requests beyond wait for a
@@ -78,8 +79,8 @@ pub struct Args {
     /// The seed of the arrival process.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Sending threads, each with its own connections and every N-th arrival (default: one
-    /// per core).
+    /// Sending threads, each with its own connections (default: one, and another while every
+    /// thread is busy and a core of the machine is idle, up to its cores).
     #[arg(long)]
     workers: Option<usize>,
     /// Directory for report.json and timeline.csv (default: out/load).
@@ -127,7 +128,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     config.max_in_flight = args.max_in_flight.max(1);
     config.http2 = args.http2;
     if let Some(w) = args.workers {
-        config.workers = w.max(1);
+        config.workers = Some(w.max(1));
     }
     let cancel = super::cancel_on_signals()?;
     let progress = Progress::default();
@@ -139,10 +140,12 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
             progress.done.load(Ordering::Relaxed),
         );
         format!(
-            "sent {sent} done {done} errors {} in flight {} not sent {}",
+            "sent {sent} done {done} errors {} in flight {} not sent {} | threads {} conns {}",
             progress.errors.load(Ordering::Relaxed),
             sent.saturating_sub(done),
             progress.not_sent.load(Ordering::Relaxed),
+            progress.shards.load(Ordering::Relaxed),
+            progress.connections.load(Ordering::Relaxed),
         )
     };
     let run = super::with_progress(

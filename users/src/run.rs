@@ -205,6 +205,7 @@ fn apply(m: Msg, c: &mut Collector, in_flight: &mut BTreeMap<(u64, u64), u16>) {
             c.record(Event::Done {
                 class,
                 intended_ns: sent_ns,
+                taken_ns: sent_ns,
                 sent_ns,
                 done_ns,
                 outcome,
@@ -232,6 +233,7 @@ fn apply(m: Msg, c: &mut Collector, in_flight: &mut BTreeMap<(u64, u64), u16>) {
             c.record(Event::Done {
                 class,
                 intended_ns: sent_ns,
+                taken_ns: sent_ns,
                 sent_ns,
                 done_ns,
                 outcome,
