@@ -254,7 +254,7 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    /// Called when every shard was busy for most of its last second; `shards` run now.
+    /// Called when every shard was busy for most of its last quarter second; `shards` run now.
     fn wants(&mut self, shards: usize, now: Instant) -> bool {
         if !self.auto || shards >= self.cores || now < self.last + Duration::from_secs(1) {
             return false;
@@ -270,11 +270,11 @@ impl Supervisor {
     }
 }
 
-/// A shard is busy when it worked this share of its last second...
+/// A shard is busy when it worked this share of its last quarter second...
 const BUSY: f64 = 0.75;
 /// ...and another is added only when the machine had this much of a core idle meanwhile.
 const IDLE_CORE: f64 = 0.9;
-/// A thread busy this share of a second is saturated: it cannot take more.
+/// A thread busy this share of a quarter second is saturated: it cannot take more.
 const SATURATED: f64 = 0.9;
 /// The engine's own delay at the 99th percentile is acceptable up to this (real time)...
 const LAG_FLOOR_MS: f64 = 1.0;
@@ -302,6 +302,8 @@ struct Pool {
     probe: Option<(usize, f64, Instant, bool)>,
     /// Growing stopped raising the rate of answers: the target is the limit.
     plateau: Option<Instant>,
+    /// Growths in a row that raised nothing.
+    strikes: u32,
     /// Open connections and waiting requests over all shards, as last reported.
     epoch_start: Instant,
 }
@@ -332,6 +334,7 @@ impl Pool {
             epoch_arrived: 0,
             probe: None,
             plateau: None,
+            strikes: 0,
             epoch_start: Instant::now(),
         };
         pool.resize(0, 0, 0, Instant::now());
@@ -412,6 +415,13 @@ impl Pool {
                 return;
             }
             if was_limited && limited && rate <= before_rate * 1.05 {
+                self.strikes += 1;
+            } else {
+                self.strikes = 0;
+            }
+            // Two growths in a row that raised nothing (one may be the machine's noise).
+            if self.strikes >= 2 {
+                self.strikes = 0;
                 self.plateau = Some(now);
                 tracing::debug!(
                     "connections: {} answer no faster than {before} did ({rate:.0}/s); the \
@@ -509,23 +519,42 @@ pub(crate) fn judge(
             bound: 0.0,
             advice: format!(
                 "{not_sent} requests were not sent because {} were already in flight: raise \
-                 --max-in-flight",
+                 --max-in-flight (requests pile up in flight when the target or the sending \
+                 threads cannot keep up: see the other reasons and the latency)",
                 config.max_in_flight
             ),
         });
     }
+    let wait = load.connection_wait.quantile_ms(0.99);
     if let Some(busy) = load.peak_busy.filter(|&b| b >= SATURATED) {
         limits.push(GeneratorLimit {
             kind: LimitKind::Saturated,
             value: busy,
             bound: SATURATED,
             advice: format!(
-                "a sending thread worked {:.0}% of a second; {more_threads}",
+                "a sending thread worked {:.0}% of a quarter second; {more_threads}",
+                busy * 100.0
+            ),
+        });
+    } else if let Some(busy) = load
+        .peak_busy
+        .filter(|&b| b >= BUSY && wait > bound && !config.fixed_connections)
+    {
+        // Requests waited for connections while the pool had stopped growing and a sending
+        // thread was busy: more connections did not help because the thread could not drive
+        // them, so the wait cannot be laid on the target alone.
+        limits.push(GeneratorLimit {
+            kind: LimitKind::Saturated,
+            value: busy,
+            bound: BUSY,
+            advice: format!(
+                "requests waited {wait:.2} ms for a connection at the 99th percentile while a \
+                 sending thread worked {:.0}% of a quarter second, so more connections could \
+                 not be driven; {more_threads}",
                 busy * 100.0
             ),
         });
     }
-    let wait = load.connection_wait.quantile_ms(0.99);
     if config.fixed_connections && wait > bound {
         limits.push(GeneratorLimit {
             kind: LimitKind::ConnectionCap,

@@ -110,7 +110,7 @@ impl Pacer {
     }
 }
 
-/// A thread's busy share, measured over spans of about a second.
+/// A thread's busy share, measured over spans of a quarter second.
 pub(crate) struct Busy {
     span_start: Instant,
     cpu_start: Option<Duration>,
@@ -121,8 +121,9 @@ pub(crate) struct Busy {
     pub peak: Option<f64>,
 }
 
-/// How long a busy span is.
-const SPAN: Duration = Duration::from_secs(1);
+/// How long a busy span is: short enough that a run of a second has a few, long enough that
+/// one slow poll does not make a thread look saturated.
+const SPAN: Duration = Duration::from_millis(250);
 
 impl Busy {
     /// Starts measuring the calling thread.
@@ -141,7 +142,7 @@ impl Busy {
         self.spun += d;
     }
 
-    /// Closes the span when a second has passed; true when it did (`last` is new).
+    /// Closes the span when it is long enough; true when it did (`last` is new).
     pub fn tick(&mut self, now: Instant) -> bool {
         let wall = now.saturating_duration_since(self.span_start);
         if wall < SPAN {

@@ -63,9 +63,9 @@ pub(crate) struct Batch {
     pub max_open: usize,
     /// Requests waiting for a connection.
     pub waiting: usize,
-    /// The busy share of the second that just ended, when one did.
+    /// The busy share of the quarter second that just ended, when one did.
     pub busy: Option<f64>,
-    /// The highest busy share of any second so far.
+    /// The highest busy share of any quarter second so far.
     pub peak_busy: Option<f64>,
 }
 

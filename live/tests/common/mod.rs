@@ -5,7 +5,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -24,20 +24,26 @@ use tokio::net::TcpListener;
 /// A test server and the runtime it runs on (dropped with it).
 pub struct Server {
     pub addr: SocketAddr,
+    /// Connections accepted so far ([`server`] only).
+    pub accepted: Arc<AtomicUsize>,
     _rt: tokio::runtime::Runtime,
 }
 
-/// Paths: `/ok` 200 at once; `/status/N` answers N; `/slow` answers after 2 s; `/stall`
+/// Paths: `/ok` 200 at once; `/status/N` answers N; `/delay/MS` 200 after MS ms; `/slow`
+/// answers after 2 s; `/stall`
 /// answers at once except that a request arriving between 1 s and 2 s after the first `/stall`
 /// request waits until 2 s (a one-second stall).
 pub fn server() -> Server {
     let (rt, listener, addr) = listen(2);
     let first = Arc::new(OnceLock::<Instant>::new());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
     rt.spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let first = Arc::clone(&first);
             tokio::spawn(async move {
                 let svc = service_fn(move |req| handle(req, Arc::clone(&first)));
@@ -47,7 +53,11 @@ pub fn server() -> Server {
             });
         }
     });
-    Server { addr, _rt: rt }
+    Server {
+        addr,
+        accepted,
+        _rt: rt,
+    }
 }
 
 /// A runtime of `workers` threads and a listener on a free port of 127.0.0.1.
@@ -76,6 +86,10 @@ async fn handle(
     };
     if let Some(code) = path.strip_prefix("/status/") {
         return reply(code.parse().unwrap_or(500));
+    }
+    if let Some(ms) = path.strip_prefix("/delay/") {
+        tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+        return reply(200);
     }
     match path.as_str() {
         "/slow" => {
@@ -114,7 +128,11 @@ pub fn serve_tls(acceptor: tokio_rustls::TlsAcceptor) -> Server {
             });
         }
     });
-    Server { addr, _rt: rt }
+    Server {
+        addr,
+        accepted: Arc::default(),
+        _rt: rt,
+    }
 }
 
 /// A server that accepts connections and closes them without answering.
@@ -127,7 +145,11 @@ pub fn resetting_server() -> Server {
             }
         }
     });
-    Server { addr, _rt: rt }
+    Server {
+        addr,
+        accepted: Arc::default(),
+        _rt: rt,
+    }
 }
 
 /// An address where nothing listens (bound, then released).
