@@ -53,8 +53,12 @@ fn spike_5x_prints_the_ranked_table_and_writes_both_files() {
         .and_then(|s| s.scaling.scale_up_reaction_s)
         .unwrap_or(0.0);
     assert!((61.0..=92.0).contains(&reaction), "hpa reaction {reaction}");
-    let before = hpa.map(|s| s.timeline[599].replicas_desired).unwrap_or(0);
-    let during = hpa.map(|s| s.timeline[700].replicas_desired).unwrap_or(0);
+    let before = hpa
+        .and_then(|s| s.timeline[599].replicas_desired)
+        .unwrap_or(0);
+    let during = hpa
+        .and_then(|s| s.timeline[700].replicas_desired)
+        .unwrap_or(0);
     assert!(
         during > before,
         "the HPA scaled up for the spike: {before} -> {during}"
@@ -93,10 +97,10 @@ fn coreweave_100_reproduces_the_article() {
     for s in [&fixed, &slow, &fast] {
         assert_eq!(s.requests.ok, 100, "{}: {:?}", s.name, s.requests);
     }
-    assert_eq!(fixed.cost.total_usd, 150.0, "25 pods x 6 steps x P");
+    assert_eq!(fixed.cost.total_usd, Some(150.0), "25 pods x 6 steps x P");
     assert!(
         fast.cost.total_usd < fixed.cost.total_usd,
-        "fast {} vs fixed {}",
+        "fast {:?} vs fixed {:?}",
         fast.cost.total_usd,
         fixed.cost.total_usd
     );
@@ -296,7 +300,8 @@ fn spot_fallback_recovers_only_with_a_fallback_pool() {
     // Cost by capacity type adds up to the total.
     for s in &report.setups {
         let sum: f64 = s.cost.by_capacity_type.values().map(|c| c.usd).sum();
-        assert!((sum - s.cost.total_usd).abs() < 1e-9, "{}", s.name);
+        let total = s.cost.total_usd.unwrap_or(f64::NAN);
+        assert!((sum - total).abs() < 1e-9, "{}", s.name);
     }
 }
 

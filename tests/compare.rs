@@ -144,7 +144,11 @@ fn two_seeds_of_spike_5x_compare_side_by_side() {
             for (key, va, vb) in [
                 ("p99", sa.latency_ms.p99, sb.latency_ms.p99),
                 ("p50", sa.latency_ms.p50, sb.latency_ms.p50),
-                ("cost", sa.cost.total_usd, sb.cost.total_usd),
+                (
+                    "cost",
+                    sa.cost.total_usd.unwrap_or(f64::NAN),
+                    sb.cost.total_usd.unwrap_or(f64::NAN),
+                ),
                 ("slo_attainment", sa.slo.attainment, sb.slo.attainment),
                 (
                     "error_rate",

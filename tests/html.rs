@@ -298,13 +298,14 @@ fn check_series(
     svg: &Element,
     series: &str,
     timeline: &[TimelineSample],
-    f: impl Fn(&TimelineSample) -> f64,
+    f: impl Fn(&TimelineSample) -> Option<f64>,
     keep: impl Fn(f64) -> bool,
 ) {
     let axes = Axes::of(svg);
+    // A window whose figure nothing measured has no point.
     let expected: Vec<(f64, f64)> = timeline
         .iter()
-        .map(|t| (t.t_s, f(t)))
+        .filter_map(|t| f(t).map(|v| (t.t_s, v)))
         .filter(|p| keep(p.1))
         .collect();
     let got = polyline_points(svg, series);
@@ -447,8 +448,14 @@ fn report_html_renders_in_chromium_and_its_charts_match_the_report() {
             |t| t.p50_ms,
             |v| v > 0.0,
         );
-        check_series(chart(&s.name, "traffic"), "rps", tl, |t| t.rps, |_| true);
-        let ready = |t: &TimelineSample| f64::from(t.replicas_ready);
+        check_series(
+            chart(&s.name, "traffic"),
+            "rps",
+            tl,
+            |t| Some(t.rps),
+            |_| true,
+        );
+        let ready = |t: &TimelineSample| t.replicas_ready.map(f64::from);
         check_series(
             chart(&s.name, "replicas"),
             "replicas_ready",
@@ -533,9 +540,9 @@ fn check_readouts(page: &Path, report: &Report, svgs: &[Element]) {
         rest = &rest[end..];
         let get = |k: &str| attrs.get(k).map_or("", String::as_str);
         let (id, setup) = (get("data-chart"), get("data-setup"));
-        let (series, f): (&str, fn(&TimelineSample) -> f64) = match id {
+        let (series, f): (&str, fn(&TimelineSample) -> Option<f64>) = match id {
             "cost" => ("cost_usd", |t| t.cost_usd),
-            "replicas" => ("replicas_ready", |t| f64::from(t.replicas_ready)),
+            "replicas" => ("replicas_ready", |t| t.replicas_ready.map(f64::from)),
             _ => continue,
         };
         assert!(text.starts_with("25m00s"), "{id}/{setup}: readout {text:?}");
@@ -556,7 +563,7 @@ fn check_readouts(page: &Path, report: &Report, svgs: &[Element]) {
             .unwrap_or_default()
             .iter()
             .filter(|t| (t.t_s - at).abs() <= 2.0 * report.window_s)
-            .map(f)
+            .filter_map(f)
             .collect();
         assert!(
             near.iter().any(|v| (v - shown).abs() <= tolerance),
@@ -679,7 +686,8 @@ fn the_sweep_page_renders_in_chromium_and_marks_the_pareto_front() {
     }
     assert_eq!(circles.len(), distinct.len());
     for (c, r) in circles.iter().zip(&distinct) {
-        let (cost, p99) = (r.setup.cost.total_usd, r.setup.latency_ms.p99);
+        let cost = r.setup.cost.total_usd.unwrap_or(f64::NAN);
+        let p99 = r.setup.latency_ms.p99;
         assert!((c.num("data-x") - cost).abs() <= 1e-3 * cost.abs().max(1.0));
         assert!((c.num("data-y") - p99).abs() <= 1e-3 * p99.abs().max(1.0));
         assert!((axes.t(c.num("cx")) - cost).abs() <= axes.t_per_px());

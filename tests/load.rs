@@ -104,6 +104,45 @@ fn load_writes_the_report_with_its_schedule_lag() {
     let l = s.load.as_ref().unwrap_or_else(|| panic!("no load section"));
     assert_eq!(l.outcomes.get("http_200"), Some(&200));
     assert!(l.schedule_lag_ms.max < 1000.0, "{:?}", l.schedule_lag_ms);
+    // Nothing observed or billed the service: unknown everywhere, never 0.
+    assert_eq!(
+        (
+            s.cost.total_usd,
+            s.cost.per_1k_requests_usd,
+            s.cost.gpu_hours
+        ),
+        (None, None, None)
+    );
+    assert_eq!(s.cost.idle_fraction, None);
+    assert_eq!(
+        (s.scaling.max_replicas, s.scaling.cold_starts),
+        (None, None)
+    );
+    assert!(
+        s.timeline
+            .iter()
+            .all(|w| w.replicas_ready.is_none() && w.cost_usd.is_none() && w.queue_depth.is_none()),
+        "{:?}",
+        s.timeline
+    );
+    let json = std::fs::read_to_string(out.join("report.json")).unwrap_or_default();
+    assert!(json.contains("\"total_usd\": null"), "{json}");
+    let cost_row = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Cost and scaling"))
+        .find(|l| l.contains(" load "))
+        .unwrap_or_default();
+    assert!(
+        !cost_row.contains("$0") && cost_row.matches(" - ").count() >= 7,
+        "unknown cost and scaling show as -: {cost_row:?}\n{stdout}"
+    );
+    let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap_or_default();
+    let first = csv.lines().nth(1).unwrap_or_default();
+    let cells: Vec<&str> = first.split(',').collect();
+    // replicas_desired to cost_usd (no pool columns: no pool was observed).
+    assert_eq!(cells.get(8..15), Some(&[""; 7][..]), "{csv}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap_or_default();
+    assert!(html.contains("not observed"), "report.html");
     // The key reached the server but not the report.
     for file in ["report.json", "timeline.csv", "report.html"] {
         let text = std::fs::read_to_string(out.join(file)).unwrap_or_default();

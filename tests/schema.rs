@@ -223,13 +223,26 @@ fn the_schema_rejects_typos_missing_fields_other_versions_and_nulls() {
     let errors = errors_after(&report, |v| v["setups"][0]["requests"]["ok"] = 1.5.into());
     assert_error(&errors, "/setups/0/requests/ok", "integer");
     let errors = errors_after(&report, |v| {
-        v["setups"][0]["cost"]["per_1k_requests_usd"] = Value::Null;
+        v["setups"][0]["latency_ms"]["p99"] = Value::Null;
     });
-    assert_error(&errors, "/setups/0/cost/per_1k_requests_usd", "null");
+    assert_error(&errors, "/setups/0/latency_ms/p99", "null");
     let errors = errors_after(&report, |v| {
         v["setups"][0]["scaling"]["scale_up_reaction_s"] = Value::Null;
     });
     assert_eq!(errors, Vec::<String>::new());
+    // What nothing measured is null: a cost nothing billed, a window nothing observed.
+    let errors = errors_after(&report, |v| {
+        v["setups"][0]["cost"]["per_1k_requests_usd"] = Value::Null;
+        v["setups"][0]["scaling"]["max_replicas"] = Value::Null;
+        v["setups"][0]["timeline"][0]["queue_depth"] = Value::Null;
+        v["setups"][0]["timeline"][0]["p99_ms"] = Value::Null;
+    });
+    assert_eq!(errors, Vec::<String>::new());
+    // ... but never a negative or fractional count.
+    let errors = errors_after(&report, |v| {
+        v["setups"][0]["scaling"]["max_replicas"] = 1.5.into();
+    });
+    assert_error(&errors, "/setups/0/scaling/max_replicas", "integer");
 
     // The helper every test reads reports with fails naming the pointers.
     let mut typo = report.clone();

@@ -104,11 +104,14 @@ pub enum Figure {
     TimedOut,
     /// 99th percentile of the live load engine's schedule lag, ms (live runs only).
     LagP99,
+    /// How many ways the live load engine, not the target, limited the run: 0 when it kept up
+    /// (live runs only).
+    GeneratorLimited,
 }
 
 impl Figure {
     /// Every figure, in the order tables list them.
-    pub const ALL: [Figure; 20] = [
+    pub const ALL: [Figure; 21] = [
         Figure::P50,
         Figure::P90,
         Figure::P95,
@@ -129,6 +132,7 @@ impl Figure {
         Figure::Rejected,
         Figure::TimedOut,
         Figure::LagP99,
+        Figure::GeneratorLimited,
     ];
 
     /// Its one canonical name, as reports and gate results write it.
@@ -154,6 +158,7 @@ impl Figure {
             Figure::Rejected => "rejected",
             Figure::TimedOut => "timed_out",
             Figure::LagP99 => "lag_p99",
+            Figure::GeneratorLimited => "generator_limited",
         }
     }
 
@@ -168,6 +173,7 @@ impl Figure {
             Figure::CostPer1k => &["per_1k_requests_usd", "cost_per_1k_usd"],
             Figure::ScaleUpReactionS => &["scale_up_s", "reaction_s"],
             Figure::LagP99 => &["schedule_lag_p99"],
+            Figure::GeneratorLimited => &["generator_limits"],
             _ => &[],
         }
     }
@@ -195,9 +201,11 @@ impl Figure {
             Figure::ViolationS | Figure::ScaleUpReactionS => Unit::Seconds,
             Figure::Cost | Figure::CostPer1k => Unit::Usd,
             Figure::GpuHours => Unit::Hours,
-            Figure::MaxReplicas | Figure::ColdStarts | Figure::Rejected | Figure::TimedOut => {
-                Unit::Count
-            }
+            Figure::MaxReplicas
+            | Figure::ColdStarts
+            | Figure::Rejected
+            | Figure::TimedOut
+            | Figure::GeneratorLimited => Unit::Count,
         }
     }
 

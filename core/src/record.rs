@@ -152,7 +152,12 @@ impl Recorder {
         };
         s.ok = self.window_ok;
         s.errors = self.window_errors;
-        [s.p50_ms, s.p95_ms, s.p99_ms] = self.window.quantiles_ms([0.50, 0.95, 0.99]);
+        // A window in which no request finished has no latency (not a latency of 0).
+        [s.p50_ms, s.p95_ms, s.p99_ms] = if self.window.is_empty() {
+            [None; 3]
+        } else {
+            self.window.quantiles_ms([0.50, 0.95, 0.99]).map(Some)
+        };
         self.window.reset();
         self.flush();
         let finished = self.window_ok + self.window_errors;

@@ -152,7 +152,7 @@ pub struct SetupReport {
 impl SetupReport {
     /// The value of `figure` (of the catalogue in `crate::figure`) in the figure's unit
     /// (ms, fraction, s, $, GPU-h, count); `None` when the setup has no such figure (no spike
-    /// to react to, no live load engine).
+    /// to react to, no live load engine) or nothing measured it (the cost of a live run).
     pub fn figure(&self, figure: Figure) -> Option<f64> {
         let (setup, l, r) = (self, &self.latency_ms, &self.requests);
         Some(match figure {
@@ -166,17 +166,24 @@ impl SetupReport {
             Figure::ErrorRate => r.error_rate(),
             Figure::SloAttainment => setup.slo.attainment,
             Figure::ViolationS => setup.slo.violation_s,
-            Figure::Cost => setup.cost.total_usd,
-            Figure::CostPer1k => setup.cost.per_1k_requests_usd,
-            Figure::GpuHours => setup.cost.gpu_hours,
-            Figure::IdleFraction => setup.cost.idle_fraction,
-            Figure::MaxReplicas => f64::from(setup.scaling.max_replicas),
-            Figure::ColdStarts => f64::from(setup.scaling.cold_starts),
+            Figure::Cost => setup.cost.total_usd?,
+            Figure::CostPer1k => setup.cost.per_1k_requests_usd?,
+            Figure::GpuHours => setup.cost.gpu_hours?,
+            Figure::IdleFraction => setup.cost.idle_fraction?,
+            Figure::MaxReplicas => f64::from(setup.scaling.max_replicas?),
+            Figure::ColdStarts => f64::from(setup.scaling.cold_starts?),
             Figure::ScaleUpReactionS => setup.scaling.scale_up_reaction_s?,
             Figure::Rejected => r.rejected as f64,
             Figure::TimedOut => r.timed_out as f64,
             Figure::LagP99 => setup.load.as_ref()?.schedule_lag_ms.p99,
+            Figure::GeneratorLimited => setup.load.as_ref()?.limit_count() as f64,
         })
+    }
+
+    /// The ways the load engine limited this setup's run; `None` when it did not, or when the
+    /// setup had no load engine (a simulated run).
+    pub fn generator_limited(&self) -> Option<&GeneratorLimited> {
+        self.load.as_ref()?.generator_limited.as_ref()
     }
 }
 
@@ -205,14 +212,73 @@ pub struct FigureSamples {
     pub ci_high: f64,
 }
 
-/// What the live load engine measured beyond the outcomes.
+/// What the live load engine measured beyond the outcomes, and whether it, rather than the
+/// target, limited the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadReport {
-    /// Actual minus intended send time of the requests sent: how well the schedule was kept.
+    /// Actual minus intended send time of the requests sent: how well the schedule was kept
+    /// (`pacing_lag_ms` plus `connection_wait_ms`, request by request).
     pub schedule_lag_ms: Latency,
+    /// Of the schedule lag: how late a sending thread took each request from the schedule (the
+    /// engine's own lateness).
+    #[serde(default)]
+    pub pacing_lag_ms: Latency,
+    /// Of the schedule lag: how long each request then waited for a free connection.
+    #[serde(default)]
+    pub connection_wait_ms: Latency,
     /// Requests per outcome class (`http_200`, `http_503`, `connect`, `reset`, `timeout`,
     /// `not_sent`, `cancelled`).
     pub outcomes: BTreeMap<String, u64>,
+    /// The most sending threads at once; `null` when the engine did not count them
+    /// (closed-loop users).
+    #[serde(default)]
+    pub shards: Option<u32>,
+    /// The most connections open at once; `null` when the engine did not count them.
+    #[serde(default)]
+    pub max_connections: Option<u32>,
+    /// The busiest sending thread's share of time spent working over its busiest second, 0-1;
+    /// `null` where the platform cannot tell a thread's CPU time.
+    #[serde(default)]
+    pub peak_busy: Option<f64>,
+    /// How the load engine, not the target, limited the run; `null` when it kept up, so the
+    /// figures are the target's.
+    #[serde(default)]
+    pub generator_limited: Option<GeneratorLimited>,
+}
+
+impl LoadReport {
+    /// How many ways the engine limited the run: 0 when it kept up.
+    pub fn limit_count(&self) -> usize {
+        self.generator_limited
+            .as_ref()
+            .map_or(0, |g| g.reasons.len())
+    }
+}
+
+/// The ways the load engine limited a run: its numbers are the engine's, not the target's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorLimited {
+    /// One per way, in a fixed order (`pacing_lag`, `not_sent`, `saturated`,
+    /// `connection_cap`); never empty.
+    pub reasons: Vec<LimitReason>,
+}
+
+/// One way the load engine limited a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimitReason {
+    /// `pacing_lag` (the sending threads took requests late; p99 pacing lag), `not_sent` (the
+    /// in-flight bound was reached; requests not sent), `saturated` (a sending thread was busy
+    /// nearly all the time; peak busy share), `connection_cap` (requests waited for a capped
+    /// connection pool; p99 connection wait).
+    pub reason: String,
+    /// The measured figure, in `unit`.
+    pub value: f64,
+    /// The bound it crossed, in `unit`.
+    pub bound: f64,
+    /// `ms`, `count` or `fraction`.
+    pub unit: String,
+    /// What to change, in words a user can act on.
+    pub advice: String,
 }
 
 /// Every scheduled request is counted exactly once:
@@ -299,22 +365,23 @@ pub struct Recovery {
     pub recovery_s: Option<f64>,
 }
 
-/// What the setup cost.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What the setup cost. Every figure is `None` (`null`) when nothing billed the run (a live
+/// run of `scalebench load` has no cost source): unknown, not free.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Cost {
     /// Total, in the price table's currency.
-    pub total_usd: f64,
+    pub total_usd: Option<f64>,
     /// Per 1000 requests answered ok.
-    pub per_1k_requests_usd: f64,
+    pub per_1k_requests_usd: Option<f64>,
     /// GPU-hours paid for.
-    pub gpu_hours: f64,
-    /// Per pool (or `replicas` for replica billing).
+    pub gpu_hours: Option<f64>,
+    /// Per pool (or `replicas` for replica billing); empty when nothing billed the run.
     pub by_pool: BTreeMap<String, PoolCost>,
     /// Per capacity type (`spot`, `on-demand`): the pools of each summed.
     #[serde(default)]
     pub by_capacity_type: BTreeMap<String, CapacityCost>,
     /// Share of paid GPU time with no request in service.
-    pub idle_fraction: f64,
+    pub idle_fraction: Option<f64>,
 }
 
 /// One pool's share of the cost.
@@ -353,10 +420,11 @@ pub struct BudgetReport {
 /// How the setup scaled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scaling {
-    /// Most replicas ready at once.
-    pub max_replicas: u32,
-    /// Replicas started during the run (each paid a cold start).
-    pub cold_starts: u32,
+    /// Most replicas ready at once; `None` when nothing observed the replicas.
+    pub max_replicas: Option<u32>,
+    /// Replicas started during the run (each paid a cold start); `None` when nothing observed
+    /// them.
+    pub cold_starts: Option<u32>,
     /// Seconds from the first spike or burst to the first replica that became ready after it;
     /// `null` without a spike or when no replica became ready.
     pub scale_up_reaction_s: Option<f64>,
@@ -400,7 +468,9 @@ pub struct FaultEvent {
 }
 
 /// One window of the timeline. The recorder fills the client side (`t_s` to `errors`) when
-/// it closes the window; drivers give the service side and leave the rest to `Default`.
+/// it closes the window; drivers give the service side and leave the rest to `Default`. A
+/// service-side figure is `None` (`null`) when nothing observed it in that window (a live run
+/// without an observer, a scrape that failed or lacked the metric): unknown, not zero.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TimelineSample {
     /// End of the window, seconds into the run.
@@ -409,30 +479,31 @@ pub struct TimelineSample {
     pub rps: f64,
     /// Requests answered ok in the window.
     pub ok: u64,
-    /// Median latency of requests finished in the window (0 when none).
-    pub p50_ms: f64,
-    /// 95th percentile.
-    pub p95_ms: f64,
-    /// 99th percentile.
-    pub p99_ms: f64,
+    /// Median latency of requests finished in the window; `None` when none finished.
+    pub p50_ms: Option<f64>,
+    /// 95th percentile; `None` when none finished.
+    pub p95_ms: Option<f64>,
+    /// 99th percentile; `None` when none finished.
+    pub p99_ms: Option<f64>,
     /// Requests that failed, were rejected or timed out in the window.
     pub errors: u64,
     /// The replica count asked for (policy plus warm pool).
-    pub replicas_desired: u32,
+    pub replicas_desired: Option<u32>,
     /// Ready replicas at the window's end.
-    pub replicas_ready: u32,
+    pub replicas_ready: Option<u32>,
     /// Pods waiting for a node or starting.
-    pub pods_pending: u32,
-    /// Nodes per pool at the window's end (requested, including those still provisioning).
+    pub pods_pending: Option<u32>,
+    /// Nodes per pool at the window's end (requested, including those still provisioning);
+    /// empty when no pool was observed.
     pub nodes: BTreeMap<String, u32>,
     /// GPUs held by pods at the window's end.
-    pub gpus_allocated: u32,
-    /// GPU utilisation over the window (0-1), where known.
-    pub gpu_util: f64,
+    pub gpus_allocated: Option<u32>,
+    /// GPU utilisation over the window (0-1).
+    pub gpu_util: Option<f64>,
     /// Requests waiting at the window's end.
-    pub queue_depth: u32,
+    pub queue_depth: Option<u32>,
     /// Cost accrued since the start.
-    pub cost_usd: f64,
+    pub cost_usd: Option<f64>,
     /// Faults that struck in the window (markers such as `spot-interruption@10m`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<String>,

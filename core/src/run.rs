@@ -225,14 +225,16 @@ pub struct SetupRun {
     pub classes: Vec<ClassRun>,
     /// All latencies.
     pub latency: LatencyHist,
-    /// Per pool.
-    pub pools: BTreeMap<String, PoolRun>,
-    /// Paid GPU-seconds with no request in service, over paid GPU-seconds.
-    pub idle_fraction: f64,
-    /// Most replicas ready at once.
-    pub max_ready: u32,
-    /// Replicas that became ready during the run.
-    pub cold_starts: u32,
+    /// The bill per pool; `None` when nothing billed the run (a live run of `scalebench load`
+    /// has no cost source), which is not the same as a bill of nothing.
+    pub pools: Option<BTreeMap<String, PoolRun>>,
+    /// Paid GPU-seconds with no request in service, over paid GPU-seconds; `None` when nothing
+    /// measured it.
+    pub idle_fraction: Option<f64>,
+    /// Most replicas ready at once; `None` when nothing observed the replicas.
+    pub max_ready: Option<u32>,
+    /// Replicas that became ready during the run; `None` when nothing observed them.
+    pub cold_starts: Option<u32>,
     /// Seconds from the first transient to the first replica created after it becoming ready.
     pub scale_up_reaction_s: Option<f64>,
     /// What the policy's budget ceiling held back, for a policy with one.
@@ -274,8 +276,8 @@ impl SetupRun {
         self.classes.iter().map(|c| c.within_slo).sum()
     }
 
-    /// Total cost.
-    pub fn cost_usd(&self) -> f64 {
-        self.pools.values().map(|p| p.usd).sum()
+    /// Total cost; `None` when nothing billed the run.
+    pub fn cost_usd(&self) -> Option<f64> {
+        self.pools.as_ref().map(|p| p.values().map(|p| p.usd).sum())
     }
 }

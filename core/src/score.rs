@@ -4,14 +4,22 @@
 //! it follow, best attainment first. Besides the whole-run figures, the score derives the
 //! transient figures from the windows: seconds in SLO violation, and for every spike or burst the
 //! time until the windowed objective held again.
+//!
+//! A cost nothing measured (a live run has no bill) is unknown, not free: a setup with an
+//! unknown cost is never ranked as cheaper than one with a known cost. Among setups that meet
+//! the SLO, those with a known cost per 1k come first, cheapest first, then those with an
+//! unknown cost, best attainment first; wherever the total cost breaks a tie, a known total
+//! ranks before an unknown one.
 
 use crate::Plan;
 
+use std::cmp::Ordering;
+
 use crate::report::{
-    CapacityCost, ClassReport, Cost, LoadReport, PoolCost, Recovery, Report, SCHEMA, Scaling,
-    SetupReport, SloResult, SloSpec,
+    CapacityCost, ClassReport, Cost, GeneratorLimited, LimitReason, LoadReport, PoolCost, Recovery,
+    Report, SCHEMA, Scaling, SetupReport, SloResult, SloSpec,
 };
-use crate::run::{SetupRun, WindowSlo};
+use crate::run::{LoadStats, SetupRun, WindowSlo};
 
 /// Scores every run of a plan into a report, best setup first.
 pub fn score(plan: &Plan, driver: &str, runs: &[SetupRun]) -> Report {
@@ -40,7 +48,9 @@ pub fn score(plan: &Plan, driver: &str, runs: &[SetupRun]) -> Report {
     }
 }
 
-/// Orders setups best first and numbers their ranks.
+/// Orders setups best first and numbers their ranks: those meeting the SLO first, by cost per
+/// 1k ok requests (an unknown cost after every known one, then by attainment); the others by
+/// attainment; ties by total cost (unknown last), then by name.
 pub fn rank(setups: &mut [SetupReport]) {
     setups.sort_by(|a, b| {
         b.slo
@@ -48,18 +58,53 @@ pub fn rank(setups: &mut [SetupReport]) {
             .cmp(&a.slo.met)
             .then_with(|| {
                 if a.slo.met {
-                    a.cost
-                        .per_1k_requests_usd
-                        .total_cmp(&b.cost.per_1k_requests_usd)
+                    known_first(a.cost.per_1k_requests_usd, b.cost.per_1k_requests_usd)
+                        .then_with(|| b.slo.attainment.total_cmp(&a.slo.attainment))
                 } else {
                     b.slo.attainment.total_cmp(&a.slo.attainment)
                 }
             })
-            .then_with(|| a.cost.total_usd.total_cmp(&b.cost.total_usd))
+            .then_with(|| known_first(a.cost.total_usd, b.cost.total_usd))
             .then_with(|| a.name.cmp(&b.name))
     });
     for (i, s) in setups.iter_mut().enumerate() {
         s.rank = i as u32 + 1;
+    }
+}
+
+/// Orders costs lowest first, an unknown cost after every known one (it may be anything, so it
+/// is not cheaper); two unknown costs are equal.
+pub fn known_first(a: Option<f64>, b: Option<f64>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.total_cmp(&b),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// The live load engine's figures and limits, for the report.
+fn load_report(l: &LoadStats) -> LoadReport {
+    let reasons: Vec<LimitReason> = l
+        .limits
+        .iter()
+        .map(|g| LimitReason {
+            reason: g.kind.name().to_string(),
+            value: g.value,
+            bound: g.bound,
+            unit: g.kind.unit().to_string(),
+            advice: g.advice.clone(),
+        })
+        .collect();
+    LoadReport {
+        schedule_lag_ms: l.schedule_lag.summary(),
+        pacing_lag_ms: l.pacing_lag.summary(),
+        connection_wait_ms: l.connection_wait.summary(),
+        outcomes: l.outcomes.clone(),
+        shards: (l.shards > 0).then_some(l.shards),
+        max_connections: (l.shards > 0).then_some(l.max_connections),
+        peak_busy: l.peak_busy,
+        generator_limited: (!reasons.is_empty()).then_some(GeneratorLimited { reasons }),
     }
 }
 
@@ -106,10 +151,11 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
             }
         })
         .collect();
+    let pools = run.pools.as_ref();
     let total_usd = run.cost_usd();
-    let gpu_seconds: f64 = run.pools.values().map(|p| p.gpu_seconds).sum();
+    let gpu_seconds: Option<f64> = pools.map(|p| p.values().map(|p| p.gpu_seconds).sum());
     let mut by_capacity_type = std::collections::BTreeMap::<String, CapacityCost>::new();
-    for p in run.pools.values() {
+    for p in pools.into_iter().flat_map(|p| p.values()) {
         let c = by_capacity_type.entry(p.capacity_type.clone()).or_default();
         c.usd += p.usd;
         c.gpu_hours += p.gpu_seconds / 3600.0;
@@ -128,11 +174,11 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
         },
         cost: Cost {
             total_usd,
-            per_1k_requests_usd: total_usd * 1000.0 / requests.ok.max(1) as f64,
-            gpu_hours: gpu_seconds / 3600.0,
-            by_pool: run
-                .pools
-                .iter()
+            per_1k_requests_usd: total_usd.map(|usd| usd * 1000.0 / requests.ok.max(1) as f64),
+            gpu_hours: gpu_seconds.map(|s| s / 3600.0),
+            by_pool: pools
+                .into_iter()
+                .flatten()
                 .map(|(name, p)| {
                     (
                         name.clone(),
@@ -151,9 +197,9 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
             max_replicas: run.max_ready,
             cold_starts: run.cold_starts,
             scale_up_reaction_s: run.scale_up_reaction_s,
-            max_nodes: run
-                .pools
-                .iter()
+            max_nodes: pools
+                .into_iter()
+                .flatten()
                 .filter(|(name, _)| name.as_str() != "replicas")
                 .map(|(name, p)| (name.clone(), p.max_units))
                 .collect(),
@@ -169,10 +215,7 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
             })
             .collect(),
         faults: run.faults.clone(),
-        load: run.load.as_ref().map(|l| LoadReport {
-            schedule_lag_ms: l.schedule_lag.summary(),
-            outcomes: l.outcomes.clone(),
-        }),
+        load: run.load.as_ref().map(load_report),
         timeline: run.timeline.clone(),
         repeat: None,
     }
@@ -253,6 +296,10 @@ mod tests {
     }
 
     fn setup(name: &str, met: bool, attainment: f64, per_1k: f64) -> SetupReport {
+        costed(name, met, attainment, Some(per_1k))
+    }
+
+    fn costed(name: &str, met: bool, attainment: f64, per_1k: Option<f64>) -> SetupReport {
         SetupReport {
             name: name.into(),
             rank: 0,
@@ -268,14 +315,14 @@ mod tests {
             cost: Cost {
                 total_usd: per_1k,
                 per_1k_requests_usd: per_1k,
-                gpu_hours: 0.0,
+                gpu_hours: per_1k.map(|_| 0.0),
                 by_pool: Default::default(),
                 by_capacity_type: Default::default(),
-                idle_fraction: 0.0,
+                idle_fraction: per_1k.map(|_| 0.0),
             },
             scaling: Scaling {
-                max_replicas: 0,
-                cold_starts: 0,
+                max_replicas: Some(0),
+                cold_starts: Some(0),
                 scale_up_reaction_s: None,
                 max_nodes: Default::default(),
                 budget: None,
@@ -306,6 +353,87 @@ mod tests {
                 (3, "miss-close"),
                 (4, "miss-far")
             ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_cost_is_never_cheaper_than_a_known_one() {
+        let mut v = vec![
+            costed("meet-unknown-best", true, 1.0, None),
+            costed("meet-dear", true, 0.99, Some(9.0)),
+            costed("miss-unknown", false, 0.5, None),
+            costed("miss-known", false, 0.5, Some(1.0)),
+            costed("meet-unknown", true, 0.995, None),
+        ];
+        rank(&mut v);
+        let order: Vec<_> = v.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            order,
+            [
+                "meet-dear",
+                "meet-unknown-best",
+                "meet-unknown",
+                "miss-known",
+                "miss-unknown"
+            ]
+        );
+        assert_eq!(known_first(None, None), Ordering::Equal);
+        assert_eq!(known_first(Some(1e9), None), Ordering::Less);
+    }
+
+    #[test]
+    fn the_load_engines_limits_become_reasons_and_none_is_null() {
+        use crate::run::{GeneratorLimit, LatencyHist, LimitKind};
+        let mut l = LoadStats {
+            schedule_lag: LatencyHist::new(1_000_000),
+            pacing_lag: LatencyHist::new(1_000_000),
+            connection_wait: LatencyHist::new(1_000_000),
+            outcomes: Default::default(),
+            shards: 2,
+            max_connections: 64,
+            peak_busy: Some(0.97),
+            limits: vec![],
+        };
+        l.pacing_lag.record(12_300);
+        let r = load_report(&l);
+        assert_eq!(r.generator_limited, None);
+        assert_eq!((r.shards, r.max_connections), (Some(2), Some(64)));
+        assert!(
+            (r.pacing_lag_ms.p99 - 12.3).abs() < 0.05,
+            "{:?}",
+            r.pacing_lag_ms
+        );
+        l.limits = vec![
+            GeneratorLimit {
+                kind: LimitKind::PacingLag,
+                value: 12.3,
+                bound: 1.0,
+                advice: "add shards".into(),
+            },
+            GeneratorLimit {
+                kind: LimitKind::Saturated,
+                value: 0.97,
+                bound: 0.9,
+                advice: "more cores".into(),
+            },
+        ];
+        let r = load_report(&l);
+        let reasons = r.generator_limited.as_ref().map(|g| g.reasons.clone());
+        let reasons = reasons.unwrap_or_default();
+        assert_eq!(r.limit_count(), 2);
+        assert_eq!(
+            (reasons[0].reason.as_str(), reasons[0].unit.as_str()),
+            ("pacing_lag", "ms")
+        );
+        assert_eq!(
+            (reasons[1].reason.as_str(), reasons[1].unit.as_str()),
+            ("saturated", "fraction")
+        );
+        l.shards = 0;
+        assert_eq!(
+            load_report(&l).shards,
+            None,
+            "closed-loop users count no shards"
         );
     }
 }

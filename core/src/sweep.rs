@@ -69,7 +69,8 @@ pub struct Row<'a> {
     pub simulation: usize,
     /// It failed no more requests than the SLO's error budget allows (see
     /// [`Sweep::error_budget`]): only such rows compete for the front, since p99 counts only
-    /// the requests that were answered.
+    /// the requests that were answered. A row whose cost nothing measured is not eligible:
+    /// an unknown cost has no place on the front.
     pub eligible: bool,
     /// Eligible, and no other eligible row is at least as cheap and as fast and better in one
     /// of the two.
@@ -101,7 +102,9 @@ impl Sweep {
                         values: &s.values,
                         setup,
                         simulation,
-                        eligible: setup.requests.error_rate() <= budget,
+                        // An unknown cost has no place on a cost axis.
+                        eligible: setup.requests.error_rate() <= budget
+                            && setup.cost.total_usd.is_some(),
                         pareto: false,
                     })
             })
@@ -109,7 +112,11 @@ impl Sweep {
         let eligible: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].eligible).collect();
         let points: Vec<(f64, f64)> = eligible
             .iter()
-            .map(|&i| (rows[i].setup.cost.total_usd, rows[i].setup.latency_ms.p99))
+            .map(|&i| {
+                let s = rows[i].setup;
+                // Eligible rows have a known cost.
+                (s.cost.total_usd.unwrap_or(f64::INFINITY), s.latency_ms.p99)
+            })
             .collect();
         for (&i, on) in eligible.iter().zip(pareto_front(&points)) {
             rows[i].pareto = on;
@@ -117,16 +124,14 @@ impl Sweep {
         rows
     }
 
-    /// The cheapest row that meets the SLO (ties: the better attainment, then the earlier).
+    /// The cheapest row that meets the SLO (ties: the better attainment, then the earlier); a
+    /// row of unknown cost only when no row that meets the SLO has a known one.
     pub fn cheapest_meeting_slo(&self) -> Option<Row<'_>> {
         self.rows()
             .into_iter()
             .filter(|r| r.setup.slo.met)
             .min_by(|a, b| {
-                a.setup
-                    .cost
-                    .total_usd
-                    .total_cmp(&b.setup.cost.total_usd)
+                crate::score::known_first(a.setup.cost.total_usd, b.setup.cost.total_usd)
                     .then_with(|| b.setup.slo.attainment.total_cmp(&a.setup.slo.attainment))
             })
     }

@@ -114,8 +114,8 @@ pub struct Collector {
     end_ns: u64,
     slo_ns: u64,
     timeout_ns: u64,
-    /// The most ready replicas an observer reported.
-    max_ready: u32,
+    /// The most ready replicas an observer reported; `None` while none did.
+    max_ready: Option<u32>,
 }
 
 impl Collector {
@@ -134,7 +134,7 @@ impl Collector {
             end_ns: plan.duration.as_nanos(),
             slo_ns: plan.slo.latency.as_nanos(),
             timeout_ns,
-            max_ready: 0,
+            max_ready: None,
         }
     }
 
@@ -258,7 +258,9 @@ impl Collector {
                 faults: observer.markers(),
                 ..TimelineSample::default()
             };
-            self.max_ready = self.max_ready.max(seen.replicas_ready);
+            if let Some(ready) = seen.replicas_ready {
+                self.max_ready = Some(self.max_ready.map_or(ready, |m| m.max(ready)));
+            }
             self.rec.close_window(self.window_start, end, sample, stuck);
             self.window_start = end;
         }
@@ -288,10 +290,12 @@ impl Collector {
             policy: "load".to_string(),
             classes: self.rec.classes,
             latency,
-            pools: BTreeMap::new(),
-            idle_fraction: 0.0,
+            // Nothing here bills the run or counts cold starts: unknown, not zero (the testbed
+            // driver fills them from its model).
+            pools: None,
+            idle_fraction: None,
             max_ready: self.max_ready,
-            cold_starts: 0,
+            cold_starts: None,
             scale_up_reaction_s: None,
             budget: None,
             load: Some(LoadStats {

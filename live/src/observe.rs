@@ -34,31 +34,33 @@ pub const MAX_BODY: usize = 16 << 20;
 /// The content type asked of a metrics endpoint: the text format, not OpenMetrics or protobuf.
 const TEXT_FORMAT: &str = "text/plain;version=0.0.4;q=1,*/*;q=0.1";
 
-/// What an observer saw of the service at one instant.
+/// What an observer saw of the service at one instant. Each figure is `None` when the
+/// observer did not see it (an exposition without that metric): unknown, not zero.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
     /// Replicas asked for.
-    pub replicas_desired: u32,
+    pub replicas_desired: Option<u32>,
     /// Replicas ready.
-    pub replicas_ready: u32,
+    pub replicas_ready: Option<u32>,
     /// Pods waiting for a node or starting.
-    pub pods_pending: u32,
-    /// Nodes per pool.
+    pub pods_pending: Option<u32>,
+    /// Nodes per pool (empty when no pool was seen).
     pub nodes: BTreeMap<String, u32>,
     /// GPUs held by pods.
-    pub gpus_allocated: u32,
+    pub gpus_allocated: Option<u32>,
     /// GPU utilisation, 0-1.
-    pub gpu_util: f64,
+    pub gpu_util: Option<f64>,
     /// Requests waiting.
-    pub queue_depth: u32,
+    pub queue_depth: Option<u32>,
     /// Cost so far.
-    pub cost_usd: f64,
+    pub cost_usd: Option<f64>,
 }
 
 /// Something that can tell the service's state; called from the collector thread at every
 /// window's end, so it must answer quickly.
 pub trait Observer: Sync {
-    /// The state now, or `None` when it cannot be read (the window keeps zeros).
+    /// The state now, or `None` when it cannot be read (the window's service side is then
+    /// unknown: `null` in the report).
     fn observe(&self) -> Option<Observed>;
 
     /// Markers of what happened since the last call (e.g. `pod-eviction@6m`).
@@ -343,19 +345,20 @@ pub fn parse_bytes(body: &[u8]) -> Observed {
 /// lines that are not samples are skipped, a sample's timestamp is read past, label values
 /// are unescaped (`\\`, `\"`, `\n`; another escape stays as written, as in Prometheus), and
 /// labels are matched by their exact name. When a series appears twice, the last one counts.
+/// A metric the exposition lacks stays `None`.
 pub fn parse(text: &str) -> Observed {
     let mut o = Observed::default();
     for s in text.lines().filter_map(sample) {
         let v = s.value;
         let n = v.max(0.0).round() as u32;
         match s.name {
-            "scalebench_replicas_desired" => o.replicas_desired = n,
-            "scalebench_replicas_ready" => o.replicas_ready = n,
-            "scalebench_pods_pending" => o.pods_pending = n,
-            "scalebench_gpus_allocated" => o.gpus_allocated = n,
-            "scalebench_gpu_utilization" => o.gpu_util = v,
-            "scalebench_queue_depth" => o.queue_depth = n,
-            "scalebench_cost_usd_total" => o.cost_usd = v,
+            "scalebench_replicas_desired" => o.replicas_desired = Some(n),
+            "scalebench_replicas_ready" => o.replicas_ready = Some(n),
+            "scalebench_pods_pending" => o.pods_pending = Some(n),
+            "scalebench_gpus_allocated" => o.gpus_allocated = Some(n),
+            "scalebench_gpu_utilization" => o.gpu_util = Some(v),
+            "scalebench_queue_depth" => o.queue_depth = Some(n),
+            "scalebench_cost_usd_total" => o.cost_usd = Some(v),
             "scalebench_nodes" => {
                 if let Some(pool) = s.label("pool") {
                     o.nodes.insert(pool.to_string(), n);
@@ -487,10 +490,28 @@ mod tests {
             scalebench_cost_usd_total 1.5e-2\n\
             scalebench_requests_total{outcome=\"ok\"} 12\n";
         let o = parse(text);
-        assert_eq!((o.replicas_ready, o.replicas_desired), (3, 5));
+        assert_eq!((o.replicas_ready, o.replicas_desired), (Some(3), Some(5)));
         assert_eq!(o.nodes.get("gpu-spot"), Some(&2));
         assert_eq!(o.nodes.get("od \"x\""), Some(&1));
-        assert_eq!((o.gpu_util, o.cost_usd), (0.625, 0.015));
+        assert_eq!((o.gpu_util, o.cost_usd), (Some(0.625), Some(0.015)));
+        // Not in the exposition: unknown, not zero.
+        assert_eq!(
+            (o.pods_pending, o.gpus_allocated, o.queue_depth),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn an_exposition_with_some_metrics_gives_only_those() {
+        let o = parse("scalebench_queue_depth 0\nother_metric 4\n");
+        assert_eq!(
+            o,
+            Observed {
+                queue_depth: Some(0),
+                ..Observed::default()
+            }
+        );
+        assert_eq!(parse("# nothing here\n"), Observed::default());
     }
 
     #[test]
@@ -556,7 +577,7 @@ mod tests {
             scalebench_nodes{xpool=\"d\"} 7\n";
         let o = parse(text);
         assert_eq!(o.nodes, [("b".to_string(), 2)].into_iter().collect());
-        assert_eq!(o.queue_depth, 4);
+        assert_eq!(o.queue_depth, Some(4));
     }
 
     #[test]
@@ -565,7 +586,7 @@ mod tests {
         body.extend([0xff, 0xfe]);
         body.extend(b"\"} 1\nscalebench_replicas_ready 3\n");
         let o = parse_bytes(&body);
-        assert_eq!(o.replicas_ready, 3);
+        assert_eq!(o.replicas_ready, Some(3));
         assert_eq!(o.nodes.get("a\u{fffd}\u{fffd}"), Some(&1));
     }
 

@@ -189,7 +189,7 @@ fn https_with_a_private_ca_is_observed_and_an_unknown_issuer_is_refused() {
         let seen = scrape(&o);
         assert_eq!(
             (seen.replicas_ready, seen.replicas_desired),
-            (3, 5),
+            (Some(3), Some(5)),
             "{url}"
         );
 
@@ -206,7 +206,7 @@ fn https_with_a_private_ca_is_observed_and_an_unknown_issuer_is_refused() {
             insecure: true,
         };
         let o = PrometheusObserver::with_tls(&url, &insecure).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(scrape(&o).replicas_ready, 3, "insecure");
+        assert_eq!(scrape(&o).replicas_ready, Some(3), "insecure");
     }
     let missing = TlsOptions {
         ca_file: Some(dir.path().join("none.pem")),
@@ -221,7 +221,7 @@ fn a_host_name_resolves_to_a_server_on_127_0_0_1() {
     let s = serve(METRICS, None);
     let o = observer(&format!("http://localhost:{}/metrics", s.addr.port()));
     let seen = o.observe();
-    assert_eq!(seen.map(|o| o.replicas_ready), Some(3));
+    assert_eq!(seen.and_then(|o| o.replicas_ready), Some(3));
 }
 
 #[test]
@@ -231,7 +231,9 @@ fn a_body_that_is_not_utf8_still_gives_its_valid_samples() {
     body.extend(b"\"} 1\nscalebench_nodes{pool=\"spot\"} 2\nscalebench_queue_depth 9\n");
     let s = serve(&body, None);
     let seen = scrape(&observer(&format!("http://{}/metrics", s.addr)));
-    assert_eq!((seen.replicas_ready, seen.queue_depth), (4, 9));
+    assert_eq!((seen.replicas_ready, seen.queue_depth), (Some(4), Some(9)));
+    // Not in this exposition: unknown, not zero.
+    assert_eq!((seen.replicas_desired, seen.cost_usd), (None, None));
     let nodes: Vec<(&str, u32)> = seen.nodes.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     // The invalid bytes become U+FFFD where they stand; the line still counts.
     assert_eq!(nodes, vec![("od-\u{fffd}\u{fffd}(", 1), ("spot", 2)]);
@@ -241,8 +243,9 @@ fn a_body_that_is_not_utf8_still_gives_its_valid_samples() {
 fn samples_with_a_timestamp_are_read() {
     let s = serve(METRICS, None);
     let seen = scrape(&observer(&format!("http://{}/metrics", s.addr)));
-    assert_eq!((seen.replicas_ready, seen.queue_depth), (3, 7));
-    assert_eq!(seen.cost_usd, 0.25);
+    assert_eq!((seen.replicas_ready, seen.queue_depth), (Some(3), Some(7)));
+    assert_eq!(seen.cost_usd, Some(0.25));
+    assert_eq!(seen.gpu_util, None, "not exported");
 }
 
 #[test]
@@ -261,7 +264,7 @@ fn successive_observations_reuse_one_connection_and_ask_for_the_text_format() {
     let s = serve(METRICS, None);
     let o = observer(&format!("http://{}/metrics", s.addr));
     for _ in 0..5 {
-        assert_eq!(o.observe().map(|o| o.replicas_desired), Some(5));
+        assert_eq!(o.observe().and_then(|o| o.replicas_desired), Some(5));
     }
     assert_eq!(s.connections.load(Ordering::Relaxed), 1);
     assert_eq!(s.seen().len(), 5);
@@ -345,10 +348,25 @@ fn the_collector_thread_observes_every_window_with_its_markers() {
     // The first window closes while the load runs, with what the collector thread observed;
     // the last may close after every shard is done, unobserved (the engine's way).
     let w = &run.timeline[0];
-    assert_eq!((w.replicas_ready, w.replicas_desired), (3, 5), "{w:?}");
+    assert_eq!(
+        (w.replicas_ready, w.replicas_desired),
+        (Some(3), Some(5)),
+        "{w:?}"
+    );
+    // The exposition has no GPU figures: unknown in every window, not zero.
+    assert!(run.timeline.iter().all(|w| w.gpu_util.is_none()), "{w:?}");
     assert_eq!(w.nodes.get("gpu-spot"), Some(&2), "{w:?}");
     let w = &run.timeline[1];
-    assert!(w.replicas_ready == 0 || w.replicas_ready == 3, "{w:?}");
+    assert!(
+        w.replicas_ready.is_none() || w.replicas_ready == Some(3),
+        "an unobserved window is unknown, not 0: {w:?}"
+    );
+    assert_eq!(run.max_ready, Some(3));
+    assert_eq!(
+        (run.pools, run.cold_starts),
+        (None, None),
+        "nothing billed it"
+    );
     assert_eq!(run.timeline[0].faults, vec!["pod-eviction@0s".to_string()]);
     assert!(run.timeline[1].faults.is_empty());
     assert_eq!(metrics.connections.load(Ordering::Relaxed), 1);

@@ -330,18 +330,18 @@ impl<W: Request> Model<W> {
         self.last_window = (fi, al);
         let bill = self.bill(now);
         let sample = TimelineSample {
-            replicas_desired: self.desired + self.settings.warm_pool,
-            replicas_ready: self.counts.ready,
-            pods_pending: self.counts.pending + self.counts.creating,
+            replicas_desired: Some(self.desired + self.settings.warm_pool),
+            replicas_ready: Some(self.counts.ready),
+            pods_pending: Some(self.counts.pending + self.counts.creating),
             nodes: self.nodes_by_pool(),
-            gpus_allocated: self.allocated.get() as u32 * self.settings.gpus,
-            gpu_util: if held > 0.0 {
+            gpus_allocated: Some(self.allocated.get() as u32 * self.settings.gpus),
+            gpu_util: Some(if held > 0.0 {
                 (busy / held).min(1.0)
             } else {
                 0.0
-            },
-            queue_depth: self.queue.len() as u32,
-            cost_usd: bill.usd(),
+            }),
+            queue_depth: Some(self.queue.len() as u32),
+            cost_usd: Some(bill.usd()),
             faults: std::mem::take(&mut self.markers),
             budget_held_back: self.held_back,
             ..TimelineSample::default()

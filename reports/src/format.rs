@@ -84,6 +84,34 @@ pub(crate) fn usd(v: f64) -> String {
     }
 }
 
+/// `v` shown by `show`, or `-` when nothing measured it.
+pub(crate) fn or_dash<T>(v: Option<T>, show: impl FnOnce(T) -> String) -> String {
+    v.map_or_else(|| "-".to_owned(), show)
+}
+
+/// A load engine limit's value or bound in its unit (`ms`, `count`, `fraction`): `12.3 ms`,
+/// `1 ms`, `1.23 s`, `40`, `97%`.
+pub(crate) fn limit_value(unit: &str, v: f64) -> String {
+    match unit {
+        "ms" if v.abs() >= 1000.0 => ms(v),
+        "ms" => format!("{} ms", trim(sig3(v))),
+        "fraction" => format!("{}%", trim(sig3(v * 100.0))),
+        "count" if v.fract() == 0.0 => format!("{v:.0}"),
+        _ => trim(sig3(v)),
+    }
+}
+
+/// What a load engine limit measures, for sentences: `pacing lag p99`, `requests not sent`.
+pub(crate) fn limit_label(reason: &str) -> &str {
+    match reason {
+        "pacing_lag" => "pacing lag p99",
+        "not_sent" => "requests not sent",
+        "saturated" => "busiest sending thread busy",
+        "connection_cap" => "connection wait p99",
+        other => other,
+    }
+}
+
 /// An SLO percentile as a label: 99 is `p99`, 99.9 is `p99.9`.
 pub(crate) fn percentile(p: f64) -> String {
     format!("p{}", trim(format!("{p:.3}")))
@@ -143,5 +171,18 @@ mod tests {
         assert_eq!(usd(0.0), "$0");
         assert_eq!(percentile(99.0), "p99");
         assert_eq!(percentile(99.9), "p99.9");
+    }
+
+    #[test]
+    fn limits_and_unknowns() {
+        assert_eq!(limit_value("ms", 12.34), "12.3 ms");
+        assert_eq!(limit_value("ms", 1.0), "1 ms");
+        assert_eq!(limit_value("ms", 1500.0), "1.50 s");
+        assert_eq!(limit_value("count", 40.0), "40");
+        assert_eq!(limit_value("fraction", 0.97), "97%");
+        assert_eq!(limit_label("pacing_lag"), "pacing lag p99");
+        assert_eq!(limit_label("new_kind"), "new_kind");
+        assert_eq!(or_dash(None::<f64>, usd), "-");
+        assert_eq!(or_dash(Some(0.0), usd), "$0");
     }
 }

@@ -7,6 +7,11 @@
 //! baseline"). With a single run on both sides the point values are compared and the reason
 //! says that no significance test was possible. A threshold on a repeated figure judges the
 //! mean of the runs and shows its confidence interval.
+//!
+//! Before any threshold, every setup that had a live load engine gets a check of its own: the
+//! engine kept up. A setup whose engine, not the target, limited the run fails it (its numbers
+//! are not the target's) unless the gate allows generator-limited reports, in which case the
+//! check passes with a warning as its reason.
 
 use scalebench_core::figure::{Better, Figure};
 use scalebench_core::repeat;
@@ -20,7 +25,7 @@ use crate::gate_render::value_text;
 /// The schema identifier of a gate result (`scalebench gate --json`).
 pub const GATE_SCHEMA: &str = "scalebench.gate/v1";
 
-/// A threshold or a regression limit.
+/// A threshold, a regression limit, or the load engine's own check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckKind {
@@ -28,7 +33,13 @@ pub enum CheckKind {
     Threshold,
     /// A relative limit against the baseline.
     Regression,
+    /// The live load engine kept up: it, not the target, did not limit the run (setups of
+    /// live runs only).
+    Generator,
 }
+
+/// The name of the load engine's check, as tables and JUnit show it.
+pub const GENERATOR_CHECK: &str = "load engine kept up";
 
 /// Whether a check passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,14 +97,28 @@ pub struct GateResult {
     pub passed: bool,
     /// How many checks failed.
     pub failed: usize,
-    /// One per setup and threshold or limit, thresholds first.
+    /// One per setup and threshold or limit: the load engine's checks first, then the
+    /// thresholds, then the regressions.
     pub checks: Vec<Check>,
 }
 
 /// Evaluates `spec`'s thresholds on `report` and, with a `baseline`, its regression limits
 /// (limits without a baseline are not evaluated; the caller decides whether that is an error).
+/// A setup whose load engine limited the run fails; see [`evaluate_with`].
 pub fn evaluate(report: &Report, baseline: Option<&Report>, spec: &GateSpec) -> GateResult {
-    let mut checks = Vec::new();
+    evaluate_with(report, baseline, spec, false)
+}
+
+/// [`evaluate`], with the load engine's check of every setup of a live run first: a setup whose
+/// engine limited the run fails it, or, with `allow_generator_limited`, passes it with a
+/// warning.
+pub fn evaluate_with(
+    report: &Report,
+    baseline: Option<&Report>,
+    spec: &GateSpec,
+    allow_generator_limited: bool,
+) -> GateResult {
+    let mut checks = generator_checks(report, allow_generator_limited);
     for t in &spec.thresholds {
         threshold_checks(report, t, &mut checks);
     }
@@ -112,6 +137,44 @@ pub fn evaluate(report: &Report, baseline: Option<&Report>, spec: &GateSpec) -> 
         failed,
         checks,
     }
+}
+
+/// The load engine's check of each setup that had one, in rank order.
+fn generator_checks(report: &Report, allow: bool) -> Vec<Check> {
+    let mut setups: Vec<&SetupReport> = report.setups.iter().collect();
+    setups.sort_by_key(|s| s.rank);
+    let mut out = Vec::new();
+    for s in setups {
+        let Some(load) = &s.load else { continue };
+        let mut c = check(
+            &s.name,
+            CheckKind::Generator,
+            GENERATOR_CHECK,
+            Figure::GeneratorLimited,
+        );
+        c.actual = Some(load.limit_count() as f64);
+        c.limit = Some(0.0);
+        let lines = crate::table::limit_lines(s);
+        if lines.is_empty() {
+            c.verdict = Verdict::Pass;
+            c.reason = "the load engine kept up: the figures are the target's".into();
+        } else if allow {
+            c.verdict = Verdict::Pass;
+            c.reason = format!(
+                "warning: the load engine limited setup {:?}: {}; the numbers are not the target's (allowed by --allow-generator-limited)",
+                s.name,
+                lines.join("; ")
+            );
+        } else {
+            c.reason = format!(
+                "the load engine limited setup {:?}: {}; the numbers are not the target's; fix the load engine settings or pass --allow-generator-limited",
+                s.name,
+                lines.join("; ")
+            );
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn check(setup: &str, kind: CheckKind, text: &str, figure: Figure) -> Check {
@@ -193,6 +256,13 @@ fn missing(f: Figure) -> &'static str {
     match f {
         Figure::ScaleUpReactionS => "no spike or burst, or no replica became ready after it",
         Figure::LagP99 => "only live runs have a schedule lag",
+        Figure::GeneratorLimited => "only live runs have a load engine",
+        Figure::Cost | Figure::CostPer1k | Figure::GpuHours | Figure::IdleFraction => {
+            "nothing billed this run (a live run has no cost source)"
+        }
+        Figure::MaxReplicas | Figure::ColdStarts => {
+            "nothing observed the replicas (a live run without an observer)"
+        }
         _ => "not in the report",
     }
 }

@@ -54,6 +54,7 @@ pub fn gate_table(result: &GateResult) -> String {
         let check = match c.kind {
             CheckKind::Threshold => c.check.clone(),
             CheckKind::Regression => format!("{} vs baseline", c.check),
+            CheckKind::Generator => c.check.clone(),
         };
         b.push_record([
             c.setup.clone(),

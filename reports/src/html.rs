@@ -1,14 +1,16 @@
 //! `report.html`: one self-contained page per report (inline CSS, inline SVG rendered here, a
 //! little inline script; nothing fetched), so it opens offline in any browser: the ranked table,
 //! each setup's timeline as charts on one time axis with the faults marked, the setups overlaid
-//! on shared charts, and where the report came from.
+//! on shared charts, and where the report came from. A banner near the top names each setup
+//! whose load engine, not the target, limited the run; a figure nothing measured shows as `-`
+//! in tables and as "not observed" in place of its chart.
 
 use std::fmt::Write as _;
 use std::io::Write;
 
 use scalebench_core::report::{Report, Requests, SetupReport};
 
-use crate::format::{duration, ms, pct_floor, pct1, percentile, secs, sig3, usd};
+use crate::format::{duration, ms, or_dash, pct_floor, pct1, percentile, secs, sig3, usd};
 use crate::svg::{LineChart, escape};
 use crate::{FileOutput, WriteError};
 
@@ -49,8 +51,10 @@ pub fn render_html(report: &Report) -> String {
     if report.interrupted {
         b.push_str("<p class=\"banner\"><b>Interrupted:</b> the run was stopped early; the figures cover the traffic offered until then.</p>\n");
     }
+    b.push_str(&limited_banners(report));
     b.push_str("<h2>Setups, best first</h2>\n");
     b.push_str(&ranked_table(report));
+    b.push_str(&load_table(report));
     b.push_str(&timelines(report));
     if report.setups.len() > 1 {
         b.push_str("<h2>Setups compared</h2>\n<p class=\"small\">One colour per setup; click a name in a legend to hide or show it. Vertical lines mark faults.</p>\n<div class=\"charts overlay\">\n");
@@ -69,6 +73,85 @@ pub(crate) fn wrap(chart: &LineChart) -> String {
         "<div class=\"chart-wrap\"><div class=\"readout\"></div>{}</div>\n",
         chart.render()
     )
+}
+
+/// A warning banner per setup whose load engine, not the target, limited the run, with each
+/// reason and what to change; empty when there is none.
+fn limited_banners(report: &Report) -> String {
+    let mut setups: Vec<&SetupReport> = report.setups.iter().collect();
+    setups.sort_by_key(|s| s.rank);
+    let mut b = String::new();
+    for s in setups {
+        let lines = crate::table::limit_lines(s);
+        if lines.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            b,
+            "<div class=\"banner limited\" data-limited=\"{}\"><b>The load engine, not the target, limited setup {}:</b> its figures are the load engine's, not the target's.<ul>",
+            escape(&s.name),
+            escape(&s.name)
+        );
+        for line in lines {
+            let _ = write!(b, "<li>{}</li>", escape(&line));
+        }
+        b.push_str("</ul></div>\n");
+    }
+    b
+}
+
+/// How the live load engine kept its schedule, per setup (live runs only; empty otherwise).
+fn load_table(report: &Report) -> String {
+    let mut setups: Vec<&SetupReport> = report.setups.iter().filter(|s| s.load.is_some()).collect();
+    if setups.is_empty() {
+        return String::new();
+    }
+    setups.sort_by_key(|s| s.rank);
+    let mut t = String::from(
+        "<h2>Load engine</h2>\n<p class=\"small\">Schedule lag: actual minus intended send time, the sum of the pacing lag (a sending thread took the request late) and the connection wait.</p>\n<div class=\"scroll\"><table class=\"load\"><thead><tr>",
+    );
+    for (h, left) in [
+        ("setup", true),
+        ("lag p50", false),
+        ("lag p99", false),
+        ("lag max", false),
+        ("pacing p99", false),
+        ("conn wait p99", false),
+        ("shards", false),
+        ("conns", false),
+        ("busy", false),
+        ("limited", true),
+    ] {
+        let _ = write!(t, "<th{}>{h}</th>", if left { " class=\"l\"" } else { "" });
+    }
+    t.push_str("</tr></thead><tbody>\n");
+    for s in setups {
+        let Some(l) = &s.load else { continue };
+        let _ = write!(t, "<tr><td class=\"l\">{}</td>", escape(&s.name));
+        for v in [
+            ms(l.schedule_lag_ms.p50),
+            ms(l.schedule_lag_ms.p99),
+            ms(l.schedule_lag_ms.max),
+            ms(l.pacing_lag_ms.p99),
+            ms(l.connection_wait_ms.p99),
+            or_dash(l.shards, |n| n.to_string()),
+            or_dash(l.max_connections, |n| n.to_string()),
+            or_dash(l.peak_busy, pct1),
+        ] {
+            let _ = write!(t, "<td>{}</td>", escape(&v));
+        }
+        let limited = match &l.generator_limited {
+            Some(g) => {
+                let r: Vec<&str> = g.reasons.iter().map(|r| r.reason.as_str()).collect();
+                format!("<td class=\"l no\">{}</td>", escape(&r.join(", ")))
+            }
+            None => "<td class=\"l\">no</td>".to_owned(),
+        };
+        t.push_str(&limited);
+        t.push_str("</tr>\n");
+    }
+    t.push_str("</tbody></table></div>\n");
+    t
 }
 
 /// The ranked summary table.
@@ -120,12 +203,12 @@ fn ranked_table(report: &Report) -> String {
         );
         let (c, sc) = (&s.cost, &s.scaling);
         for v in [
-            usd(c.total_usd),
-            usd(c.per_1k_requests_usd),
-            sig3(c.gpu_hours),
-            pct1(c.idle_fraction),
-            sc.max_replicas.to_string(),
-            sc.cold_starts.to_string(),
+            or_dash(c.total_usd, usd),
+            or_dash(c.per_1k_requests_usd, usd),
+            or_dash(c.gpu_hours, sig3),
+            or_dash(c.idle_fraction, pct1),
+            or_dash(sc.max_replicas, |n| n.to_string()),
+            or_dash(sc.cold_starts, |n| n.to_string()),
             sc.scale_up_reaction_s.map_or_else(|| "-".to_owned(), secs),
         ] {
             let _ = write!(t, "<td>{}</td>", escape(&v));
@@ -173,11 +256,11 @@ fn timelines(report: &Report) -> String {
         }
         b.push_str("<button type=\"button\" data-show-setup=\"all\">all</button></div>\n");
     }
-    let mut empty_note = None;
+    let mut zero_note = None;
     for (i, s) in report.setups.iter().enumerate() {
-        let (charts, empty) = charts::setup_charts(report, s);
-        if !empty.is_empty() {
-            empty_note = Some(empty);
+        let (charts, left) = charts::setup_charts(report, s);
+        if !left.zero.is_empty() {
+            zero_note = Some(left.zero);
         }
         let _ = write!(
             b,
@@ -191,14 +274,21 @@ fn timelines(report: &Report) -> String {
             debug_assert!(!c.id.is_empty());
             b.push_str(&wrap(&c.chart));
         }
+        for (id, title) in left.not_observed {
+            let _ = writeln!(
+                b,
+                "<div class=\"not-observed\" data-chart=\"{id}\" data-setup=\"{}\"><b>{title}</b>: not observed (driver {} had nothing that measured it)</div>",
+                escape(&s.name),
+                escape(&report.driver)
+            );
+        }
         b.push_str("</div></section>\n");
     }
-    if let Some(empty) = empty_note {
+    if let Some(zero) = zero_note {
         let _ = writeln!(
             b,
-            "<p class=\"small\">Not charted, the report has no data for them (driver {}): {}.</p>",
-            escape(&report.driver),
-            escape(&empty.join(", "))
+            "<p class=\"small\">Not charted, zero in every window: {}.</p>",
+            escape(&zero.join(", "))
         );
     }
     b
@@ -299,18 +389,18 @@ mod tests {
                 .map(|w| TimelineSample {
                     t_s: f64::from(w) * 3.6,
                     rps: 400.0 + 50.0 * noise(),
-                    p50_ms: 80.0 + 5.0 * noise(),
-                    p95_ms: 200.0 + 30.0 * noise(),
-                    p99_ms: 300.0 + 3000.0 * noise(),
+                    p50_ms: Some(80.0 + 5.0 * noise()),
+                    p95_ms: Some(200.0 + 30.0 * noise()),
+                    p99_ms: Some(300.0 + 3000.0 * noise()),
                     errors: (10.0 * noise()) as u64,
-                    replicas_desired: 10 + (5.0 * noise()) as u32,
-                    replicas_ready: 10 + (5.0 * noise()) as u32,
-                    pods_pending: (3.0 * noise()) as u32,
+                    replicas_desired: Some(10 + (5.0 * noise()) as u32),
+                    replicas_ready: Some(10 + (5.0 * noise()) as u32),
+                    pods_pending: Some((3.0 * noise()) as u32),
                     nodes: [("a".to_owned(), 3), ("b".to_owned(), 2)].into(),
-                    gpus_allocated: 12,
-                    gpu_util: noise(),
-                    queue_depth: (100.0 * noise()) as u32,
-                    cost_usd: f64::from(w) * 0.01,
+                    gpus_allocated: Some(12),
+                    gpu_util: Some(noise()),
+                    queue_depth: Some((100.0 * noise()) as u32),
+                    cost_usd: Some(f64::from(w) * 0.01),
                     ..TimelineSample::default()
                 })
                 .collect();
@@ -329,8 +419,8 @@ mod tests {
             "requests":{"scheduled":10,"sent":10,"ok":10,"failed":0,"rejected":0,"timed_out":0,"not_sent":0},
             "latency_ms":{"p50":1,"p90":1,"p95":1,"p99":1,"p999":1,"max":1,"mean":1},
             "slo":{"attainment":1,"met":true,"violation_s":0,"recoveries":[]},
-            "cost":{"total_usd":0,"per_1k_requests_usd":0,"gpu_hours":0,"by_pool":{},"idle_fraction":0},
-            "scaling":{"max_replicas":0,"cold_starts":0,"scale_up_reaction_s":null,"max_nodes":{}},
+            "cost":{"total_usd":null,"per_1k_requests_usd":null,"gpu_hours":null,"by_pool":{},"idle_fraction":null},
+            "scaling":{"max_replicas":null,"cold_starts":null,"scale_up_reaction_s":null,"max_nodes":{}},
             "classes":[],"faults":[],"timeline":[]}"#;
         serde_json::from_str(setup_json).unwrap_or_else(|e| panic!("{e}"))
     }
@@ -343,9 +433,9 @@ mod tests {
             .map(|i| TimelineSample {
                 t_s: f64::from(i),
                 rps: 100.0,
-                p50_ms: 3.0,
-                p95_ms: 5.0,
-                p99_ms: 9.0,
+                p50_ms: Some(3.0),
+                p95_ms: Some(5.0),
+                p99_ms: Some(9.0),
                 ..TimelineSample::default()
             })
             .collect();
@@ -353,7 +443,97 @@ mod tests {
         let html = render_html(&r);
         assert!(html.contains(r#"data-chart="traffic""#));
         assert!(html.contains(r#"data-chart="latency""#));
-        assert!(!html.contains(r#"data-chart="replicas""#));
-        assert!(html.contains("Not charted"));
+        // Nothing observed the service: no flat zero line, a "not observed" box instead.
+        for id in ["replicas", "capacity", "queue", "cost"] {
+            assert!(
+                html.contains(&format!(
+                    r#"<div class="not-observed" data-chart="{id}" data-setup="load">"#
+                )),
+                "{id}"
+            );
+            assert!(
+                !html.contains(&format!(r#"data-chart="{id}" data-x0"#)),
+                "{id}"
+            );
+        }
+        assert!(html.contains("not observed"));
+        assert!(!html.contains("Not charted"), "nothing is zero throughout");
+        // The ranked table: unknown cost and scaling are `-`, never `$0` or 0.
+        assert!(!html.contains("<td>$0</td>"), "unknown cost shows as $0");
+        assert!(html.contains("<td>-</td><td>-</td><td>-</td><td>-</td><td>-</td><td>-</td>"));
+    }
+
+    #[test]
+    fn a_measured_zero_is_named_in_the_note_not_called_unobserved() {
+        let mut r = report();
+        let mut s = setup();
+        s.timeline = (1..=3)
+            .map(|i| TimelineSample {
+                t_s: f64::from(i),
+                rps: 10.0,
+                queue_depth: Some(0),
+                replicas_ready: Some(2),
+                ..TimelineSample::default()
+            })
+            .collect();
+        r.setups.push(s);
+        let html = render_html(&r);
+        assert!(html.contains("Not charted, zero in every window: queue depth."));
+        assert!(!html.contains(r#"class="not-observed" data-chart="queue""#));
+        assert!(html.contains(r#"class="not-observed" data-chart="cost""#));
+        assert!(html.contains(r#"data-chart="replicas""#));
+    }
+
+    #[test]
+    fn a_limited_setup_gets_a_banner_with_its_reasons_and_the_load_table() {
+        use scalebench_core::report::{GeneratorLimited, LimitReason, LoadReport};
+        let mut r = report();
+        let mut s = setup();
+        s.load = Some(LoadReport {
+            schedule_lag_ms: Default::default(),
+            pacing_lag_ms: scalebench_core::report::Latency {
+                p99: 12.3,
+                ..Default::default()
+            },
+            connection_wait_ms: Default::default(),
+            outcomes: Default::default(),
+            shards: Some(2),
+            max_connections: Some(64),
+            peak_busy: None,
+            generator_limited: Some(GeneratorLimited {
+                reasons: vec![LimitReason {
+                    reason: "pacing_lag".into(),
+                    value: 12.3,
+                    bound: 1.0,
+                    unit: "ms".into(),
+                    advice: "raise --shards <x>".into(),
+                }],
+            }),
+        });
+        r.setups.push(s.clone());
+        let html = render_html(&r);
+        let banner = html.find(r#"<div class="banner limited" data-limited="load">"#);
+        let table = html.find("<h2>Setups, best first</h2>");
+        assert!(
+            banner.is_some() && banner < table,
+            "a banner above the tables"
+        );
+        assert!(
+            html.contains(
+                "pacing lag p99 12.3 ms &gt; 1 ms bound \u{2014} raise --shards &lt;x&gt;"
+            )
+        );
+        assert!(html.contains("<h2>Load engine</h2>"));
+        assert!(html.contains("<td>12.3 ms</td>"), "pacing p99");
+        assert!(html.contains("<td class=\"l no\">pacing_lag</td>"));
+        // A setup that kept up: the table, no banner.
+        s.name = "kept-up".into();
+        if let Some(l) = &mut s.load {
+            l.generator_limited = None;
+        }
+        r.setups = vec![s];
+        let html = render_html(&r);
+        assert!(!html.contains("banner limited"));
+        assert!(html.contains("<h2>Load engine</h2>"));
     }
 }

@@ -56,6 +56,7 @@ fn junit_report(result: &GateResult) -> Report {
             let (name, failure_type) = match c.kind {
                 CheckKind::Threshold => (c.check.clone(), "threshold"),
                 CheckKind::Regression => (format!("{} vs baseline", c.check), "regression"),
+                CheckKind::Generator => (c.check.clone(), "generator_limited"),
             };
             let reason = xml_chars(&c.reason);
             let status = match c.verdict {

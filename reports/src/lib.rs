@@ -26,11 +26,13 @@ mod table;
 mod timeline;
 
 pub use error::{ReportError, WriteError};
-pub use gate::{GateResult, evaluate};
+pub use gate::{GateResult, evaluate, evaluate_with};
 pub use gate_render::{GATE_COLUMNS, gate_table, value_text, write_gate_json};
 pub use html::{Html, render_html};
 pub use json::{Json, read_json, write_json};
-pub use table::{budget_table, fault_table, load_table, ranked_table};
+pub use table::{
+    budget_table, fault_table, generator_warnings, limit_lines, load_table, ranked_table,
+};
 pub use timeline::{TimelineCsv, write_timeline_csv};
 
 /// One file format a report can be written in.

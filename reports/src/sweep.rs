@@ -9,7 +9,7 @@ use tabled::settings::Alignment;
 use tabled::settings::object::Columns;
 
 use crate::WriteError;
-use crate::format::{ms, pct_floor, percentile, usd};
+use crate::format::{ms, or_dash, pct_floor, percentile, usd};
 use crate::table::{finish, render};
 
 mod html;
@@ -65,12 +65,12 @@ pub fn render_sweep_csv(sweep: &Sweep, out: &mut dyn Write) -> Result<(), WriteE
             s.slo.attainment.to_string(),
             s.slo.met.to_string(),
             s.requests.error_rate().to_string(),
-            s.cost.total_usd.to_string(),
-            s.cost.per_1k_requests_usd.to_string(),
-            s.cost.gpu_hours.to_string(),
-            s.cost.idle_fraction.to_string(),
-            s.scaling.max_replicas.to_string(),
-            s.scaling.cold_starts.to_string(),
+            cell(s.cost.total_usd),
+            cell(s.cost.per_1k_requests_usd),
+            cell(s.cost.gpu_hours),
+            cell(s.cost.idle_fraction),
+            cell(s.scaling.max_replicas),
+            cell(s.scaling.cold_starts),
             s.scaling
                 .scale_up_reaction_s
                 .map_or_else(String::new, |v| v.to_string()),
@@ -138,6 +138,11 @@ pub fn sweep_table(sweep: &Sweep) -> String {
     out
 }
 
+/// A value in Rust's shortest round-trip form, or an empty cell when nothing measured it.
+fn cell<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(String::new, |v| v.to_string())
+}
+
 /// The rows on the Pareto front, one per distinct simulation (settings that leave a setup
 /// unchanged share its run), cheapest first.
 pub fn front<'a, 'r>(rows: &'r [Row<'a>]) -> Vec<&'r Row<'a>> {
@@ -148,10 +153,7 @@ pub fn front<'a, 'r>(rows: &'r [Row<'a>]) -> Vec<&'r Row<'a>> {
         }
     }
     front.sort_by(|a, b| {
-        a.setup
-            .cost
-            .total_usd
-            .total_cmp(&b.setup.cost.total_usd)
+        scalebench_core::score::known_first(a.setup.cost.total_usd, b.setup.cost.total_usd)
             .then_with(|| a.setting.cmp(&b.setting))
     });
     front
@@ -189,9 +191,9 @@ pub(crate) fn result_cells(r: &Row<'_>) -> Vec<String> {
         pct_floor(s.slo.attainment),
         if s.slo.met { "yes" } else { "no" }.to_owned(),
         pct_floor(s.requests.error_rate()),
-        usd(s.cost.total_usd),
-        usd(s.cost.per_1k_requests_usd),
-        s.scaling.max_replicas.to_string(),
+        or_dash(s.cost.total_usd, usd),
+        or_dash(s.cost.per_1k_requests_usd, usd),
+        or_dash(s.scaling.max_replicas, |n| n.to_string()),
     ]
 }
 
@@ -202,8 +204,8 @@ pub fn cheapest_line(sweep: &Sweep) -> String {
             "cheapest setting that meets the SLO: {} with {}: {} ({}/1k requests), p99 {}, SLO attainment {}\n",
             r.setup.name,
             describe(sweep, &shared_values(&sweep.rows(), r.simulation)),
-            usd(r.setup.cost.total_usd),
-            usd(r.setup.cost.per_1k_requests_usd),
+            or_dash(r.setup.cost.total_usd, usd),
+            or_dash(r.setup.cost.per_1k_requests_usd, usd),
             ms(r.setup.latency_ms.p99),
             pct_floor(r.setup.slo.attainment),
         ),

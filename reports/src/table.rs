@@ -1,6 +1,7 @@
 //! The ranked tables printed after a run: a header line, then latency and SLO, then cost and
 //! scaling (two tables so each stays readable in a 160-column terminal), then injected faults
-//! and what budget ceilings held back, when there were any.
+//! and what budget ceilings held back, when there were any, then the live load engine and a
+//! warning for each setup it limited. A figure nothing measured shows as `-`, never as 0.
 
 use scalebench_core::report::{Recovery, Report, Requests, SetupReport};
 use tabled::Table;
@@ -9,7 +10,9 @@ use tabled::settings::object::Columns;
 use tabled::settings::peaker::Priority;
 use tabled::settings::{Alignment, Style, Width};
 
-use crate::format::{duration, ms, pct_floor, pct1, percentile, secs, sig3, usd};
+use crate::format::{
+    duration, limit_label, limit_value, ms, or_dash, pct_floor, pct1, percentile, secs, sig3, usd,
+};
 
 /// The widest a table may get; see [`finish`] for how wider ones shrink.
 const MAX_WIDTH: usize = 160;
@@ -19,7 +22,8 @@ const MIN_SETUP_WIDTH: usize = 16;
 
 /// Renders the report for a terminal: a header line (scenario, driver, seed, duration, SLO), a
 /// latency/SLO table and a cost/scaling table of the setups in rank order, and the
-/// [`fault_table`] when any fault was injected. Ends with a newline.
+/// [`fault_table`] when any fault was injected, the [`load_table`] of a live run and the
+/// [`generator_warnings`] of the setups its load engine limited. Ends with a newline.
 pub fn ranked_table(report: &Report) -> String {
     let setups = by_rank(report);
     let mut out = header(report);
@@ -36,10 +40,54 @@ pub fn ranked_table(report: &Report) -> String {
         out.push_str(&budgets);
     }
     if let Some(load) = load_table(report) {
-        out.push_str("\nLoad engine (schedule lag: actual - intended send time)\n");
+        out.push_str("\nLoad engine (schedule lag: actual - intended send time = pacing + connection wait)\n");
         out.push_str(&load);
     }
+    if let Some(warnings) = generator_warnings(report) {
+        out.push('\n');
+        out.push_str(&warnings);
+    }
     out
+}
+
+/// One line per way the load engine, not the target, limited a setup, in rank order:
+/// `warning: the load engine, not the target, limited setup 'load': pacing lag p99 12.3 ms >
+/// 1 ms bound — add shards`; `None` when it limited none. Ends with a newline.
+pub fn generator_warnings(report: &Report) -> Option<String> {
+    let mut out = String::new();
+    for s in by_rank(report) {
+        for line in limit_lines(s) {
+            out.push_str(&format!(
+                "warning: the load engine, not the target, limited setup '{}': {line}\n",
+                s.name
+            ));
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Each way the load engine limited `setup`: `pacing lag p99 12.3 ms > 1 ms bound — advice`.
+pub fn limit_lines(setup: &SetupReport) -> Vec<String> {
+    let Some(limited) = setup.generator_limited() else {
+        return Vec::new();
+    };
+    limited
+        .reasons
+        .iter()
+        .map(|r| {
+            let mut line = format!(
+                "{} {} > {} bound",
+                limit_label(&r.reason),
+                limit_value(&r.unit, r.value),
+                limit_value(&r.unit, r.bound)
+            );
+            if !r.advice.is_empty() {
+                line.push_str(" \u{2014} ");
+                line.push_str(&r.advice);
+            }
+            line
+        })
+        .collect()
 }
 
 /// How the live load engine kept its schedule and how requests ended, per setup, or `None`
@@ -53,19 +101,46 @@ pub fn load_table(report: &Report) -> Option<String> {
         return None;
     }
     let mut b = Builder::default();
-    b.push_record(["setup", "lag p50", "lag p99", "lag max", "outcomes"]);
+    b.push_record([
+        "setup",
+        "lag p50",
+        "lag p99",
+        "lag max",
+        "pacing p99",
+        "conn wait p99",
+        "shards",
+        "conns",
+        "busy",
+        "limited",
+        "outcomes",
+    ]);
     for (s, l) in setups {
         let outcomes: Vec<String> = l.outcomes.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        let limited = match &l.generator_limited {
+            Some(g) => g
+                .reasons
+                .iter()
+                .map(|r| r.reason.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            None => "no".to_owned(),
+        };
         b.push_record([
             s.name.clone(),
             ms(l.schedule_lag_ms.p50),
             ms(l.schedule_lag_ms.p99),
             ms(l.schedule_lag_ms.max),
+            ms(l.pacing_lag_ms.p99),
+            ms(l.connection_wait_ms.p99),
+            or_dash(l.shards, |n| n.to_string()),
+            or_dash(l.max_connections, |n| n.to_string()),
+            or_dash(l.peak_busy, pct1),
+            limited,
             outcomes.join(" "),
         ]);
     }
     let mut table = b.build();
-    table.modify(Columns::new(1..4), Alignment::right());
+    table.modify(Columns::new(1..9), Alignment::right());
     Some(render(finish(table, 0)))
 }
 
@@ -228,15 +303,15 @@ fn cost_table(setups: &[&SetupReport]) -> Table {
         b.push_record([
             s.rank.to_string(),
             s.name.clone(),
-            usd(c.total_usd),
+            or_dash(c.total_usd, usd),
             c.by_capacity_type
                 .get("spot")
                 .map_or_else(|| "-".to_owned(), |spot| usd(spot.usd)),
-            usd(c.per_1k_requests_usd),
-            sig3(c.gpu_hours),
-            pct1(c.idle_fraction),
-            sc.max_replicas.to_string(),
-            sc.cold_starts.to_string(),
+            or_dash(c.per_1k_requests_usd, usd),
+            or_dash(c.gpu_hours, sig3),
+            or_dash(c.idle_fraction, pct1),
+            or_dash(sc.max_replicas, |n| n.to_string()),
+            or_dash(sc.cold_starts, |n| n.to_string()),
             sc.scale_up_reaction_s.map_or_else(|| "-".to_owned(), secs),
             if nodes.is_empty() {
                 "-".to_owned()

@@ -10,7 +10,9 @@ use scalebench_core::report::{Report, TimelineSample};
 use crate::{FileOutput, ReportError, WriteError};
 
 /// `timeline.csv`: one row per (setup, window), one `nodes_<pool>` column per node pool seen in
-/// any setup (0 where a setup has no such pool).
+/// any setup (0 where a setup has no such pool). A figure nothing measured in a window (the
+/// service side of a live run without an observer, the latency of a window in which no request
+/// finished) is an empty cell, never 0.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TimelineCsv;
 
@@ -85,6 +87,11 @@ fn pools(report: &Report) -> BTreeSet<&str> {
         .collect()
 }
 
+/// A value in Rust's shortest round-trip form, or an empty cell when unknown.
+fn cell<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(String::new, |v| v.to_string())
+}
+
 /// One CSV row; floats in Rust's shortest round-trip form.
 fn row(setup: &str, t: &TimelineSample, pools: &BTreeSet<&str>) -> Vec<String> {
     let mut row = vec![
@@ -92,13 +99,13 @@ fn row(setup: &str, t: &TimelineSample, pools: &BTreeSet<&str>) -> Vec<String> {
         t.t_s.to_string(),
         t.rps.to_string(),
         t.ok.to_string(),
-        t.p50_ms.to_string(),
-        t.p95_ms.to_string(),
-        t.p99_ms.to_string(),
+        cell(t.p50_ms),
+        cell(t.p95_ms),
+        cell(t.p99_ms),
         t.errors.to_string(),
-        t.replicas_desired.to_string(),
-        t.replicas_ready.to_string(),
-        t.pods_pending.to_string(),
+        cell(t.replicas_desired),
+        cell(t.replicas_ready),
+        cell(t.pods_pending),
     ];
     row.extend(
         pools
@@ -106,10 +113,10 @@ fn row(setup: &str, t: &TimelineSample, pools: &BTreeSet<&str>) -> Vec<String> {
             .map(|p| t.nodes.get(*p).copied().unwrap_or(0).to_string()),
     );
     row.extend([
-        t.gpus_allocated.to_string(),
-        t.gpu_util.to_string(),
-        t.queue_depth.to_string(),
-        t.cost_usd.to_string(),
+        cell(t.gpus_allocated),
+        cell(t.gpu_util),
+        cell(t.queue_depth),
+        cell(t.cost_usd),
         t.faults.join(";"),
         t.budget_held_back.to_string(),
     ]);

@@ -124,6 +124,43 @@ fn timeline_csv_long_format() -> TestResult {
 }
 
 #[test]
+fn timeline_csv_leaves_what_nothing_measured_empty() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("timeline.csv");
+    let mut report = common::report();
+    let w = &mut report.setups[0].timeline[0];
+    (w.p50_ms, w.p95_ms, w.p99_ms) = (None, None, None);
+    (w.replicas_desired, w.replicas_ready, w.pods_pending) = (None, None, None);
+    (w.gpus_allocated, w.gpu_util, w.queue_depth, w.cost_usd) = (None, None, None, None);
+    w.queue_depth = Some(0);
+    write_timeline_csv(&report, &path)?;
+    let mut reader = csv::Reader::from_path(&path)?;
+    let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
+    let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>()?;
+    let at = |name: &str| header.iter().position(|c| c == name).unwrap_or(usize::MAX);
+    for column in [
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "replicas_desired",
+        "replicas_ready",
+        "pods_pending",
+        "gpus_allocated",
+        "gpu_util",
+        "cost_usd",
+    ] {
+        assert_eq!(
+            &rows[0][at(column)],
+            "",
+            "{column}: unknown is empty, not 0"
+        );
+        assert_ne!(&rows[1][at(column)], "", "{column} of a measured window");
+    }
+    assert_eq!(&rows[0][at("queue_depth")], "0", "a measured 0 stays 0");
+    Ok(())
+}
+
+#[test]
 fn timeline_csv_header_without_setups() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("timeline.csv");

@@ -8,7 +8,8 @@ use std::error::Error;
 
 use reports::write_all;
 use scalebench_core::report::{
-    Environment, FigureSamples, Latency, LoadReport, RepeatReport, Report, ScenarioSource,
+    Environment, FigureSamples, GeneratorLimited, Latency, LimitReason, LoadReport, RepeatReport,
+    Report, ScenarioSource,
 };
 use serde_json::Value;
 
@@ -43,7 +44,27 @@ fn full_report() -> Report {
             max: 3.5,
             mean: 0.15,
         },
+        pacing_lag_ms: Latency {
+            p99: 0.5,
+            ..Latency::default()
+        },
+        connection_wait_ms: Latency {
+            p99: 0.4,
+            ..Latency::default()
+        },
         outcomes: BTreeMap::from([("http_200".to_owned(), 119_400), ("timeout".to_owned(), 83)]),
+        shards: Some(2),
+        max_connections: Some(96),
+        peak_busy: Some(0.97),
+        generator_limited: Some(GeneratorLimited {
+            reasons: vec![LimitReason {
+                reason: "saturated".to_owned(),
+                value: 0.97,
+                bound: 0.9,
+                unit: "fraction".to_owned(),
+                advice: "give the load engine more cores".to_owned(),
+            }],
+        }),
     });
     kpa.repeat = Some(RepeatReport {
         seeds: vec![42, 43, 44],
@@ -58,6 +79,18 @@ fn full_report() -> Report {
             },
         )]),
     });
+    // A window nothing measured: its service side and latency are null.
+    let unmeasured = &mut report.setups[1].timeline[0];
+    unmeasured.p50_ms = None;
+    unmeasured.p95_ms = None;
+    unmeasured.p99_ms = None;
+    unmeasured.replicas_ready = None;
+    unmeasured.cost_usd = None;
+    unmeasured.gpu_util = None;
+    // A setup nothing billed.
+    report.setups[2].cost = scalebench_core::report::Cost::default();
+    report.setups[2].scaling.max_replicas = None;
+    report.setups[2].scaling.cold_starts = None;
     report
 }
 
@@ -113,8 +146,8 @@ fn the_schema_defines_exactly_the_fields_the_types_write() -> TestResult {
         checked += 1;
     }
     // Report, ScenarioSource, Environment, SloSpec, SetupReport, RepeatReport, FigureSamples,
-    // LoadReport, Requests, Latency, SloResult, Recovery, Cost, PoolCost, CapacityCost,
-    // BudgetReport, Scaling, ClassReport, FaultEvent, TimelineSample.
-    assert_eq!(checked, 20);
+    // LoadReport, GeneratorLimited, LimitReason, Requests, Latency, SloResult, Recovery, Cost,
+    // PoolCost, CapacityCost, BudgetReport, Scaling, ClassReport, FaultEvent, TimelineSample.
+    assert_eq!(checked, 22);
     Ok(())
 }

@@ -173,9 +173,21 @@ fn a_live_run_shows_its_schedule_lag_and_outcomes() {
             max: 3.9,
             ..Default::default()
         },
+        pacing_lag_ms: scalebench_core::report::Latency {
+            p99: 0.25,
+            ..Default::default()
+        },
+        connection_wait_ms: scalebench_core::report::Latency {
+            p99: 0.125,
+            ..Default::default()
+        },
         outcomes: [("http_200".to_owned(), 1190), ("timeout".to_owned(), 10)]
             .into_iter()
             .collect(),
+        shards: Some(2),
+        max_connections: Some(48),
+        peak_busy: Some(0.375),
+        generator_limited: None,
     });
     let text = ranked_table(&report);
     assert!(text.contains("Load engine (schedule lag"), "{text}");
@@ -184,7 +196,84 @@ fn a_live_run_shows_its_schedule_lag_and_outcomes() {
         "0.410 ms",
         "3.90 ms",
         "http_200:1190 timeout:10",
+        "pacing p99",
+        "conn wait p99",
+        "0.250 ms",
+        "0.125 ms",
+        "37.5%",
     ] {
         assert!(text.contains(figure), "{figure:?} missing from\n{text}");
     }
+    assert!(!text.contains("warning:"), "the engine kept up:\n{text}");
+    assert_eq!(reports::generator_warnings(&report), None);
+}
+
+#[test]
+fn a_limited_setup_gets_one_warning_line_per_reason_after_the_tables() {
+    use scalebench_core::report::{GeneratorLimited, LimitReason, LoadReport};
+    let mut report = common::report();
+    let reason = |reason: &str, value, bound, unit: &str, advice: &str| LimitReason {
+        reason: reason.into(),
+        value,
+        bound,
+        unit: unit.into(),
+        advice: advice.into(),
+    };
+    let name = report.setups[1].name.clone();
+    report.setups[1].load = Some(LoadReport {
+        schedule_lag_ms: Default::default(),
+        pacing_lag_ms: Default::default(),
+        connection_wait_ms: Default::default(),
+        outcomes: Default::default(),
+        shards: Some(1),
+        max_connections: None,
+        peak_busy: None,
+        generator_limited: Some(GeneratorLimited {
+            reasons: vec![
+                reason("pacing_lag", 12.34, 1.0, "ms", "raise --shards"),
+                reason("not_sent", 40.0, 0.0, "count", "raise --max-in-flight"),
+            ],
+        }),
+    });
+    let text = ranked_table(&report);
+    let expected = [
+        format!(
+            "warning: the load engine, not the target, limited setup '{name}': pacing lag p99 12.3 ms > 1 ms bound \u{2014} raise --shards\n"
+        ),
+        format!(
+            "warning: the load engine, not the target, limited setup '{name}': requests not sent 40 > 0 bound \u{2014} raise --max-in-flight\n"
+        ),
+    ];
+    for line in &expected {
+        assert!(
+            text.contains(line.as_str()),
+            "{line:?} missing from\n{text}"
+        );
+    }
+    let load = text.find("Load engine").unwrap_or(usize::MAX);
+    let warning = text.find("warning:").unwrap_or(0);
+    assert!(warning > load, "the warnings follow the tables:\n{text}");
+    assert!(
+        text.contains("pacing_lag not_sent"),
+        "the limited column:\n{text}"
+    );
+}
+
+#[test]
+fn unknown_cost_and_scaling_show_as_a_dash_not_zero() {
+    let mut report = common::report();
+    let s = &mut report.setups[0];
+    s.cost = scalebench_core::report::Cost::default();
+    s.scaling.max_replicas = None;
+    s.scaling.cold_starts = None;
+    let name = s.name.clone();
+    let text = ranked_table(&report);
+    let cost_table = &text[text.find("Cost and scaling").unwrap_or(0)..];
+    let row = cost_table
+        .lines()
+        .find(|l| l.contains(&name))
+        .unwrap_or_else(|| panic!("no row for {name} in\n{text}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    // #, setup, cost, on spot, $/1k, GPU-h, idle, max repl, cold starts
+    assert_eq!(cells[2..9], ["-"; 7], "{row}");
 }

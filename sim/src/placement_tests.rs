@@ -55,7 +55,7 @@ fn an_outage_moves_the_replicas_on_demand_and_they_come_back_after_it() {
     assert_eq!(run.faults[0].pods_lost, 2);
     // Replaced on demand: a decision (10 s), a node (1 m), start and load (30 s).
     assert_eq!(nodes(&run, 90.0, "od"), 2);
-    assert_eq!(at(&run, 175.0).replicas_ready, 2);
+    assert_eq!(at(&run, 175.0).replicas_ready, Some(2));
     assert_eq!(nodes(&run, 175.0, "spot"), 0);
     // While the outage lasts, spot is tried after each avoidance and found short again; it comes
     // back once the outage is over, and the on-demand replicas go once the spot ones are ready.
@@ -66,17 +66,18 @@ fn an_outage_moves_the_replicas_on_demand_and_they_come_back_after_it() {
         .find(|s| s.t_s > 360.0 && s.nodes.get("od") == Some(&0))
         .map(|s| s.t_s);
     assert!(back.is_some_and(|t| t < 900.0), "back on spot at {back:?}");
-    assert_eq!(at(&run, 1199.0).replicas_ready, 2);
+    assert_eq!(at(&run, 1199.0).replicas_ready, Some(2));
     assert_eq!(nodes(&run, 1199.0, "spot"), 2);
     // Serving never stopped for long: the replicas were down only for the outage's first cold
     // start, and the on-demand nodes were paid while they served.
     let down: usize = run
         .timeline
         .iter()
-        .filter(|s| s.t_s > 360.0 && s.replicas_ready < 2)
+        .filter(|s| s.t_s > 360.0 && s.replicas_ready < Some(2))
         .count();
     assert_eq!(down, 0, "no gap while moving back");
-    assert!(run.pools["od"].usd > 0.0 && run.pools["spot"].usd > 0.0);
+    let pools = run.pools.clone().unwrap_or_default();
+    assert!(pools["od"].usd > 0.0 && pools["spot"].usd > 0.0);
 }
 
 #[test]
@@ -91,22 +92,22 @@ fn a_spot_notice_starts_replacements_on_demand_before_the_reclaim() {
     // follows the notice (60 s), on demand: a node at 120 s, ready at 150 s, while the noticed
     // pod still serves.
     assert_eq!(nodes(&run, 62.0, "od"), 1);
-    assert_eq!(at(&run, 149.0).replicas_ready, 2);
-    assert_eq!(at(&run, 151.0).replicas_ready, 3);
-    assert_eq!(at(&run, 179.0).replicas_ready, 3);
+    assert_eq!(at(&run, 149.0).replicas_ready, Some(2));
+    assert_eq!(at(&run, 151.0).replicas_ready, Some(3));
+    assert_eq!(at(&run, 179.0).replicas_ready, Some(3));
     // Reclaimed: two ready, none missing at any time, and no spot pod re-created for it.
     let min_ready = run
         .timeline
         .iter()
-        .map(|s| s.replicas_ready)
+        .filter_map(|s| s.replicas_ready)
         .min()
         .unwrap_or(0);
     assert_eq!(min_ready, 2);
-    assert_eq!(at(&run, 200.0).replicas_ready, 2);
+    assert_eq!(at(&run, 200.0).replicas_ready, Some(2));
     assert_eq!(nodes(&run, 200.0, "spot"), 1);
     // Two cold starts: the replacement, and its move back to spot once spot is no longer
     // avoided (10 minutes after the notice).
-    assert_eq!(run.cold_starts, 2);
+    assert_eq!(run.cold_starts, Some(2));
     assert_eq!(nodes(&run, 1199.0, "spot"), 2);
 }
 
@@ -149,7 +150,7 @@ budget_per_hour = 30.0
     assert!(b.limited_s > 500.0, "{b:?}");
     assert!(b.max_held_back >= 7, "{b:?}");
     // Never more asked for than the budget buys.
-    assert!(run.timeline.iter().all(|s| s.replicas_desired <= 4));
+    assert!(run.timeline.iter().all(|s| s.replicas_desired <= Some(4)));
     assert!(run.timeline.iter().skip(20).all(|s| s.budget_held_back > 0));
 }
 
@@ -278,13 +279,16 @@ budget_per_hour = 100.0
 "#
     ));
     for w in run.timeline.iter().filter(|w| w.t_s > 60.0) {
-        assert!((20..=22).contains(&w.replicas_desired), "{w:?}");
+        assert!(
+            w.replicas_desired.is_some_and(|d| (20..=22).contains(&d)),
+            "{w:?}"
+        );
     }
     assert!(
-        run.max_ready <= 22,
-        "no wind-up from the first queue: {}",
+        run.max_ready.is_some_and(|m| m <= 22),
+        "no wind-up from the first queue: {:?}",
         run.max_ready
     );
-    assert!(run.pools.contains_key("replicas"));
+    assert!(run.pools.is_some_and(|p| p.contains_key("replicas")));
     assert_eq!(run.budget.map(|b| b.max_held_back), Some(0));
 }

@@ -129,6 +129,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
             n,
             run.latency.summary().p99,
             run.max_ready
+                .map_or_else(|| "-".to_owned(), |n| n.to_string())
         ));
     }
     super::print(&format!(

@@ -1,6 +1,7 @@
 //! `scalebench gate REPORT`: check a report against thresholds and, with `--baseline`, against
 //! a baseline report under relative regression limits; print what passed and failed and why,
-//! optionally write JUnit XML, and exit 1 when a check failed.
+//! optionally write JUnit XML, and exit 1 when a check failed. A setup whose live load engine,
+//! not the target, limited the run fails its own check unless `--allow-generator-limited`.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +40,11 @@ pub struct Args {
     /// Print the result as JSON (schema `scalebench.gate/v1`) instead of the table.
     #[arg(long)]
     json: bool,
+    /// Pass a report whose live load engine, not the target, limited a setup (pacing lag,
+    /// requests not sent, a saturated sending thread, a connection cap), with a warning; by
+    /// default such a setup fails the gate, since its numbers are not the target's.
+    #[arg(long)]
+    allow_generator_limited: bool,
 }
 
 /// Runs the gate.
@@ -96,7 +102,17 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
             args.report.display()
         )));
     }
-    let result = reports::evaluate(&report, baseline.as_ref(), &spec);
+    let result = reports::evaluate_with(
+        &report,
+        baseline.as_ref(),
+        &spec,
+        args.allow_generator_limited,
+    );
+    if args.allow_generator_limited
+        && let Some(warnings) = reports::generator_warnings(&report)
+    {
+        eprint!("{warnings}");
+    }
     if result.checks.is_empty() {
         // Regression limits over two reports without setups judge nothing: not a pass.
         return Err(Failure::input(anyhow!(
@@ -132,17 +148,30 @@ pub fn conclude(
         stdout.human(&format!("wrote {}\n", path.display()));
     }
     if result.passed {
-        Ok(())
-    } else {
-        Err(Failure {
-            code: exit::GATE,
-            error: anyhow!(
-                "gate failed: {} of {} checks failed",
-                result.failed,
-                result.checks.len()
-            ),
-        })
+        return Ok(());
     }
+    let limited: Vec<&str> = result
+        .checks
+        .iter()
+        .filter(|c| c.kind == reports::gate::CheckKind::Generator)
+        .filter(|c| c.verdict == reports::gate::Verdict::Fail)
+        .map(|c| c.setup.as_str())
+        .collect();
+    let mut error = format!(
+        "gate failed: {} of {} checks failed",
+        result.failed,
+        result.checks.len()
+    );
+    if !limited.is_empty() {
+        error.push_str(&format!(
+            "; the load engine limited setup {}: the numbers are not the target's; fix the load engine settings or pass --allow-generator-limited",
+            limited.join(", ")
+        ));
+    }
+    Err(Failure {
+        code: exit::GATE,
+        error: anyhow!(error),
+    })
 }
 
 /// Parses `--threshold` values.

@@ -164,10 +164,10 @@ fn drive(
     // model itself.
     let outcome = bed.outcome();
     run.policy = setup.policy.kind().to_string();
-    run.pools = outcome.pools;
-    run.idle_fraction = outcome.idle_fraction;
-    run.max_ready = outcome.max_ready;
-    run.cold_starts = outcome.cold_starts;
+    run.pools = Some(outcome.pools);
+    run.idle_fraction = Some(outcome.idle_fraction);
+    run.max_ready = Some(outcome.max_ready);
+    run.cold_starts = Some(outcome.cold_starts);
     run.scale_up_reaction_s = outcome.scale_up_reaction_s;
     run.budget = outcome.budget;
     run.faults = outcome.faults;

@@ -236,7 +236,9 @@ fn users_against_the_testbed_see_its_service_side() {
     assert!(r.scheduled <= bound(3, 2.0, 0.05), "{r:?}");
     assert_eq!(run.timeline.len(), 2);
     assert!(
-        run.timeline.iter().all(|w| w.replicas_ready >= 1),
+        run.timeline
+            .iter()
+            .all(|w| w.replicas_ready.is_some_and(|r| r >= 1)),
         "{:?}",
         run.timeline
     );

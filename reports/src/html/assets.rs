@@ -12,6 +12,8 @@ main{max-width:1320px;margin:0 auto}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid var(--line);padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}
 .meta{color:var(--muted);margin:2px 0}
 .banner{background:#fff4e5;border:1px solid #f0b35b;padding:6px 10px;border-radius:4px;margin:8px 0}
+.banner.limited{background:#fdecea;border-color:#e57373}.banner ul{margin:4px 0 0;padding-left:20px}
+.not-observed{border:1px dashed var(--line);border-radius:4px;padding:8px 12px;margin:4px 0;color:var(--muted)}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:6px 0;font-size:13px}
 th,td{padding:3px 7px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
 th{background:var(--soft);font-weight:600}

@@ -1,6 +1,7 @@
 //! The charts of `report.html`: per setup, six charts on one time axis (traffic, latency,
 //! replicas, capacity, queue, cost) with the faults marked on each, and the overlays that put
-//! every setup on shared charts.
+//! every setup on shared charts. A window whose figure nothing measured is left out of its line
+//! (no point, never a 0); a chart no window of any setup measured says "not observed".
 
 use scalebench_core::report::{Report, SetupReport, TimelineSample};
 
@@ -28,22 +29,27 @@ pub(crate) struct Chart {
     pub chart: LineChart,
 }
 
-/// Every value of `f` over the timeline as (t, value), downsampled to at most [`MAX_POINTS`].
+/// Every known value of `f` over the timeline as (t, value), downsampled to at most
+/// [`MAX_POINTS`]; windows where `f` is unknown are left out.
 pub(crate) fn points(
     timeline: &[TimelineSample],
-    f: impl Fn(&TimelineSample) -> f64,
+    f: impl Fn(&TimelineSample) -> Option<f64>,
 ) -> Vec<(f64, f64)> {
-    downsample(timeline.iter().map(|t| (t.t_s, f(t))).collect())
+    downsample(
+        timeline
+            .iter()
+            .filter_map(|t| f(t).map(|v| (t.t_s, v)))
+            .collect(),
+    )
 }
 
-/// Like [`points`], leaving out the windows where `f` is 0: latencies of windows in which no
-/// request finished.
+/// Like [`points`], leaving out the windows where `f` is 0 too: latencies of windows in which
+/// no request finished, as reports written before they were `null` have them.
 pub(crate) fn latency_points(
     timeline: &[TimelineSample],
-    f: impl Fn(&TimelineSample) -> f64,
+    f: impl Fn(&TimelineSample) -> Option<f64>,
 ) -> Vec<(f64, f64)> {
-    let all = timeline.iter().map(|t| (t.t_s, f(t)));
-    downsample(all.filter(|p| p.1 > 0.0).collect())
+    points(timeline, |t| f(t).filter(|v| *v > 0.0))
 }
 
 /// At most [`MAX_POINTS`] of `all`: the lowest and highest of each group of points.
@@ -114,19 +120,48 @@ fn base(report: &Report, id: &str, title: &str, markers: &[(f64, String)]) -> Li
 }
 
 /// Whether any sample of any setup has a non-zero `f`.
-pub(crate) fn any(report: &Report, f: impl Fn(&TimelineSample) -> f64) -> bool {
+pub(crate) fn any(report: &Report, f: impl Fn(&TimelineSample) -> Option<f64>) -> bool {
     report
         .setups
         .iter()
-        .any(|s| s.timeline.iter().any(|t| f(t) != 0.0))
+        .any(|s| s.timeline.iter().any(|t| f(t).is_some_and(|v| v != 0.0)))
 }
 
-/// The six charts of one setup, leaving out those no setup of the report has data for.
-pub(crate) fn setup_charts(report: &Report, s: &SetupReport) -> (Vec<Chart>, Vec<&'static str>) {
+/// Whether any sample of any setup measured `f` at all.
+pub(crate) fn observed(report: &Report, f: impl Fn(&TimelineSample) -> bool) -> bool {
+    report.setups.iter().any(|s| s.timeline.iter().any(&f))
+}
+
+/// The sum of the known values, `None` when none is known.
+fn sum(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
+    values.into_iter().flatten().reduce(|a, b| a + b)
+}
+
+/// What the per-setup charts of a report leave out: those nothing measured (`not_observed`,
+/// shown as a "not observed" box in each setup's place) and those zero throughout (`zero`,
+/// named in a note).
+#[derive(Debug, Default)]
+pub(crate) struct Left {
+    /// `(id, title)` of each chart no window of any setup measured.
+    pub not_observed: Vec<(&'static str, &'static str)>,
+    /// Names of the charts whose every measured value is 0.
+    pub zero: Vec<&'static str>,
+}
+
+/// The six charts of one setup, leaving out those no setup of the report has data for: those
+/// nothing measured, and those zero throughout.
+pub(crate) fn setup_charts(report: &Report, s: &SetupReport) -> (Vec<Chart>, Left) {
     let tl = &s.timeline;
     let marks = faults(s, report.window_s);
     let mut charts = Vec::new();
-    let mut empty = Vec::new();
+    let mut left = Left::default();
+    let mut leave = |id, title, name, seen: bool| {
+        if seen {
+            left.zero.push(name);
+        } else {
+            left.not_observed.push((id, title));
+        }
+    };
     let b = |id, title| base(report, id, title, &marks).attr("data-setup", &s.name);
     let errors_label = format!("errors per {} window", duration(report.window_s));
     charts.push(Chart {
@@ -134,14 +169,14 @@ pub(crate) fn setup_charts(report: &Report, s: &SetupReport) -> (Vec<Chart>, Vec
         chart: b("traffic", "Request rate and errors")
             .y_label("requests / s")
             .right_axis(&errors_label)
-            .series(Series::new("rps", BLUE, points(tl, |t| t.rps)).label("arrivals/s"))
+            .series(Series::new("rps", BLUE, points(tl, |t| Some(t.rps))).label("arrivals/s"))
             .series(
-                Series::new("errors", RED, points(tl, |t| t.errors as f64))
+                Series::new("errors", RED, points(tl, |t| Some(t.errors as f64)))
                     .label("errors (right axis)")
                     .right(),
             ),
     });
-    let lat = tl.iter().flat_map(|t| [t.p50_ms, t.p99_ms]);
+    let lat = tl.iter().flat_map(|t| [t.p50_ms, t.p99_ms]).flatten();
     let log = wants_log(lat.chain([report.slo.latency_ms]));
     charts.push(Chart {
         id: "latency",
@@ -156,9 +191,10 @@ pub(crate) fn setup_charts(report: &Report, s: &SetupReport) -> (Vec<Chart>, Vec
             .series(Series::new("p95", ORANGE, latency_points(tl, |t| t.p95_ms)))
             .series(Series::new("p99", RED, latency_points(tl, |t| t.p99_ms))),
     });
-    if any(report, |t| {
-        f64::from(t.replicas_desired + t.replicas_ready + t.pods_pending)
-    }) {
+    let replicas = |t: &TimelineSample| {
+        sum([t.replicas_desired, t.replicas_ready, t.pods_pending].map(|v| v.map(f64::from)))
+    };
+    if any(report, replicas) {
         charts.push(Chart {
             id: "replicas",
             chart: b("replicas", "Replicas")
@@ -167,7 +203,7 @@ pub(crate) fn setup_charts(report: &Report, s: &SetupReport) -> (Vec<Chart>, Vec
                     Series::new(
                         "replicas_desired",
                         GREY,
-                        points(tl, |t| f64::from(t.replicas_desired)),
+                        points(tl, |t| t.replicas_desired.map(f64::from)),
                     )
                     .label("desired")
                     .dashed(),
@@ -176,7 +212,7 @@ pub(crate) fn setup_charts(report: &Report, s: &SetupReport) -> (Vec<Chart>, Vec
                     Series::new(
                         "replicas_ready",
                         BLUE,
-                        points(tl, |t| f64::from(t.replicas_ready)),
+                        points(tl, |t| t.replicas_ready.map(f64::from)),
                     )
                     .label("ready"),
                 )
@@ -184,25 +220,37 @@ pub(crate) fn setup_charts(report: &Report, s: &SetupReport) -> (Vec<Chart>, Vec
                     Series::new(
                         "pods_pending",
                         ORANGE,
-                        points(tl, |t| f64::from(t.pods_pending)),
+                        points(tl, |t| t.pods_pending.map(f64::from)),
                     )
                     .label("pending"),
                 ),
         });
     } else {
-        empty.push("replicas");
+        leave(
+            "replicas",
+            "Replicas",
+            "replicas",
+            observed(report, |t| replicas(t).is_some()),
+        );
     }
-    if any(report, |t| {
-        f64::from(t.gpus_allocated) + t.nodes.values().map(|n| f64::from(*n)).sum::<f64>()
-    }) {
+    let capacity_of = |t: &TimelineSample| {
+        sum(std::iter::once(t.gpus_allocated.map(f64::from))
+            .chain(t.nodes.values().map(|n| Some(f64::from(*n)))))
+    };
+    if any(report, capacity_of) {
         charts.push(Chart {
             id: "capacity",
             chart: capacity(b("capacity", "Nodes and GPUs"), s),
         });
     } else {
-        empty.push("nodes and GPUs");
+        leave(
+            "capacity",
+            "Nodes and GPUs",
+            "nodes and GPUs",
+            observed(report, |t| capacity_of(t).is_some()),
+        );
     }
-    if any(report, |t| f64::from(t.queue_depth)) {
+    if any(report, |t| t.queue_depth.map(f64::from)) {
         charts.push(Chart {
             id: "queue",
             chart: b("queue", "Queue depth")
@@ -211,13 +259,18 @@ pub(crate) fn setup_charts(report: &Report, s: &SetupReport) -> (Vec<Chart>, Vec
                     Series::new(
                         "queue_depth",
                         PURPLE,
-                        points(tl, |t| f64::from(t.queue_depth)),
+                        points(tl, |t| t.queue_depth.map(f64::from)),
                     )
                     .label("queued"),
                 ),
         });
     } else {
-        empty.push("queue depth");
+        leave(
+            "queue",
+            "Queue depth",
+            "queue depth",
+            observed(report, |t| t.queue_depth.is_some()),
+        );
     }
     if any(report, |t| t.cost_usd) {
         charts.push(Chart {
@@ -227,9 +280,14 @@ pub(crate) fn setup_charts(report: &Report, s: &SetupReport) -> (Vec<Chart>, Vec
             ),
         });
     } else {
-        empty.push("cost");
+        leave(
+            "cost",
+            "Cumulative cost",
+            "cost",
+            observed(report, |t| t.cost_usd.is_some()),
+        );
     }
-    (charts, empty)
+    (charts, left)
 }
 
 /// Nodes per pool and GPUs allocated; GPU utilisation on a right axis where it is known.
@@ -246,7 +304,7 @@ fn capacity(mut c: LineChart, s: &SetupReport) -> LineChart {
     pools.sort();
     c = c.y_label("nodes, GPUs");
     for (i, pool) in pools.iter().enumerate() {
-        let pts = points(tl, |t| t.nodes.get(*pool).map_or(0.0, |n| f64::from(*n)));
+        let pts = points(tl, |t| t.nodes.get(*pool).map(|n| f64::from(*n)));
         let name = format!("nodes:{pool}");
         c = c.series(
             Series::new(&name, POOL_COLORS[i % POOL_COLORS.len()], pts)
@@ -257,15 +315,19 @@ fn capacity(mut c: LineChart, s: &SetupReport) -> LineChart {
         Series::new(
             "gpus_allocated",
             BLUE,
-            points(tl, |t| f64::from(t.gpus_allocated)),
+            points(tl, |t| t.gpus_allocated.map(f64::from)),
         )
         .label("GPUs allocated"),
     );
-    if tl.iter().any(|t| t.gpu_util > 0.0) {
+    if tl.iter().any(|t| t.gpu_util.is_some_and(|u| u > 0.0)) {
         c = c.right_axis("GPU utilisation (%)").series(
-            Series::new("gpu_util", ORANGE, points(tl, |t| t.gpu_util * 100.0))
-                .label("GPU util % (right axis)")
-                .right(),
+            Series::new(
+                "gpu_util",
+                ORANGE,
+                points(tl, |t| t.gpu_util.map(|u| u * 100.0)),
+            )
+            .label("GPU util % (right axis)")
+            .right(),
         );
     }
     c
@@ -287,7 +349,7 @@ pub(crate) fn overlays(report: &Report) -> Vec<LineChart> {
     let lat = report
         .setups
         .iter()
-        .flat_map(|s| s.timeline.iter().map(|t| t.p99_ms));
+        .flat_map(|s| s.timeline.iter().filter_map(|t| t.p99_ms));
     let log = wants_log(lat.chain([report.slo.latency_ms]));
     let mut p99 = base(report, "cmp-p99", "p99 per window, all setups", &all_marks)
         .y_label(if log { "ms (log scale)" } else { "ms" })
@@ -312,16 +374,16 @@ pub(crate) fn overlays(report: &Report) -> Vec<LineChart> {
     .y_label("USD");
     for (i, s) in report.setups.iter().enumerate() {
         let c = color(i);
-        let series = |f: &dyn Fn(&TimelineSample) -> f64| {
+        let series = |f: &dyn Fn(&TimelineSample) -> Option<f64>| {
             Series::new(&s.name, c, points(&s.timeline, f)).setup(&s.name)
         };
         let p = latency_points(&s.timeline, |t| t.p99_ms);
         p99 = p99.series(Series::new(&s.name, c, p).setup(&s.name));
-        ready = ready.series(series(&|t| f64::from(t.replicas_ready)));
+        ready = ready.series(series(&|t| t.replicas_ready.map(f64::from)));
         cost = cost.series(series(&|t| t.cost_usd));
     }
     let mut out = vec![p99];
-    if any(report, |t| f64::from(t.replicas_ready)) {
+    if any(report, |t| t.replicas_ready.map(f64::from)) {
         out.push(ready);
     }
     if any(report, |t| t.cost_usd) {
@@ -339,7 +401,7 @@ mod tests {
         let tl: Vec<TimelineSample> = (0..10_000)
             .map(|i| TimelineSample {
                 t_s: f64::from(i),
-                p99_ms: if i == 5001 { 9999.0 } else { 1.0 },
+                p99_ms: Some(if i == 5001 { 9999.0 } else { 1.0 }),
                 ..TimelineSample::default()
             })
             .collect();

@@ -88,9 +88,14 @@ fn scatter(c: &Comparison, reports: &[Report]) -> String {
         );
     }
     for (i, r) in reports.iter().enumerate() {
-        for s in &r.setups {
+        // A setup whose cost nothing measured has no place on the cost axis.
+        for (s, cost) in r
+            .setups
+            .iter()
+            .filter_map(|s| s.cost.total_usd.map(|c| (s, c)))
+        {
             chart = chart.point(
-                Point::new(s.cost.total_usd, s.latency_ms.p99)
+                Point::new(cost, s.latency_ms.p99)
                     .label(&format!("[{}] {}", i + 1, s.name))
                     .highlight(s.slo.met)
                     .color(color(i)),
@@ -117,7 +122,7 @@ fn overlays(c: &Comparison, reports: &[Report], name: &str) -> Vec<LineChart> {
         .collect();
     let lat = found
         .iter()
-        .flat_map(|(_, _, s)| s.timeline.iter().map(|t| t.p99_ms));
+        .flat_map(|(_, _, s)| s.timeline.iter().filter_map(|t| t.p99_ms));
     let slo = found.first().map_or(0.0, |(_, r, _)| r.slo.latency_ms);
     let log = wants_log(lat.chain([slo]));
     let chart = |id: &str, title: &str| {
@@ -143,7 +148,7 @@ fn overlays(c: &Comparison, reports: &[Report], name: &str) -> Vec<LineChart> {
     let mut cost = chart("cmp-cost", &format!("{name}: cumulative cost")).y_label("USD");
     for (i, _, s) in &found {
         let label = &c.reports[*i].label;
-        let series = |f: &dyn Fn(&TimelineSample) -> f64| {
+        let series = |f: &dyn Fn(&TimelineSample) -> Option<f64>| {
             Series::new(
                 &format!("[{}] {label}", i + 1),
                 color(*i),
@@ -153,17 +158,17 @@ fn overlays(c: &Comparison, reports: &[Report], name: &str) -> Vec<LineChart> {
         };
         let p = latency_points(&s.timeline, |t| t.p99_ms);
         p99 = p99.series(Series::new(&format!("[{}] {label}", i + 1), color(*i), p).setup(label));
-        ready = ready.series(series(&|t| f64::from(t.replicas_ready)));
+        ready = ready.series(series(&|t| t.replicas_ready.map(f64::from)));
         cost = cost.series(series(&|t| t.cost_usd));
     }
     let has = |f: &dyn Fn(&TimelineSample) -> bool| {
         found.iter().any(|(_, _, s)| s.timeline.iter().any(f))
     };
     let mut out = vec![p99];
-    if has(&|t| t.replicas_ready > 0) {
+    if has(&|t| t.replicas_ready.is_some_and(|r| r > 0)) {
         out.push(ready);
     }
-    if has(&|t| t.cost_usd > 0.0) {
+    if has(&|t| t.cost_usd.is_some_and(|c| c > 0.0)) {
         out.push(cost);
     }
     out

@@ -62,15 +62,19 @@ pub fn sweep_html(sweep: &Sweep) -> String {
         if !seen.insert(r.simulation) {
             continue;
         }
+        // A row whose cost nothing measured has no place on the cost axis.
+        let Some(cost) = r.setup.cost.total_usd else {
+            continue;
+        };
         let k = names.iter().position(|n| *n == r.setup.name).unwrap_or(0);
-        let mut p = Point::new(r.setup.cost.total_usd, r.setup.latency_ms.p99)
+        let mut p = Point::new(cost, r.setup.latency_ms.p99)
             .highlight(r.pareto)
             .color(if r.eligible { color(k) } else { SHED });
         let setting = describe(sweep, &shared_values(&rows, r.simulation));
         p = p.tip(&format!(
             "{}: {setting}: {}, p99 {}",
             r.setup.name,
-            usd(r.setup.cost.total_usd),
+            usd(cost),
             ms(r.setup.latency_ms.p99)
         ));
         if Some(r.simulation) == cheapest {

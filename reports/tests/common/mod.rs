@@ -34,18 +34,18 @@ fn sample(t_s: f64, ready: u32, nodes: BTreeMap<String, u32>, cost_usd: f64) -> 
         t_s,
         rps: 200.0 + t_s,
         ok: 195,
-        p50_ms: 40.5,
-        p95_ms: 150.0,
-        p99_ms: 410.25,
+        p50_ms: Some(40.5),
+        p95_ms: Some(150.0),
+        p99_ms: Some(410.25),
         errors: 5,
-        replicas_desired: ready + 1,
-        replicas_ready: ready,
-        pods_pending: 1,
+        replicas_desired: Some(ready + 1),
+        replicas_ready: Some(ready),
+        pods_pending: Some(1),
         nodes,
-        gpus_allocated: ready,
-        gpu_util: 0.625,
-        queue_depth: 3,
-        cost_usd,
+        gpus_allocated: Some(ready),
+        gpu_util: Some(0.625),
+        queue_depth: Some(3),
+        cost_usd: Some(cost_usd),
         faults: if t_s == 2.0 {
             vec!["pod-eviction@2s".to_owned()]
         } else {
@@ -84,12 +84,12 @@ fn cost(total_usd: f64, per_1k: f64, gpu_hours: f64, idle: f64, pool: &str, kind
         },
     )];
     Cost {
-        total_usd,
-        per_1k_requests_usd: per_1k,
-        gpu_hours,
+        total_usd: Some(total_usd),
+        per_1k_requests_usd: Some(per_1k),
+        gpu_hours: Some(gpu_hours),
         by_pool: by_pool.into_iter().collect(),
         by_capacity_type: by_capacity_type.into_iter().collect(),
-        idle_fraction: idle,
+        idle_fraction: Some(idle),
     }
 }
 
@@ -131,8 +131,8 @@ pub fn report() -> Report {
         },
         cost: cost(3.4567, 0.001667, 2.88, 0.375, "gpu-spot", "spot"),
         scaling: Scaling {
-            max_replicas: 8,
-            cold_starts: 6,
+            max_replicas: Some(8),
+            cold_starts: Some(6),
             scale_up_reaction_s: Some(41.5),
             max_nodes: pools([("gpu-spot", 4)]),
             budget: None,
@@ -176,8 +176,8 @@ pub fn report() -> Report {
         },
         cost: cost(2.1, 0.000905, 1.75, 0.2, "gpu-spot", "spot"),
         scaling: Scaling {
-            max_replicas: 5,
-            cold_starts: 3,
+            max_replicas: Some(5),
+            cold_starts: Some(3),
             scale_up_reaction_s: None,
             max_nodes: pools([("gpu-od", 1), ("gpu-spot", 3)]),
             budget: Some(BudgetReport {
@@ -213,8 +213,8 @@ pub fn report() -> Report {
         },
         cost: cost(9.87, 0.008225, 8.0, 0.8125, "gpu-od", "on-demand"),
         scaling: Scaling {
-            max_replicas: 10,
-            cold_starts: 10,
+            max_replicas: Some(10),
+            cold_starts: Some(10),
             scale_up_reaction_s: None,
             max_nodes: pools([("gpu-od", 3)]),
             budget: None,
