@@ -58,6 +58,9 @@ pub struct LoadConfig {
     /// schedule and the timeout shrink by it, measured times grow by it, so the Run is in
     /// scenario time.
     pub time_scale: f64,
+    /// Which HTTP/1.1 client (a benchmark switch).
+    #[doc(hidden)]
+    pub h1_client: crate::H1Client,
 }
 
 impl LoadConfig {
@@ -71,6 +74,7 @@ impl LoadConfig {
             connections: 0,
             fixed_connections: false,
             time_scale: 1.0,
+            h1_client: crate::H1Client::Own,
         }
     }
 }
@@ -110,7 +114,7 @@ pub fn run_observed(
     progress: &Progress,
     observer: &dyn Observer,
 ) -> Result<SetupRun, LoadError> {
-    let requests = Requests::new(&config.target, plan, config.http2)?;
+    let requests = Requests::new(&config.target, plan, config.http2, config.h1_client)?;
     // The in-flight bound is split exactly over the shards, so no shard gets none of it.
     let bound = config.max_in_flight.max(1);
     let shards = config.workers.clamp(1, bound.min(1024) as usize);
