@@ -77,6 +77,9 @@ pub struct LoadConfig {
     /// schedule and the timeout shrink by it, measured times grow by it, so the Run is in
     /// scenario time.
     pub time_scale: f64,
+    /// Which HTTP/1.1 client (a benchmark switch).
+    #[doc(hidden)]
+    pub h1_client: crate::H1Client,
 }
 
 impl LoadConfig {
@@ -90,6 +93,7 @@ impl LoadConfig {
             connections: 0,
             fixed_connections: false,
             time_scale: 1.0,
+            h1_client: crate::H1Client::Own,
         }
     }
 }
@@ -133,7 +137,7 @@ pub fn run_observed(
     progress: &Progress,
     observer: &dyn Observer,
 ) -> Result<SetupRun, LoadError> {
-    let requests = Requests::new(&config.target, plan, config.http2)?;
+    let requests = Requests::new(&config.target, plan, config.http2, config.h1_client)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let first = config.workers.map_or(1, |w| w.clamp(1, 1024));
     let scale = if config.time_scale > 0.0 {

@@ -2,6 +2,8 @@
 //! from bytes prepared once, the answer parsed in place (httparse) and its body read to the end
 //! and dropped. It stays this small because a load generator's client must cost less than the
 //! server it measures; general HTTP needs (redirects, cookies, compression) are not its job.
+//! The same connection can instead carry hyper's HTTP/1.1 client ([`crate::hyper1`]), the
+//! measured alternative ([`H1Client`]).
 
 use std::io;
 use std::net::SocketAddr;
@@ -13,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::collect::Outcome;
+use crate::hyper1::HyperConn;
 
 /// The largest response head read before the answer counts as broken.
 const MAX_HEAD: usize = 64 * 1024;
@@ -65,6 +68,30 @@ impl AsyncWrite for Stream {
     }
 }
 
+/// Which HTTP/1.1 client speaks on the connections (a benchmark switch: see
+/// docs/fidelity-and-speed.md, "HTTP/1.1 client").
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum H1Client {
+    /// This module's client.
+    #[default]
+    Own,
+    /// hyper's `client::conn::http1`.
+    Hyper,
+}
+
+impl std::str::FromStr for H1Client {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<H1Client, String> {
+        match s {
+            "own" => Ok(H1Client::Own),
+            "hyper" => Ok(H1Client::Hyper),
+            _ => Err(format!("expected own or hyper, found {s:?}")),
+        }
+    }
+}
+
 /// Where and how to connect.
 #[derive(Clone)]
 pub(crate) struct Dest {
@@ -75,6 +102,8 @@ pub(crate) struct Dest {
         tokio_rustls::TlsConnector,
         rustls::pki_types::ServerName<'static>,
     )>,
+    /// The HTTP/1.1 client.
+    pub client: H1Client,
 }
 
 /// Opens a TCP connection, and a TLS session over it for https.
@@ -89,12 +118,25 @@ pub(crate) async fn open(dest: &Dest) -> io::Result<Stream> {
     })
 }
 
-/// A kept-alive connection and what it read past the last answer.
+/// A kept-alive connection and the client that speaks on it.
 pub(crate) struct Conn {
-    io: Stream,
-    buf: BytesMut,
+    client: Client,
     /// When it last finished an answer.
     pub idle_since: std::time::Instant,
+}
+
+enum Client {
+    Own(Own),
+    /// Boxed: hyper's connection state is large and a `Conn` moves with every request.
+    Hyper(Box<HyperConn>),
+}
+
+/// A request as the connection's client takes it.
+pub(crate) enum Message {
+    /// The bytes on the wire, and whether it is a HEAD (for [`H1Client::Own`]).
+    Wire(std::sync::Arc<[u8]>, bool),
+    /// The request (for [`H1Client::Hyper`]).
+    Hyper(Box<http::Request<http_body_util::Full<bytes::Bytes>>>),
 }
 
 /// A finished exchange: the status and whether the connection may carry another request.
@@ -116,15 +158,49 @@ impl Conn {
                 other => other,
             },
         })?;
+        let client = match dest.client {
+            H1Client::Own => Client::Own(Own {
+                io,
+                buf: BytesMut::with_capacity(8 * 1024),
+            }),
+            H1Client::Hyper => Client::Hyper(Box::new(HyperConn::handshake(io).await?)),
+        };
         Ok(Conn {
-            io,
-            buf: BytesMut::with_capacity(8 * 1024),
+            client,
             idle_since: std::time::Instant::now(),
         })
     }
 
-    /// True when the server closed this idle connection (it answers an empty read at once).
+    /// True when the server closed this idle connection.
     pub fn closed_while_idle(&mut self) -> bool {
+        match &mut self.client {
+            Client::Own(c) => c.closed_while_idle(),
+            Client::Hyper(c) => c.closed_while_idle(),
+        }
+    }
+
+    /// Sends `msg` and reads its answer to the end.
+    pub async fn exchange(&mut self, msg: Message) -> Result<Answer, Outcome> {
+        let answer = match (&mut self.client, msg) {
+            (Client::Own(c), Message::Wire(wire, head)) => c.exchange(&wire, head).await,
+            (Client::Hyper(c), Message::Hyper(req)) => c.exchange(*req).await,
+            // `Requests` builds the message for the connection's client.
+            _ => Err(Outcome::Io),
+        }?;
+        self.idle_since = std::time::Instant::now();
+        Ok(answer)
+    }
+}
+
+/// This module's client on one connection, and what it read past the last answer.
+struct Own {
+    io: Stream,
+    buf: BytesMut,
+}
+
+impl Own {
+    /// True when the server closed this idle connection (it answers an empty read at once).
+    fn closed_while_idle(&mut self) -> bool {
         let Stream::Tcp(tcp) = &self.io else {
             return false;
         };
@@ -134,7 +210,7 @@ impl Conn {
 
     /// Writes `request` and reads its answer to the end; `head` says the request was a HEAD
     /// (its answer has no body whatever its headers say).
-    pub async fn exchange(&mut self, request: &[u8], head: bool) -> Result<Answer, Outcome> {
+    async fn exchange(&mut self, request: &[u8], head: bool) -> Result<Answer, Outcome> {
         self.io.write_all(request).await.map_err(|e| io_class(&e))?;
         self.io.flush().await.map_err(|e| io_class(&e))?;
         loop {
@@ -172,7 +248,6 @@ impl Conn {
                 }
                 reusable = false;
             }
-            self.idle_since = std::time::Instant::now();
             return Ok(Answer {
                 status: h.status,
                 reusable,

@@ -24,6 +24,7 @@ pub mod calibrate;
 pub mod collect;
 pub mod engine;
 mod h1;
+mod hyper1;
 pub mod observe;
 mod pace;
 mod request;
@@ -34,6 +35,8 @@ pub mod target;
 pub mod tls;
 
 pub use engine::{LoadConfig, LoadError, Progress, run, run_observed};
+#[doc(hidden)]
+pub use h1::H1Client;
 pub use observe::{Observed, Observer, PrometheusObserver};
 pub use steady::{Steady, SteadyError};
 pub use target::{Target, TargetError};

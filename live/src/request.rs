@@ -1,5 +1,6 @@
-//! The requests a run sends, prepared once: HTTP/1.1 requests as the bytes that go on the wire,
-//! HTTP/2 requests for hyper's multiplexing client; the target's address resolved and its TLS
+//! The requests a run sends, prepared once: HTTP/1.1 requests as the bytes that go on the wire
+//! (or as the request hyper's HTTP/1.1 client writes, when it is the one chosen), HTTP/2
+//! requests for hyper's multiplexing client; the target's address resolved and its TLS
 //! configured before the first request is due. A body that sends the request's service time
 //! (`{{service_ms}}`) gets its arrival's.
 
@@ -18,7 +19,7 @@ use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use crate::collect::Outcome;
-use crate::h1::{Conn, Dest, Stream};
+use crate::h1::{Conn, Dest, H1Client, Message, Stream};
 use crate::target::{Target, TargetError};
 use crate::tls;
 use scalebench_core::Plan;
@@ -43,6 +44,9 @@ struct Prepared {
     /// The HTTP/1.1 request as sent, when its body has no per-request fields.
     wire: Option<Arc<[u8]>>,
     head: bool,
+    /// The HTTP/1.1 request for hyper's client (the body and its length aside): the same
+    /// request line and headers as `wire`.
+    parts: http::request::Parts,
 }
 
 impl Prepared {
@@ -51,8 +55,26 @@ impl Prepared {
             name: name.to_string(),
             wire: target.template.is_none().then(|| target.wire().into()),
             head: target.method == Method::HEAD,
+            parts: h1_parts(&target),
             target,
         }
+    }
+
+    /// The request for hyper's HTTP/1.1 client with `body`.
+    fn hyper_request(&self, body: Bytes) -> Request<Full<Bytes>> {
+        let mut parts = self.parts.clone();
+        let wants_body = matches!(
+            self.target.method,
+            Method::POST | Method::PUT | Method::PATCH
+        );
+        if (!body.is_empty() || wants_body)
+            && !parts.headers.contains_key(http::header::CONTENT_LENGTH)
+        {
+            parts
+                .headers
+                .insert(http::header::CONTENT_LENGTH, body.len().into());
+        }
+        Request::from_parts(parts, Full::new(body))
     }
 
     /// The body of request `seq`, the arrival `a` of the schedule.
@@ -72,7 +94,12 @@ impl Prepared {
 impl Requests {
     /// Resolves the target's address, sets up TLS for it, and prepares each request class of
     /// `plan` (a class's `[traffic.class.request]` refines the target).
-    pub fn new(target: &Target, plan: &Plan, http2: bool) -> Result<Requests, TargetError> {
+    pub fn new(
+        target: &Target,
+        plan: &Plan,
+        http2: bool,
+        h1: H1Client,
+    ) -> Result<Requests, TargetError> {
         let env = |v: &str| std::env::var(v).ok();
         let classes = if plan.traffic.classes.is_empty() {
             vec![Prepared::new("default", target.clone())]
@@ -116,7 +143,11 @@ impl Requests {
         Ok(Requests {
             classes,
             seed: plan.seed,
-            dest: Dest { addr, tls },
+            dest: Dest {
+                addr,
+                tls,
+                client: h1,
+            },
             http2,
         })
     }
@@ -154,13 +185,18 @@ impl Requests {
         mut conn: Conn,
     ) -> impl Future<Output = (Outcome, Option<Conn>)> + 'static {
         let p = self.class(a.class);
-        let wire = match &p.wire {
-            Some(w) => Arc::clone(w),
-            None => p.target.wire_with(&p.body(self.seed, seq, a)).into(),
+        let msg = match (self.dest.client, &p.wire) {
+            (H1Client::Own, Some(w)) => Message::Wire(Arc::clone(w), p.head),
+            (H1Client::Own, None) => Message::Wire(
+                p.target.wire_with(&p.body(self.seed, seq, a)).into(),
+                p.head,
+            ),
+            (H1Client::Hyper, _) => {
+                Message::Hyper(Box::new(p.hyper_request(p.body(self.seed, seq, a))))
+            }
         };
-        let head = p.head;
         async move {
-            match conn.exchange(&wire, head).await {
+            match conn.exchange(msg).await {
                 Ok(a) => (Outcome::Status(a.status), a.reusable.then_some(conn)),
                 Err(o) => (o, None),
             }
@@ -218,8 +254,37 @@ async fn send_h2(client: &H2Client, req: Option<Request<Full<Bytes>>>) -> Outcom
     }
 }
 
+/// The HTTP/1.1 request line and headers of `t` as [`Target::wire`] writes them, for hyper's
+/// client (which writes the URI as given, so it gets the origin form, and adds no `host`).
+fn h1_parts(t: &Target) -> http::request::Parts {
+    let mut req = Request::builder().method(t.method.clone());
+    if let Some(pq) = t.uri.path_and_query() {
+        req = req.uri(pq.as_str());
+    }
+    let has = |name: &http::HeaderName| t.headers.iter().any(|(n, _)| n == name);
+    if !has(&http::header::HOST) {
+        if let Some(authority) = t.uri.authority() {
+            req = req.header(http::header::HOST, authority.as_str());
+        }
+    }
+    if !has(&http::header::USER_AGENT) {
+        req = req.header(
+            http::header::USER_AGENT,
+            concat!("scalebench/", env!("CARGO_PKG_VERSION")),
+        );
+    }
+    for (k, v) in &t.headers {
+        req = req.header(k, v);
+    }
+    // Every part was valid in the target; an empty request stands in should one not be.
+    req.body(())
+        .unwrap_or_else(|_| Request::new(()))
+        .into_parts()
+        .0
+}
+
 /// A broken connection or another failure, from an error's chain of sources.
-fn classify(e: &(dyn std::error::Error + 'static)) -> Outcome {
+pub(crate) fn classify(e: &(dyn std::error::Error + 'static)) -> Outcome {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
@@ -314,7 +379,8 @@ replicas = 1
         let plan = plan();
         let target = Target::new("http://127.0.0.1:9/predict", None, &[], None, |_| None)
             .unwrap_or_else(|e| panic!("{e}"));
-        let requests = Requests::new(&target, &plan, false).unwrap_or_else(|e| panic!("{e}"));
+        let requests =
+            Requests::new(&target, &plan, false, H1Client::Own).unwrap_or_else(|e| panic!("{e}"));
         let arrivals: Vec<_> = scalebench_core::arrivals::ArrivalStream::new(&plan).collect();
         assert!(arrivals.len() > 900, "{}", arrivals.len());
         let mut checked = 0;

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::plan;
-use live::{LoadConfig, Progress, Target, TlsOptions};
+use live::{H1Client, LoadConfig, Progress, Target, TlsOptions};
 use scalebench_core::Plan;
 use scalebench_core::run::SetupRun;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -102,9 +102,13 @@ async fn read_request(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> 
     }
 }
 
-fn run(plan: &Plan, target: Target, http2: bool) -> SetupRun {
+/// Both HTTP/1.1 clients: every case holds for each.
+const CLIENTS: [H1Client; 2] = [H1Client::Own, H1Client::Hyper];
+
+fn run(plan: &Plan, target: Target, http2: bool, client: H1Client) -> SetupRun {
     let mut config = LoadConfig::new(target);
     config.http2 = http2;
+    config.h1_client = client;
     let run = live::run(
         plan,
         "load",
@@ -130,6 +134,12 @@ fn outcomes(run: &SetupRun) -> Vec<(String, u64)> {
 
 #[test]
 fn answers_of_every_framing_are_read_to_the_end() {
+    for client in CLIENTS {
+        answers_of_every_framing_are_read_to_the_end_by(client);
+    }
+}
+
+fn answers_of_every_framing_are_read_to_the_end_by(client: H1Client) {
     let p = plan(40.0, "500ms", "2s");
     for (answer, close, reuse) in [
         (
@@ -151,8 +161,8 @@ fn answers_of_every_framing_are_read_to_the_end() {
         ),
     ] {
         let s = raw(answer, close);
-        let r = run(&p, target(&format!("http://{}/", s.addr)), false);
-        let what = String::from_utf8_lossy(answer);
+        let r = run(&p, target(&format!("http://{}/", s.addr)), false, client);
+        let what = format!("{client:?}: {}", String::from_utf8_lossy(answer));
         let status = if what.contains("204") { "http_204" } else { "http_200" };
         assert_eq!(outcomes(&r), vec![(status.to_string(), 20)], "{what}");
         let conns = s.connections.load(Ordering::Relaxed);
@@ -167,8 +177,13 @@ fn answers_of_every_framing_are_read_to_the_end() {
         }
     }
     let garbage = raw(b"NOT HTTP AT ALL\r\n\r\n", true);
-    let r = run(&p, target(&format!("http://{}/", garbage.addr)), false);
-    assert_eq!(outcomes(&r), vec![("io".to_string(), 20)]);
+    let r = run(
+        &p,
+        target(&format!("http://{}/", garbage.addr)),
+        false,
+        client,
+    );
+    assert_eq!(outcomes(&r), vec![("io".to_string(), 20)], "{client:?}");
 }
 
 const CLASSES: &str = r#"
@@ -209,6 +224,12 @@ replicas = 1
 
 #[test]
 fn each_class_sends_its_own_request_with_fields_filled_per_request() {
+    for client in CLIENTS {
+        each_class_sends_its_own_request_by(client);
+    }
+}
+
+fn each_class_sends_its_own_request_by(client: H1Client) {
     let s = raw(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", false);
     let p = Plan::parse(Path::new("classes.toml"), CLASSES).unwrap_or_else(|e| panic!("{e}"));
     let base = Target::new(
@@ -219,8 +240,8 @@ fn each_class_sends_its_own_request_with_fields_filled_per_request() {
         |_| None,
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let r = run(&p, base, false);
-    assert_eq!(r.requests().ok, 60);
+    let r = run(&p, base, false, client);
+    assert_eq!(r.requests().ok, 60, "{client:?}");
     let seen = s.seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let chat: Vec<&Seen> = seen
         .iter()
@@ -258,7 +279,7 @@ fn each_class_sends_its_own_request_with_fields_filled_per_request() {
     // The same scenario sends the same bodies again.
     let again = raw(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", false);
     let base = target(&format!("http://{}/predict", again.addr));
-    run(&p, base, false);
+    run(&p, base, false, client);
     let bodies = |v: &[Seen]| {
         let mut b: Vec<String> = v.iter().map(|r| r.body.clone()).collect();
         b.sort();
@@ -294,6 +315,12 @@ replicas = 1
 
 #[test]
 fn each_request_sends_its_own_arrival_s_service_time_from_every_shard() {
+    for client in CLIENTS {
+        each_request_sends_its_own_service_time_by(client);
+    }
+}
+
+fn each_request_sends_its_own_service_time_by(client: H1Client) {
     let p = Plan::parse(Path::new("service-times.toml"), SERVICE_TIMES)
         .unwrap_or_else(|e| panic!("{e}"));
     let arrivals: Vec<_> = scalebench_core::arrivals::ArrivalStream::new(&p).collect();
@@ -310,6 +337,7 @@ fn each_request_sends_its_own_arrival_s_service_time_from_every_shard() {
     let mut config = LoadConfig::new(t);
     // Three shards send every third arrival each, each from its own thread.
     config.workers = Some(3);
+    config.h1_client = client;
     let r = live::run(
         &p,
         "load",
@@ -368,20 +396,26 @@ fn https_verifies_the_server_and_speaks_both_protocols() {
         };
         t
     };
-    for http2 in [false, true] {
-        let r = run(&p, trusted(false, Some(&ca)), http2);
+    let r = run(&p, trusted(false, Some(&ca)), true, H1Client::Own);
+    assert_eq!(outcomes(&r), vec![("http_200".to_string(), 20)], "http2");
+    for client in CLIENTS {
+        let r = run(&p, trusted(false, Some(&ca)), false, client);
         assert_eq!(
             outcomes(&r),
             vec![("http_200".to_string(), 20)],
-            "http2 {http2}"
+            "{client:?}"
+        );
+        let r = run(&p, trusted(true, None), false, client);
+        assert_eq!(
+            outcomes(&r),
+            vec![("http_200".to_string(), 20)],
+            "{client:?} insecure"
+        );
+        let r = run(&p, trusted(false, None), false, client);
+        assert_eq!(
+            outcomes(&r),
+            vec![("tls".to_string(), 20)],
+            "{client:?}: an unknown issuer fails as tls"
         );
     }
-    let r = run(&p, trusted(true, None), false);
-    assert_eq!(outcomes(&r), vec![("http_200".to_string(), 20)], "insecure");
-    let r = run(&p, trusted(false, None), false);
-    assert_eq!(
-        outcomes(&r),
-        vec![("tls".to_string(), 20)],
-        "an unknown issuer fails as tls"
-    );
 }

@@ -79,6 +79,9 @@ pub struct Args {
     /// Never more than `--connections` connections (as wrk's `-c`).
     #[arg(long, requires = "connections")]
     fixed_connections: bool,
+    /// The HTTP/1.1 client, own or hyper (bench/h1-vs-hyper.sh compares them).
+    #[arg(long, hide = true, default_value = "own")]
+    h1_client: live::H1Client,
 
     /// Directory for calibration.json (default: out/calibrate).
     #[arg(long, value_name = "DIR")]
@@ -128,6 +131,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     let mut config = LoadConfig::new(target);
     config.connections = args.connections;
     config.fixed_connections = args.fixed_connections;
+    config.h1_client = args.h1_client;
     if let Some(w) = args.workers {
         config.workers = Some(w.max(1));
     }

@@ -61,6 +61,9 @@ pub struct Args {
     /// free one, and the wait shows in the schedule lag and the latency.
     #[arg(long, requires = "connections")]
     fixed_connections: bool,
+    /// The HTTP/1.1 client, own or hyper (bench/h1-vs-hyper.sh compares them).
+    #[arg(long, hide = true, default_value = "own")]
+    h1_client: live::H1Client,
 
     /// A request header, `Name: value` (repeatable); `${VAR}` is read from the environment and
     /// never written to the report.
@@ -125,6 +128,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     let mut config = LoadConfig::new(target);
     config.connections = args.connections;
     config.fixed_connections = args.fixed_connections;
+    config.h1_client = args.h1_client;
     config.max_in_flight = args.max_in_flight.max(1);
     config.http2 = args.http2;
     if let Some(w) = args.workers {
