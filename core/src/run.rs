@@ -158,9 +158,9 @@ pub struct LoadStats {
     pub shards: u32,
     /// The most connections open at once (HTTP/1.1; HTTP/2 counts its connections).
     pub max_connections: u32,
-    /// The busiest sending thread's share of time spent working (not waiting for the next
-    /// instant or for answers) over its busiest quarter second, 0-1; `None` where the platform cannot
-    /// tell a thread's CPU time.
+    /// The busiest sending thread's share of time it wanted a core (working, or waiting in the
+    /// run queue for one; not waiting for the next instant or for answers) over its busiest
+    /// quarter second, 0-1; `None` where the platform cannot tell.
     pub peak_busy: Option<f64>,
     /// Every way the engine itself limited the run; empty when the numbers are the target's.
     pub limits: Vec<GeneratorLimit>,

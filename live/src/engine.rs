@@ -274,7 +274,8 @@ impl Supervisor {
     }
 }
 
-/// A shard is busy when it worked this share of its last quarter second...
+/// A shard is busy when it wanted a core (working or waiting for one) this share of its last
+/// quarter second...
 const BUSY: f64 = 0.75;
 /// ...and another is added only when the machine had this much of a core idle meanwhile.
 const IDLE_CORE: f64 = 0.9;
@@ -536,7 +537,8 @@ pub(crate) fn judge(
             value: busy,
             bound: SATURATED,
             advice: format!(
-                "a sending thread worked {:.0}% of a quarter second; {more_threads}",
+                "a sending thread wanted a core {:.0}% of a quarter second (working, or waiting for the \
+                 CPU); {more_threads}",
                 busy * 100.0
             ),
         });
@@ -553,7 +555,7 @@ pub(crate) fn judge(
             bound: BUSY,
             advice: format!(
                 "requests waited {wait:.2} ms for a connection at the 99th percentile while a \
-                 sending thread worked {:.0}% of a quarter second, so more connections could \
+                 sending thread wanted a core {:.0}% of a quarter second, so more connections could \
                  not be driven; {more_threads}",
                 busy * 100.0
             ),

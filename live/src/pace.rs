@@ -9,10 +9,11 @@
 //! sockets, so it wakes when the instant comes or an answer arrives, whichever is first, and
 //! uses CPU only for work. Elsewhere it falls back to tokio's timer with a short spin.
 //!
-//! [`Busy`] measures the share of time a thread spends working: its CPU time (from
-//! `CLOCK_THREAD_CPUTIME_ID`) less the time it spun on purpose (waits shorter than [`SPIN`]),
-//! over wall time; time it waited for a core it was not given is not in it (that shows as
-//! pacing lag instead).
+//! [`Busy`] measures the share of time a thread wanted a core: its time on a core plus its time
+//! waiting in the run queue for one (from `/proc/thread-self/schedstat`; its CPU time alone
+//! where that file is missing), less the time it spun on purpose (waits shorter than [`SPIN`]),
+//! over wall time. A thread that was never idle could not take more, whether its own work or
+//! other processes on its cores kept it from it.
 
 use std::time::{Duration, Instant};
 
@@ -130,7 +131,7 @@ impl Busy {
     pub fn start() -> Busy {
         Busy {
             span_start: Instant::now(),
-            cpu_start: thread_cpu(),
+            cpu_start: thread_demand(),
             spun: Duration::ZERO,
             last: None,
             peak: None,
@@ -148,7 +149,7 @@ impl Busy {
         if wall < SPAN {
             return false;
         }
-        let cpu = thread_cpu();
+        let cpu = thread_demand();
         if let (Some(end), Some(start)) = (cpu, self.cpu_start) {
             let work = end.saturating_sub(start).saturating_sub(self.spun);
             let share = (work.as_secs_f64() / wall.as_secs_f64()).clamp(0.0, 1.0);
@@ -162,8 +163,22 @@ impl Busy {
     }
 }
 
+/// The calling thread's time on a core plus its time waiting for one, or its CPU time alone
+/// where the kernel does not tell the wait.
+fn thread_demand() -> Option<Duration> {
+    schedstat().or_else(thread_cpu)
+}
+
+/// `/proc/thread-self/schedstat`: nanoseconds on a core, nanoseconds waiting in the run queue.
+fn schedstat() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
+    let (on_cpu, waiting) = (fields.next()??, fields.next()??);
+    Some(Duration::from_nanos(on_cpu.saturating_add(waiting)))
+}
+
 /// The calling thread's CPU time, where the platform tells it.
-pub(crate) fn thread_cpu() -> Option<Duration> {
+fn thread_cpu() -> Option<Duration> {
     #[cfg(target_os = "linux")]
     {
         linux::thread_cpu()
