@@ -22,6 +22,15 @@ struct Server {
     _rt: tokio::runtime::Runtime,
 }
 
+/// The tests that send load in real time and judge how well it kept its schedule run one at
+/// a time: two at once on a 2-core machine would make each other late.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn server() -> Server {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -59,6 +68,7 @@ fn load(args: &[&str]) -> Output {
 
 #[test]
 fn load_writes_the_report_with_its_schedule_lag() {
+    let _serial = serial();
     let s = server();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let out = dir.path().join("out");
@@ -212,6 +222,7 @@ fn bad_flags_exit_2() {
 
 #[test]
 fn ctrl_c_stops_the_load_and_still_writes_the_report() {
+    let _serial = serial();
     let s = server();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let out = dir.path().join("out");
@@ -281,6 +292,7 @@ fn interrupt(mut child: std::process::Child) -> std::process::ExitStatus {
 
 #[test]
 fn load_against_the_testbed_and_stop_it_with_ctrl_c() {
+    let _serial = serial();
     let (bed, addr) = testbed(&["--time-scale", "20"]);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let out = dir.path().join("out");
@@ -310,6 +322,7 @@ fn load_against_the_testbed_and_stop_it_with_ctrl_c() {
 
 #[test]
 fn calibrate_finds_the_sustainable_rate_of_one_testbed_replica() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let out = dir.path().join("cal");
     let o = Command::new(env!("CARGO_BIN_EXE_scalebench"))

@@ -6,7 +6,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{load, plan, refused, resetting_server, server};
+use common::{load, plan, refused, resetting_server, serial, server};
 use live::{LoadConfig, Progress, Target};
 use scalebench_core::run::LimitKind;
 
@@ -19,6 +19,7 @@ fn outcome(run: &scalebench_core::run::SetupRun, class: &str) -> u64 {
 
 #[test]
 fn every_request_goes_out_on_schedule_and_is_counted_once() {
+    let _serial = serial();
     let s = server();
     let p = plan(200.0, "2s", "5s");
     let run = load(&p, &format!("http://{}/ok", s.addr), 10_000, None);
@@ -35,6 +36,7 @@ fn every_request_goes_out_on_schedule_and_is_counted_once() {
 
 #[test]
 fn a_one_second_stall_shows_in_the_tail_measured_from_the_intended_time() {
+    let _serial = serial();
     let s = server();
     // 100 rps for 3 s; requests arriving between 1 s and 2 s wait until 2 s. Measured from the
     // intended send time they take up to a second: a third of all requests, so p99 is near 1 s.
@@ -65,6 +67,7 @@ fn a_one_second_stall_shows_in_the_tail_measured_from_the_intended_time() {
 
 #[test]
 fn errors_are_counted_by_class() {
+    let _serial = serial();
     let s = server();
     let p = plan(50.0, "1s", "300ms");
     let rejected = load(&p, &format!("http://{}/status/503", s.addr), 10_000, None);
@@ -101,6 +104,7 @@ fn errors_are_counted_by_class() {
 
 #[test]
 fn the_in_flight_bound_counts_requests_as_not_sent_never_delays_them() {
+    let _serial = serial();
     let s = server();
     // Everything stalls for 2 s; at most 5 may be in flight.
     let p = plan(100.0, "1s", "5s");
@@ -112,6 +116,7 @@ fn the_in_flight_bound_counts_requests_as_not_sent_never_delays_them() {
 
 #[test]
 fn an_interrupted_run_stops_sending_and_still_counts_everything() {
+    let _serial = serial();
     let s = server();
     let p = plan(100.0, "10s", "5s");
     let run = load(
@@ -141,6 +146,7 @@ fn limits(run: &scalebench_core::run::SetupRun) -> Vec<LimitKind> {
 
 #[test]
 fn the_engine_says_when_it_not_the_target_limited_the_run() {
+    let _serial = serial();
     let s = server();
     let url = format!("http://{}/ok", s.addr);
     // A target that answers in 200 ms, at a modest rate: the engine keeps up and says nothing.
@@ -243,6 +249,7 @@ fn advice(run: &scalebench_core::run::SetupRun) -> Vec<String> {
 
 #[test]
 fn a_burst_the_schedule_knows_of_finds_its_connections_open() {
+    let _serial = serial();
     let s = server();
     // 20 rps with 50 requests at once at 1.5 s: the pool is grown before the burst comes (the
     // engine reads the schedule a second ahead), so its requests find their connections open.

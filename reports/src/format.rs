@@ -117,6 +117,21 @@ pub(crate) fn percentile(p: f64) -> String {
     format!("p{}", trim(format!("{p:.3}")))
 }
 
+/// The load engine's figures as the terminal and the HTML show them, in the order of their
+/// columns: lag p50, p99, max, pacing p99, connection wait p99, shards, connections, busy.
+pub(crate) fn load_cells(l: &scalebench_core::report::LoadReport) -> [String; 8] {
+    [
+        ms(l.schedule_lag_ms.p50),
+        ms(l.schedule_lag_ms.p99),
+        ms(l.schedule_lag_ms.max),
+        ms(l.pacing_lag_ms.p99),
+        ms(l.connection_wait_ms.p99),
+        or_dash(l.shards, |n| n.to_string()),
+        or_dash(l.max_connections, |n| n.to_string()),
+        or_dash(l.peak_busy, pct1),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,16 +128,7 @@ fn load_table(report: &Report) -> String {
     for s in setups {
         let Some(l) = &s.load else { continue };
         let _ = write!(t, "<tr><td class=\"l\">{}</td>", escape(&s.name));
-        for v in [
-            ms(l.schedule_lag_ms.p50),
-            ms(l.schedule_lag_ms.p99),
-            ms(l.schedule_lag_ms.max),
-            ms(l.pacing_lag_ms.p99),
-            ms(l.connection_wait_ms.p99),
-            or_dash(l.shards, |n| n.to_string()),
-            or_dash(l.max_connections, |n| n.to_string()),
-            or_dash(l.peak_busy, pct1),
-        ] {
+        for v in crate::format::load_cells(l) {
             let _ = write!(t, "<td>{}</td>", escape(&v));
         }
         let limited = match &l.generator_limited {

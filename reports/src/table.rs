@@ -125,19 +125,10 @@ pub fn load_table(report: &Report) -> Option<String> {
                 .join(" "),
             None => "no".to_owned(),
         };
-        b.push_record([
-            s.name.clone(),
-            ms(l.schedule_lag_ms.p50),
-            ms(l.schedule_lag_ms.p99),
-            ms(l.schedule_lag_ms.max),
-            ms(l.pacing_lag_ms.p99),
-            ms(l.connection_wait_ms.p99),
-            or_dash(l.shards, |n| n.to_string()),
-            or_dash(l.max_connections, |n| n.to_string()),
-            or_dash(l.peak_busy, pct1),
-            limited,
-            outcomes.join(" "),
-        ]);
+        let mut row = vec![s.name.clone()];
+        row.extend(crate::format::load_cells(l));
+        row.extend([limited, outcomes.join(" ")]);
+        b.push_record(row);
     }
     let mut table = b.build();
     table.modify(Columns::new(1..9), Alignment::right());

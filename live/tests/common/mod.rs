@@ -21,6 +21,15 @@ use scalebench_core::Plan;
 use scalebench_core::run::SetupRun;
 use tokio::net::TcpListener;
 
+/// The tests that send load in real time and judge how well it kept its schedule run one at
+/// a time: two at once on a 2-core machine would make each other late.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A test server and the runtime it runs on (dropped with it).
 pub struct Server {
     pub addr: SocketAddr,
