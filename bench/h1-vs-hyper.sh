@@ -19,28 +19,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
-if ! command -v nginx >/dev/null; then
-    apt-get install -y -q nginx-light >/dev/null
-fi
 cargo build --release -q -p scalebench
 BIN=target/release/scalebench
-WORK=$(mktemp -d)
-trap 'nginx -p "$WORK" -c "$WORK/nginx.conf" -s stop 2>/dev/null || true; rm -rf "$WORK"' EXIT
-PORT=$((20000 + RANDOM % 20000))
-mkdir -p "$WORK/logs"
-cat > "$WORK/nginx.conf" <<CONF
-worker_processes 1;
-error_log $WORK/logs/error.log;
-pid $WORK/nginx.pid;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  server { listen 127.0.0.1:$PORT; location / { return 200 '{"ok":true}'; } }
-}
-CONF
-nginx -p "$WORK" -c "$WORK/nginx.conf"
-URL=http://127.0.0.1:$PORT/
+. bench/lib.sh
+start_nginx
 COMMON=(--workers 1 --connections 64 --fixed-connections)
 START=${START:-20000}
 json() { python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print($2)" "$1"; }

@@ -14,6 +14,7 @@ if ! command -v h2load >/dev/null || ! command -v nghttpd >/dev/null; then
 fi
 cargo build --release -q --bin scalebench
 BIN=$PWD/target/release/scalebench
+. bench/lib.sh
 WORK=$(mktemp -d)
 PORT=$((20000 + RANDOM % 20000))
 mkdir -p "$WORK/www"
@@ -30,16 +31,7 @@ URL=http://127.0.0.1:$PORT/ok
 load() {
     local rate=$1 name=$2
     "$BIN" load "$URL" --http2 --rate "$rate" --duration 10s --slo 20ms --out "$WORK/$name" >/dev/null 2>&1 || true
-    python3 - "$WORK/$name/report.json" "$rate" "$name" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))["setups"][0]
-q, l, g = r["requests"], r["latency_ms"], r.get("load") or {}
-lim = g.get("generator_limited")
-reasons = ",".join(x["reason"] for x in lim["reasons"]) if lim else "-"
-ok = q["not_sent"] == 0 and q["ok"] == q["scheduled"] and (l["p99"] or 1e9) < 20
-print(f"  {sys.argv[3]:<24} {float(sys.argv[2]):>9.0f} rps  ok {q['ok']/10:>9.0f}/s  not sent {q['not_sent']:>7}"
-      f"  p99 {l['p99']:>8.2f} ms  engine-limited {reasons:<18} {'SUSTAINED' if ok else 'not sustained'}")
-PY
+    summary "$WORK/$name/report.json" "$rate" "$name" 10
 }
 
 rate_of() { python3 -c "import sys; print(int(float(sys.argv[1]) * float(sys.argv[2])))" "$1" "$2"; }

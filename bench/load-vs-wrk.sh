@@ -13,28 +13,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LONG=${1:-600}
 ROUNDS=${2:-3}
-if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
-    apt-get install -y -q nginx-light wrk >/dev/null
+if ! command -v wrk >/dev/null; then
+    apt-get install -y -q wrk >/dev/null
 fi
 cargo build --release -q --bin scalebench
 BIN=$PWD/target/release/scalebench
-WORK=$(mktemp -d)
-trap 'nginx -p "$WORK" -c "$WORK/nginx.conf" -s stop 2>/dev/null || true; rm -rf "$WORK"' EXIT
-PORT=$((20000 + RANDOM % 20000))
-mkdir -p "$WORK/logs"
-cat > "$WORK/nginx.conf" <<CONF
-worker_processes 1;
-error_log $WORK/logs/error.log;
-pid $WORK/nginx.pid;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  server { listen 127.0.0.1:$PORT; location / { return 200 '{"ok":true}'; } }
-}
-CONF
-nginx -p "$WORK" -c "$WORK/nginx.conf"
-URL=http://127.0.0.1:$PORT/
+. bench/lib.sh
+start_nginx
 TUNED=(--workers 1 --connections 64 --fixed-connections)
 
 # `load RATE NAME [flags]`: 10 s of open-loop load; prints one line of figures.
@@ -42,17 +27,7 @@ load() {
     local rate=$1 name=$2
     shift 2
     "$BIN" load "$URL" --rate "$rate" --duration 10s --slo 20ms --out "$WORK/$name" "$@" >/dev/null 2>&1 || true
-    python3 - "$WORK/$name/report.json" "$rate" "$name" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))["setups"][0]
-q, l, g = r["requests"], r["latency_ms"], r.get("load") or {}
-lim = g.get("generator_limited")
-reasons = ",".join(x["reason"] for x in lim["reasons"]) if lim else "-"
-ok = q["not_sent"] == 0 and q["ok"] == q["scheduled"] and (l["p99"] or 1e9) < 20
-lag = (g.get("schedule_lag_ms") or {}).get("p99")
-print(f"  {sys.argv[3]:<22} {float(sys.argv[2]):>9.0f} rps  ok {q['ok']/10:>9.0f}/s  not sent {q['not_sent']:>7}"
-      f"  p99 {l['p99']:>8.2f} ms  lag p99 {lag:>7.3f} ms  engine-limited {reasons:<18} {'SUSTAINED' if ok else 'not sustained'}")
-PY
+    summary "$WORK/$name/report.json" "$rate" "$name" 10
 }
 
 rate_of() { python3 -c "import sys; print(int(float(sys.argv[1]) * float(sys.argv[2])))" "$1" "$2"; }
