@@ -9,7 +9,8 @@
 //! The calling thread also supervises, so the defaults need no tuning:
 //! - **Connections.** The pool is sized by Little's law from the schedule ahead (the most
 //!   requests due within one observed response time, over the next second, so a burst finds
-//!   its connections open) with a quarter of headroom, and grows by half when requests wait
+//!   its connections open; the window is the observed 99th percentile response time) with a
+//!   quarter of headroom, and grows by half when requests wait
 //!   for connections; it stops growing when growing did not raise the rate of answers (the
 //!   target, not the pool, is the limit), so a slow target never gets a storm of connections.
 //! - **Shards.** One to start; another only while every shard was busy working (not waiting)
@@ -296,9 +297,10 @@ struct Pool {
     ceiling: usize,
     /// Connections wanted for what is coming.
     target: usize,
-    /// Mean response time (sent to done) of the last epochs, scenario ns.
+    /// The 99th percentile response time (sent to done) of the last epochs, scenario ns.
     service_ns: f64,
-    epoch_sum_ns: f64,
+    /// This epoch's response times, in buckets of powers of two (ns).
+    epoch_times: [u64; 64],
     epoch_done: u64,
     /// Arrivals (sent or not) this epoch.
     epoch_arrived: u64,
@@ -317,7 +319,8 @@ struct Pool {
 const EPOCH: Duration = Duration::from_millis(100);
 /// How far ahead the schedule is read.
 const HORIZON_NS: u64 = 1_000_000_000;
-/// Connections beyond Little's law, as a share.
+/// Connections beyond what Little's law says for the 99th percentile response time: a
+/// connection too few costs a request a wait where one too many costs a file descriptor.
 const HEADROOM: f64 = 1.25;
 /// The pool before any response was seen.
 const FIRST_POOL: usize = 8;
@@ -334,7 +337,7 @@ impl Pool {
             target: config.connections,
             // Before an answer: a millisecond, the order of a loopback exchange.
             service_ns: 1e6,
-            epoch_sum_ns: 0.0,
+            epoch_times: [0; 64],
             epoch_done: 0,
             epoch_arrived: 0,
             probe: None,
@@ -369,7 +372,7 @@ impl Pool {
 
     /// A request was answered after `service_ns` on its connection.
     fn answered(&mut self, service_ns: u64) {
-        self.epoch_sum_ns += service_ns as f64;
+        self.epoch_times[63 - service_ns.max(1).leading_zeros() as usize] += 1;
         self.epoch_done += 1;
     }
 
@@ -389,10 +392,16 @@ impl Pool {
         };
         self.epoch_arrived = 0;
         if self.epoch_done > 0 {
-            let mean = self.epoch_sum_ns / self.epoch_done as f64;
-            self.service_ns = 0.5 * self.service_ns + 0.5 * mean;
+            // The bucket holding the 99th percentile, at its upper end (at most 2x over).
+            let mut left = self.epoch_done.div_ceil(100);
+            let bucket = (0..64).rev().find(|&b| {
+                left = left.saturating_sub(self.epoch_times[b]);
+                left == 0
+            });
+            let p99 = bucket.map_or(1e6, |b| (1u128 << (b + 1)) as f64);
+            self.service_ns = 0.5 * self.service_ns + 0.5 * p99;
         }
-        self.epoch_sum_ns = 0.0;
+        self.epoch_times = [0; 64];
         self.epoch_done = 0;
         self.epoch_start = now;
         let need = self
