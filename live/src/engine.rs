@@ -9,8 +9,9 @@
 //! The calling thread also supervises, so the defaults need no tuning:
 //! - **Connections.** The pool is sized by Little's law from the schedule ahead (the most
 //!   requests due within one observed response time, over the next second, so a burst finds
-//!   its connections open; the window is the observed 99th percentile response time) with a
-//!   quarter of headroom, and grows by half when requests wait
+//!   its connections open; the window is the observed mean response time plus a millisecond, so
+//!   a stall of the target that long makes no request wait) with a quarter of headroom, and
+//!   grows by half when requests wait
 //!   for connections; it stops growing when growing did not raise the rate of answers (the
 //!   target, not the pool, is the limit), so a slow target never gets a storm of connections.
 //! - **Shards.** One to start; another only while every shard was busy working (not waiting)
@@ -297,15 +298,17 @@ struct Pool {
     ceiling: usize,
     /// Connections wanted for what is coming.
     target: usize,
-    /// The 99th percentile response time (sent to done) of the last epochs, scenario ns.
+    /// Mean response time (sent to done) of the last epochs, scenario ns.
     service_ns: f64,
-    /// This epoch's response times, in buckets of powers of two (ns).
-    epoch_times: [u64; 64],
+    epoch_sum_ns: f64,
+    /// A stall of the target this long (scenario ns: a millisecond of real time) finds a
+    /// connection free for every request that arrives meanwhile.
+    stall_ns: f64,
     epoch_done: u64,
     /// Arrivals (sent or not) this epoch.
     epoch_arrived: u64,
-    /// The ceiling and answer rate before the last growth, when it grew, and whether
-    /// requests were waiting for connections then.
+    /// The ceiling and answer rate before the last growth, when it grew, and whether answers
+    /// were falling behind arrivals then.
     probe: Option<(usize, f64, Instant, bool)>,
     /// Growing stopped raising the rate of answers: the target is the limit.
     plateau: Option<Instant>,
@@ -319,14 +322,21 @@ struct Pool {
 const EPOCH: Duration = Duration::from_millis(100);
 /// How far ahead the schedule is read.
 const HORIZON_NS: u64 = 1_000_000_000;
-/// Connections beyond what Little's law says for the 99th percentile response time: a
-/// connection too few costs a request a wait where one too many costs a file descriptor.
+/// Connections beyond Little's law, as a share.
 const HEADROOM: f64 = 1.25;
+/// The pool also covers the requests that arrive while the target stalls this long (a
+/// scheduler's hiccup on a shared machine): the schedule lag the engine aims to stay under.
+const STALL: Duration = Duration::from_millis(1);
 /// The pool before any response was seen.
 const FIRST_POOL: usize = 8;
 
 impl Pool {
     fn new(plan: &Plan, config: &LoadConfig, shards: usize) -> Pool {
+        let scale = if config.time_scale > 0.0 {
+            config.time_scale
+        } else {
+            1.0
+        };
         let fixed = config
             .fixed_connections
             .then_some(config.connections.max(shards));
@@ -337,7 +347,8 @@ impl Pool {
             target: config.connections,
             // Before an answer: a millisecond, the order of a loopback exchange.
             service_ns: 1e6,
-            epoch_times: [0; 64],
+            epoch_sum_ns: 0.0,
+            stall_ns: STALL.as_nanos() as f64 * scale,
             epoch_done: 0,
             epoch_arrived: 0,
             probe: None,
@@ -372,7 +383,7 @@ impl Pool {
 
     /// A request was answered after `service_ns` on its connection.
     fn answered(&mut self, service_ns: u64) {
-        self.epoch_times[63 - service_ns.max(1).leading_zeros() as usize] += 1;
+        self.epoch_sum_ns += service_ns as f64;
         self.epoch_done += 1;
     }
 
@@ -392,21 +403,17 @@ impl Pool {
         };
         self.epoch_arrived = 0;
         if self.epoch_done > 0 {
-            // The bucket holding the 99th percentile, at its upper end (at most 2x over).
-            let mut left = self.epoch_done.div_ceil(100);
-            let bucket = (0..64).rev().find(|&b| {
-                left = left.saturating_sub(self.epoch_times[b]);
-                left == 0
-            });
-            let p99 = bucket.map_or(1e6, |b| (1u128 << (b + 1)) as f64);
-            self.service_ns = 0.5 * self.service_ns + 0.5 * p99;
+            let mean = self.epoch_sum_ns / self.epoch_done as f64;
+            self.service_ns = 0.5 * self.service_ns + 0.5 * mean;
         }
-        self.epoch_times = [0; 64];
+        self.epoch_sum_ns = 0.0;
         self.epoch_done = 0;
         self.epoch_start = now;
-        let need = self
-            .scout
-            .demand(now_ns, HORIZON_NS, self.service_ns.ceil() as u64);
+        let need = self.scout.demand(
+            now_ns,
+            HORIZON_NS,
+            (self.service_ns + self.stall_ns).ceil() as u64,
+        );
         self.target = ((need as f64 * HEADROOM).ceil() as usize + 1).max(self.target.min(1));
         if self.fixed.is_some() {
             return;
@@ -417,18 +424,21 @@ impl Pool {
             // Nothing waited for a while: traffic changed, growing may help again.
             self.plateau = None;
         }
-        // Requests wait for connections and answers fall behind arrivals: the pool limits.
-        let limited = waiting > 0 && open >= self.ceiling && rate < 0.95 * offered;
+        // Answers fall behind arrivals: the target, the engine or the pool is the limit.
+        let behind = rate < 0.95 * offered;
+        // Requests wait for connections meanwhile: the pool may be.
+        let limited = behind && waiting > 0 && open >= self.ceiling;
         if self.plateau.is_some() {
             return;
         }
-        // Growth is a probe: it goes on only while it raised the rate of answers of a pool
-        // that requests were waiting for.
-        if let Some((before, before_rate, at, was_limited)) = self.probe {
+        // Growth is a probe: while answers fall behind, it goes on only while it raised their
+        // rate, so a target that slows down under load (its response time, and with it
+        // Little's law, growing) gets no storm of connections.
+        if let Some((before, before_rate, at, was_behind)) = self.probe {
             if now.saturating_duration_since(at) < 2 * EPOCH {
                 return;
             }
-            if was_limited && limited && rate <= before_rate * 1.05 {
+            if was_behind && behind && rate <= before_rate * 1.05 {
                 self.strikes += 1;
             } else {
                 self.strikes = 0;
@@ -452,7 +462,7 @@ impl Pool {
             self.target
         };
         if grow > self.ceiling {
-            self.probe = Some((self.ceiling, rate, now, limited));
+            self.probe = Some((self.ceiling, rate, now, behind));
             // At most doubling per epoch.
             self.ceiling = grow.min(self.ceiling * 2);
         }

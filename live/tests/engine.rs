@@ -162,8 +162,7 @@ fn the_engine_says_when_it_not_the_target_limited_the_run() {
     let verdict = kept_up.load.as_ref().map(|l| &l.limits);
     assert!(verdict.is_some_and(Vec::is_empty), "{verdict:?}");
     let l = kept_up.load.as_ref().map(|l| (l.shards, l.max_connections));
-    // Little's law: 100 rps x 200 ms = 20 in flight (the tail time is estimated up to a
-    // power of two over), and a quarter more.
+    // Little's law: 100 rps x 200 ms = 20 in flight, and a quarter more.
     assert!(
         l.is_some_and(|(s, c)| s == 1 && (20..=64).contains(&c)),
         "one thread and 20 to 64 connections for 100 rps of 200 ms: {l:?}"
