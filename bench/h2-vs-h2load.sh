@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The live load engine over HTTP/2 (h2c, prior knowledge) beside h2load, in the same run, on one
 # nghttpd (one thread) on 127.0.0.1 serving a small file, three rounds alternating: h2load
-# (closed loop, 1 thread, 1 connection, 100 streams, 10 s), then `scalebench load --http2` with
-# its defaults at 0.9x and 1.0x that round's h2load rate (open loop, 10 s): sustained means every
-# request sent and p99 from the intended send time under 20 ms. Installs nghttp2-client
+# (closed loop, 1 thread, 1 connection, 100 streams, 10 s), `scalebench load --http2` with its
+# defaults at 0.9x and 1.0x that round's h2load rate (open loop, 10 s): sustained means every
+# request sent and p99 from the intended send time under 20 ms; then the highest rate it
+# sustains (`calibrate --http2` from 20,000 rps, x1.1 per 3 s step, p99 <= 20 ms) and what
+# ended the ramp (the target or the load engine). Installs nghttp2-client
 # (h2load) and nghttp2-server (nghttpd) from Debian's packages if they are missing.
 # Usage: bench/h2-vs-h2load.sh [rounds, default 3]
 set -euo pipefail
@@ -42,4 +44,14 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "  h2load -t1 -c1 -m100           $h req/s (closed loop)"
     load "$(rate_of "$h" 0.9)" "scalebench-0.9h2load"
     load "$(rate_of "$h" 1.0)" "scalebench-1.0h2load"
+done
+echo "== scalebench calibrate --http2 (defaults; from 20,000 rps, x1.1 per 3 s step, p99 <= 20 ms)"
+for round in $(seq 1 "$ROUNDS"); do
+    "$BIN" calibrate "$URL" --http2 --start 20000 --factor 1.1 --step 3s --slo 20ms \
+        --out "$WORK/cal-$round" >/dev/null 2>&1 || true
+    python3 - "$WORK/cal-$round/calibration.json" "$round" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+print(f"  round {sys.argv[2]}: sustained {c['sustainable_rps'] or 0:.0f} rps; ended by {c['limited_by']}")
+PY
 done

@@ -9,9 +9,9 @@
 //! The calling thread also supervises, so the defaults need no tuning:
 //! - **Connections.** The pool is sized by Little's law from the schedule ahead (the most
 //!   requests due within one observed response time, over the next second, so a burst finds
-//!   its connections open; the window is the observed mean response time plus a millisecond, so
-//!   a stall of the target that long makes no request wait) with a quarter of headroom, and
-//!   grows by half when requests wait
+//!   its connections open; the window is the target's response time without a queue (the
+//!   least mean of the last 5 s) plus a millisecond, so a stall of the target that long makes
+//!   no request wait) with a quarter of headroom, and grows by half when requests wait
 //!   for connections; it stops growing when growing did not raise the rate of answers (the
 //!   target, not the pool, is the limit), so a slow target never gets a storm of connections.
 //! - **Shards.** One to start; another only while every shard was busy working (not waiting)
@@ -298,8 +298,11 @@ struct Pool {
     ceiling: usize,
     /// Connections wanted for what is coming.
     target: usize,
-    /// Mean response time (sent to done) of the last epochs, scenario ns.
-    service_ns: f64,
+    /// The mean response time (sent to done) of each of the last epochs, scenario ns: their
+    /// least is the target's response time without a queue, which Little's law is applied to.
+    /// (The response time of a loaded target grows with its queue; sizing the pool by it would
+    /// feed more connections to a target that slows down, and slow it down more.)
+    service_ns: std::collections::VecDeque<f64>,
     epoch_sum_ns: f64,
     /// A stall of the target this long (scenario ns: a millisecond of real time) finds a
     /// connection free for every request that arrives meanwhile.
@@ -320,6 +323,8 @@ struct Pool {
 
 /// How often the pool is resized.
 const EPOCH: Duration = Duration::from_millis(100);
+/// Over how many epochs the least mean response time is taken (5 s).
+const FLOOR_EPOCHS: usize = 50;
 /// How far ahead the schedule is read.
 const HORIZON_NS: u64 = 1_000_000_000;
 /// Connections beyond Little's law, as a share.
@@ -345,8 +350,7 @@ impl Pool {
             scout: Scout::new(plan),
             ceiling: config.connections.max(FIRST_POOL * shards),
             target: config.connections,
-            // Before an answer: a millisecond, the order of a loopback exchange.
-            service_ns: 1e6,
+            service_ns: std::collections::VecDeque::new(),
             epoch_sum_ns: 0.0,
             stall_ns: STALL.as_nanos() as f64 * scale,
             epoch_done: 0,
@@ -403,17 +407,25 @@ impl Pool {
         };
         self.epoch_arrived = 0;
         if self.epoch_done > 0 {
-            let mean = self.epoch_sum_ns / self.epoch_done as f64;
-            self.service_ns = 0.5 * self.service_ns + 0.5 * mean;
+            if self.service_ns.len() == FLOOR_EPOCHS {
+                self.service_ns.pop_front();
+            }
+            self.service_ns
+                .push_back(self.epoch_sum_ns / self.epoch_done as f64);
         }
         self.epoch_sum_ns = 0.0;
         self.epoch_done = 0;
         self.epoch_start = now;
-        let need = self.scout.demand(
-            now_ns,
-            HORIZON_NS,
-            (self.service_ns + self.stall_ns).ceil() as u64,
-        );
+        // Before an answer: a millisecond, the order of a loopback exchange.
+        let unloaded = self
+            .service_ns
+            .iter()
+            .copied()
+            .reduce(f64::min)
+            .unwrap_or(1e6);
+        let need = self
+            .scout
+            .demand(now_ns, HORIZON_NS, (unloaded + self.stall_ns).ceil() as u64);
         self.target = ((need as f64 * HEADROOM).ceil() as usize + 1).max(self.target.min(1));
         if self.fixed.is_some() {
             return;

@@ -79,6 +79,9 @@ pub struct Args {
     /// Never more than `--connections` connections (as wrk's `-c`).
     #[arg(long, requires = "connections")]
     fixed_connections: bool,
+    /// HTTP/2 instead of HTTP/1.1: by ALPN for https, with prior knowledge (h2c) for http.
+    #[arg(long)]
+    http2: bool,
     /// The HTTP/1.1 client, own or hyper (bench/h1-vs-hyper.sh compares them).
     #[arg(long, hide = true, default_value = "own")]
     h1_client: live::H1Client,
@@ -131,6 +134,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     let mut config = LoadConfig::new(target);
     config.connections = args.connections;
     config.fixed_connections = args.fixed_connections;
+    config.http2 = args.http2;
     config.h1_client = args.h1_client;
     if let Some(w) = args.workers {
         config.workers = Some(w.max(1));
