@@ -44,11 +44,16 @@ for round in $(seq 1 "$ROUNDS"); do
         echo "  oha -c64                     $o rps (closed loop)"
     fi
     r=$(rate_of "$w" 0.9)
-    load "$r" "defaults-0.9wrk"
-    load "$r" "tuned-0.9wrk" "${TUNED[@]}"
+    load "$r" "defaults-0.9wrk" | tee -a "$WORK/verdicts"
+    load "$r" "tuned-0.9wrk" "${TUNED[@]}" | tee -a "$WORK/verdicts"
     if command -v oha >/dev/null; then
-        load "$(rate_of "$o" 1.0)" "defaults-1.0oha"
+        load "$(rate_of "$o" 1.0)" "defaults-1.0oha" | tee -a "$WORK/verdicts"
     fi
+done
+echo "== sustained (every request answered ok, p99 under 20 ms) in $ROUNDS rounds"
+for v in defaults-0.9wrk tuned-0.9wrk defaults-1.0oha; do
+    n=$(grep -c "^  $v .*  SUSTAINED" "$WORK/verdicts" || true)
+    printf '  %-18s %s of %s\n' "$v" "$n" "$ROUNDS"
 done
 MEDIAN=$(printf '%s\n' "${WRK[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 HALF=$(rate_of "$MEDIAN" 0.5)

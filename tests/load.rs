@@ -345,3 +345,61 @@ fn calibrate_finds_the_sustainable_rate_of_one_testbed_replica() {
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains("sustainable:"));
 }
+
+#[test]
+fn a_load_the_engine_limited_is_reported_as_such_from_the_terminal_to_the_gate() {
+    let _serial = serial();
+    let s = server();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("out");
+    let url = format!("http://{}/predict", s.addr);
+    // 100,000 rps for a second with at most 8 in flight: whatever the target does, most
+    // requests are not sent, and the engine says that it, not the target, held them back.
+    let o = load(&[
+        &url,
+        "--rate",
+        "100000",
+        "--duration",
+        "1s",
+        "--max-in-flight",
+        "8",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let terminal = format!("{stdout}{stderr}");
+    assert!(
+        terminal.contains("warning: the load engine, not the target, limited setup 'load'")
+            && terminal.contains("--max-in-flight"),
+        "{terminal}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let reasons = &report["setups"][0]["load"]["generator_limited"]["reasons"];
+    assert!(
+        reasons
+            .as_array()
+            .is_some_and(|r| r.iter().any(|x| x["reason"] == "not_sent")),
+        "{reasons}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap_or_default();
+    assert!(
+        html.contains("not the target"),
+        "the HTML shows the verdict"
+    );
+    let gate = Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .arg("gate")
+        .arg(out.join("report.json"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&gate.stdout),
+        String::from_utf8_lossy(&gate.stderr)
+    );
+    assert_eq!(gate.status.code(), Some(1), "the gate fails it: {said}");
+    assert!(said.contains("--allow-generator-limited"), "{said}");
+}

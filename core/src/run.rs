@@ -57,6 +57,16 @@ impl LatencyHist {
         }
     }
 
+    /// How many recorded values are above `ms` milliseconds (to the histogram's resolution).
+    pub fn count_above_ms(&self, ms: f64) -> u64 {
+        if self.0.is_empty() {
+            return 0;
+        }
+        let below = self.0.quantile_below((ms * 1000.0).max(0.0) as u64);
+        let len = self.0.len();
+        len - ((below * len as f64).round() as u64).min(len)
+    }
+
     /// Forgets every value.
     pub fn reset(&mut self) {
         self.0.reset();
@@ -279,5 +289,22 @@ impl SetupRun {
     /// Total cost; `None` when nothing billed the run.
     pub fn cost_usd(&self) -> Option<f64> {
         self.pools.as_ref().map(|p| p.values().map(|p| p.usd).sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LatencyHist;
+
+    #[test]
+    fn count_above_counts_the_values_past_a_bound() {
+        let mut h = LatencyHist::new(1_000_000);
+        assert_eq!(h.count_above_ms(1.0), 0);
+        for us in [10, 500, 999, 1_000, 1_500, 20_000] {
+            h.record(us);
+        }
+        assert_eq!(h.count_above_ms(1.0), 2);
+        assert_eq!(h.count_above_ms(0.0), 6);
+        assert_eq!(h.count_above_ms(30.0), 0);
     }
 }

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use scalebench_core::Duration;
 use serde::Serialize;
 
+use scalebench_core::run::LimitKind;
+
 use crate::{LoadConfig, LoadError, Progress, Steady, SteadyError};
 
 /// The schema identifier of `calibration.json`.
@@ -61,7 +63,8 @@ pub struct StepResult {
     /// Share of the requests that did not succeed.
     pub error_rate: f64,
     /// The tail met the SLO, errors stayed within the limit, throughput kept within 5% of the
-    /// rate offered, and the load engine kept up.
+    /// rate offered, and the load engine kept its schedule (a busy thread that kept it does
+    /// not undo a step; its next step tells).
     pub sustained: bool,
     /// How the load engine itself limited the step (`pacing_lag`, `not_sent`, `saturated`,
     /// `connection_cap`); empty when it kept up.
@@ -137,8 +140,11 @@ pub fn calibrate(
             .as_ref()
             .map(|l| l.limits.clone())
             .unwrap_or_default();
+        // A busy thread that still kept the schedule did not distort the step: it met the
+        // objective at this rate. Any other limit did.
+        let distorted = limits.iter().any(|l| l.kind != LimitKind::Saturated);
         let sustained = !run.interrupted
-            && limits.is_empty()
+            && !distorted
             && tail <= ramp.slo.as_millis_f64()
             && error_rate <= ramp.max_errors
             && ok_rps >= 0.95 * rate;

@@ -19,7 +19,7 @@
 //!   A target on the same machine needs its cores too: a second shard on a machine with no
 //!   idle core would slow the target and the first shard alike.
 //! - **Self-diagnosis.** At the end the engine judges whether it, rather than the target,
-//!   limited the run ([`judge`]): its own pacing lag, requests not sent, a saturated thread, a
+//!   limited the run (`judge`): its own pacing lag, requests not sent, a saturated thread, a
 //!   user-set connection cap. The figures and the advice go into the Run's `LoadStats`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -285,8 +285,11 @@ const IDLE_CORE: f64 = 0.9;
 const SATURATED: f64 = 0.9;
 /// The engine's own delay at the 99th percentile is acceptable up to this (real time)...
 const LAG_FLOOR_MS: f64 = 1.0;
-/// ...or this share of the 99th percentile latency it reports, whichever is more.
+/// ...or this share of the 99th percentile latency it reports, whichever is more...
 const LAG_SHARE: f64 = 0.05;
+/// ...unless fewer requests than this were that late: a handful of a machine's hiccups in a
+/// short run are its 99th percentile, not a limit.
+const MIN_LATE: u64 = 10;
 
 /// The pool's size: how many connections the shards may open (`cap`) and keep open ahead of
 /// what is coming (`ready`), from the schedule ahead and the response time seen.
@@ -536,7 +539,7 @@ pub(crate) fn judge(
              cores, or lower the rate"
         ),
     };
-    if pacing > bound {
+    if pacing > bound && load.pacing_lag.count_above_ms(bound) >= MIN_LATE {
         limits.push(GeneratorLimit {
             kind: LimitKind::PacingLag,
             value: pacing,
@@ -592,7 +595,10 @@ pub(crate) fn judge(
             ),
         });
     }
-    if config.fixed_connections && wait > bound {
+    if config.fixed_connections
+        && wait > bound
+        && load.connection_wait.count_above_ms(bound) >= MIN_LATE
+    {
         limits.push(GeneratorLimit {
             kind: LimitKind::ConnectionCap,
             value: wait,
