@@ -100,6 +100,17 @@ impl LoadConfig {
     }
 }
 
+impl LoadConfig {
+    /// Scenario seconds per real second: `time_scale`, or 1 when it is not above 0.
+    fn scale(&self) -> f64 {
+        if self.time_scale > 0.0 {
+            self.time_scale
+        } else {
+            1.0
+        }
+    }
+}
+
 /// Live counters for a progress display.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -142,11 +153,7 @@ pub fn run_observed(
     let requests = Requests::new(&config.target, plan, config.http2, config.h1_client)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let first = config.workers.map_or(1, |w| w.clamp(1, 1024));
-    let scale = if config.time_scale > 0.0 {
-        config.time_scale
-    } else {
-        1.0
-    };
+    let scale = config.scale();
     let mut clock = Clock {
         start: Instant::now(),
         scale,
@@ -340,11 +347,7 @@ const FIRST_POOL: usize = 8;
 
 impl Pool {
     fn new(plan: &Plan, config: &LoadConfig, shards: usize) -> Pool {
-        let scale = if config.time_scale > 0.0 {
-            config.time_scale
-        } else {
-            1.0
-        };
+        let scale = config.scale();
         let fixed = config
             .fixed_connections
             .then_some(config.connections.max(shards));
@@ -512,11 +515,7 @@ pub(crate) fn judge(
 ) -> Vec<GeneratorLimit> {
     let mut limits = Vec::new();
     // The floor is the engine's precision, in real time; the figures are in scenario time.
-    let scale = if config.time_scale > 0.0 {
-        config.time_scale
-    } else {
-        1.0
-    };
+    let scale = config.scale();
     let bound = (LAG_FLOOR_MS * scale).max(LAG_SHARE * latency_p99_ms);
     let pacing = load.pacing_lag.quantile_ms(0.99);
     let more_threads = match config.workers {
