@@ -130,11 +130,27 @@ fn the_simulator_refuses_closed_loop_users() {
 /// and the setups after it do not start.
 #[test]
 fn ctrl_c_while_goose_runs_interrupts_the_whole_run() {
+    interrupt_goose_run(Command::new(env!("CARGO_BIN_EXE_scalebench")));
+}
+
+/// The same when scalebench inherits SIGINT as ignored, as everything started with `&` by a
+/// non-interactive shell does (a CI script): the CLI still takes the handler before Goose can.
+#[test]
+fn ctrl_c_stops_goose_when_sigint_was_inherited_ignored() {
+    let mut sh = Command::new("sh");
+    sh.args(["-c", "trap '' INT; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_scalebench"));
+    interrupt_goose_run(sh);
+}
+
+/// Starts a two-setup users run with `command` (scalebench, or something that execs it in the
+/// same process), sends SIGINT while Goose runs the first setup, and checks the interruption.
+fn interrupt_goose_run(mut command: Command) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let two = format!("{ONE_SETUP}[[setup]]\nname = \"second\"\n[setup.fixed]\nreplicas = 3\n");
     let path = scenario(dir.path(), "60s", &two);
     let out = dir.path().join("out");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scalebench"))
+    let mut child = command
         .arg("run")
         .arg(&path)
         .args(["--driver", "testbed", "--out"])

@@ -120,8 +120,9 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
                 plan.path.display()
             )));
         }
-        // Before our own SIGINT handler: Goose would replace it (see users::claim_ctrl_c).
-        users::claim_ctrl_c();
+        // Before our own SIGINT handler: Goose would replace it (see users::take_ctrl_c). Taken
+        // even when SIGINT was inherited as ignored, since our own handler answers it anyway.
+        users::take_ctrl_c();
     }
     choose(&plan, &args.setups)?;
     let driver = args.driver.driver(args.time_scale)?;

@@ -39,7 +39,7 @@ pub use crypto::install_crypto_provider;
 pub use goose;
 pub use record::{record, record_as};
 pub use run::GRACE;
-pub use signals::{CtrlC, claim_ctrl_c};
+pub use signals::{CtrlC, claim_ctrl_c, take_ctrl_c};
 
 use session::Session;
 

@@ -6,7 +6,12 @@
 //! `ctrlc` takes one handler per process, so whoever installs one first keeps it: Goose's later
 //! attempt fails, and Goose carries on without its own (it logs and resets its killswitch).
 //! [`claim_ctrl_c`] installs ours, and only where no other handler exists yet; a handler
-//! installed after it with signal-hook chains to it, so both run on each Ctrl-C. The CLI claims
+//! installed after it with signal-hook chains to it, so both run on each Ctrl-C.
+//!
+//! A process started in the background by a non-interactive shell (`scalebench run ... &` in a
+//! script, a CI job) inherits SIGINT as *ignored*. [`claim_ctrl_c`] leaves that disposition alone
+//! and reports [`CtrlC::Foreign`], and Goose would then replace it all the same. A program that
+//! answers SIGINT itself whatever it inherited, as the CLI does, calls [`take_ctrl_c`] instead,
 //! before it installs its own handler.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +35,18 @@ pub enum CtrlC {
 /// signal-hook handler installed afterwards chains to it). Idempotent.
 pub fn claim_ctrl_c() -> CtrlC {
     match ctrlc::try_set_handler(on_ctrl_c) {
+        Ok(()) => CtrlC::Claimed,
+        Err(ctrlc::Error::MultipleHandlers) => CtrlC::AlreadyClaimed,
+        Err(_) => CtrlC::Foreign,
+    }
+}
+
+/// Like [`claim_ctrl_c`], but replaces an inherited SIGINT disposition (ignored, or a
+/// foreign handler) instead of leaving it to Goose. For a program that installs its own SIGINT
+/// handler afterwards anyway, as the CLI does: it answers Ctrl-C and `kill -INT` even when
+/// started in the background by a script, which starts it with SIGINT ignored. Idempotent.
+pub fn take_ctrl_c() -> CtrlC {
+    match ctrlc::set_handler(on_ctrl_c) {
         Ok(()) => CtrlC::Claimed,
         Err(ctrlc::Error::MultipleHandlers) => CtrlC::AlreadyClaimed,
         Err(_) => CtrlC::Foreign,
