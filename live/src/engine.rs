@@ -12,7 +12,8 @@
 //!   its connections open; the window is the target's response time without a queue (the
 //!   least mean of the last 5 s) plus a millisecond, so a stall of the target that long makes
 //!   no request wait) with a quarter of headroom, and grows by half when requests wait
-//!   for connections; it stops growing when growing did not raise the rate of answers (the
+//!   for connections and the shards are not busy (a busy shard leaves answers unread in its
+//!   sockets: more connections would only add to its work); it stops growing when growing did not raise the rate of answers (the
 //!   target, not the pool, is the limit), so a slow target never gets a storm of connections.
 //! - **Shards.** One to start; another only while every shard was busy working (not waiting)
 //!   for most of the last second and the machine had a core idle, never more than its cores.
@@ -366,7 +367,7 @@ impl Pool {
             strikes: 0,
             epoch_start: Instant::now(),
         };
-        pool.resize(0, 0, 0, Instant::now());
+        pool.resize(0, 0, 0, false, Instant::now());
         pool
     }
 
@@ -398,8 +399,9 @@ impl Pool {
     }
 
     /// Every [`EPOCH`]: the response time, what the schedule needs next, and whether the pool
-    /// may grow; `open` connections and `waiting` requests over all shards now.
-    fn resize(&mut self, now_ns: u64, open: usize, waiting: usize, now: Instant) {
+    /// may grow; `open` connections and `waiting` requests over all shards now, and whether
+    /// every shard was `busy` working.
+    fn resize(&mut self, now_ns: u64, open: usize, waiting: usize, busy: bool, now: Instant) {
         let span = now
             .saturating_duration_since(self.epoch_start)
             .as_secs_f64();
@@ -444,8 +446,10 @@ impl Pool {
         }
         // Answers fall behind arrivals: the target, the engine or the pool is the limit.
         let behind = rate < 0.95 * offered;
-        // Requests wait for connections meanwhile: the pool may be.
-        let limited = behind && waiting > 0 && open >= self.ceiling;
+        // Requests wait for connections meanwhile: the pool may be, unless every sending
+        // thread is busy. Then the answers wait in the sockets for a thread to read them, more
+        // connections would only add work to those threads, and what helps is another thread.
+        let limited = behind && waiting > 0 && open >= self.ceiling && !busy;
         if self.plateau.is_some() {
             return;
         }
@@ -675,13 +679,13 @@ fn collect(
             let open = state.iter().map(|s| s.open).sum();
             let waiting = state.iter().map(|s| s.waiting).sum();
             progress.connections.store(open as u64, Ordering::Relaxed);
-            pool.resize(clock.ns_at(now), open, waiting, now);
-            let n = state.len();
-            shared.conn_cap.store(pool.cap(n), Ordering::Relaxed);
-            shared.conn_ready.store(pool.ready(n), Ordering::Relaxed);
             let all_busy = state
                 .iter()
                 .all(|s| s.finished || s.busy.is_some_and(|b| b >= BUSY));
+            pool.resize(clock.ns_at(now), open, waiting, all_busy, now);
+            let n = state.len();
+            shared.conn_cap.store(pool.cap(n), Ordering::Relaxed);
+            shared.conn_ready.store(pool.ready(n), Ordering::Relaxed);
             if all_busy && shared.head() != u64::MAX && add(n) {
                 // Its first events are due no earlier than the schedule's head.
                 state.push(ShardSeen {
@@ -777,5 +781,120 @@ fn count(p: &Progress, ev: &Event) {
             }
         }
         Event::Cancelled { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 10,000 requests a second for 30 s, evenly spaced.
+    fn pool() -> Pool {
+        let d = |s: &str| s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+        let plan = crate::Steady {
+            rate: 10_000.0,
+            duration: d("30s"),
+            poisson: false,
+            timeout: d("5s"),
+            slo: d("500ms"),
+            percentile: 99.0,
+            seed: 1,
+        }
+        .plan()
+        .unwrap_or_else(|e| panic!("{e}"));
+        let target = Target::new("http://127.0.0.1:1/", None, &[], None, |_| None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        Pool::new(&plan, &LoadConfig::new(target), 1)
+    }
+
+    /// The run's clock, in epochs.
+    struct Epochs {
+        start: Instant,
+        n: u32,
+    }
+
+    impl Epochs {
+        fn of(p: &Pool) -> Epochs {
+            Epochs {
+                start: p.epoch_start,
+                n: 0,
+            }
+        }
+
+        /// One epoch in which `answered` of the 1,000 arrivals were answered, each after
+        /// `service`, with every connection open and `waiting` requests at its end, and every
+        /// sending thread `busy` or not.
+        fn run(&mut self, p: &mut Pool, answered: u64, ms: u64, waiting: usize, busy: bool) {
+            for _ in 0..1000 {
+                p.arrived();
+            }
+            for _ in 0..answered {
+                p.answered(ms * 1_000_000);
+            }
+            self.n += 1;
+            let t = self.start + EPOCH * self.n;
+            let open = p.ceiling;
+            p.resize((EPOCH * self.n).as_nanos() as u64, open, waiting, busy, t);
+        }
+    }
+
+    #[test]
+    fn the_pool_follows_littles_law_on_the_unloaded_response_time() {
+        let mut p = pool();
+        let mut e = Epochs::of(&p);
+        for _ in 0..5 {
+            e.run(&mut p, 1000, 2, 0, false);
+        }
+        // 10,000/s over 2 ms plus the 1 ms stall is 30, with a quarter headroom and one more.
+        assert_eq!(p.target, 39);
+        assert!(p.ceiling >= 39, "{}", p.ceiling);
+        // Later answers take 40 ms (a queue at the target): the pool is still sized on 2 ms.
+        for _ in 0..5 {
+            e.run(&mut p, 1000, 40, 0, false);
+        }
+        assert_eq!(p.target, 39);
+    }
+
+    #[test]
+    fn the_pool_grows_while_growing_raises_the_answer_rate_and_then_stops() {
+        let mut p = pool();
+        let mut e = Epochs::of(&p);
+        for _ in 0..5 {
+            e.run(&mut p, 1000, 2, 0, false);
+        }
+        let sized = p.ceiling;
+        // Answers fall behind and requests wait: it grows by half.
+        e.run(&mut p, 500, 2, 100, false);
+        e.run(&mut p, 500, 2, 100, false);
+        e.run(&mut p, 500, 2, 100, false);
+        let grown = p.ceiling;
+        assert!(grown > sized, "{grown} after {sized}");
+        // Growing raises nothing, twice: it stops, however long requests keep waiting.
+        for _ in 0..20 {
+            e.run(&mut p, 500, 2, 100, false);
+        }
+        let stopped = p.ceiling;
+        assert!(p.plateau.is_some());
+        for _ in 0..20 {
+            e.run(&mut p, 500, 2, 100, false);
+        }
+        assert_eq!(p.ceiling, stopped);
+    }
+
+    #[test]
+    fn the_pool_does_not_grow_when_every_sending_thread_is_busy() {
+        let mut p = pool();
+        let mut e = Epochs::of(&p);
+        for _ in 0..5 {
+            e.run(&mut p, 1000, 2, 0, false);
+        }
+        let sized = p.ceiling;
+        for _ in 0..20 {
+            e.run(&mut p, 500, 2, 100, true);
+        }
+        assert_eq!(
+            p.ceiling, sized,
+            "answers wait in the sockets of a busy thread"
+        );
     }
 }

@@ -7,13 +7,13 @@
 //!   read from the environment, never written to a report) and body; [`tls`] how an https
 //!   server is trusted.
 //! - [`engine`] runs it on shards: threads with a single-threaded tokio runtime each, which
-//!   send every N-th arrival on their own kept-alive connections (a lean HTTP/1.1 client, or
-//!   hyper's HTTP/2 client), with a per-request deadline, a bound on requests in flight
-//!   (reaching it counts a request as not sent, never delays it), and the classification of
-//!   every outcome. Each shard paces itself: it sleeps on the timer until shortly before a
-//!   due instant and polls its sockets in a loop for the rest, so the schedule holds to
-//!   microseconds. How late each request actually went out (the schedule lag) is recorded
-//!   and reported.
+//!   lease the schedule about a millisecond at a time and send it on their own kept-alive
+//!   connections (a lean HTTP/1.1 client, or hyper's HTTP/2 client), with a per-request
+//!   deadline, a bound on requests in flight (reaching it counts a request as not sent, never
+//!   delays it), and the classification of every outcome. Each shard paces itself: it sleeps
+//!   on the timer until shortly before a due instant and spins for the rest, polling its
+//!   sockets every 20 µs, so the schedule holds to microseconds. How late each request
+//!   actually went out (the schedule lag) is recorded and reported.
 //! - [`collect`] turns outcomes into the same [`scalebench_core::run::SetupRun`] the simulator
 //!   produces, window by window, so reports, gates and comparisons read both alike.
 //! - [`calibrate`] finds a target's sustainable throughput with a stepped ramp of steady load.

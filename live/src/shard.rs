@@ -23,7 +23,7 @@ use std::future::Future;
 use crate::collect::{Event, Outcome};
 use crate::engine::{Clock, GRACE};
 use crate::h1::Conn;
-use crate::pace::{Busy, Pacer, SPIN};
+use crate::pace::{Busy, POLL_EVERY, Pacer, SPIN};
 use crate::request::{H2Client, Requests};
 use crate::schedule::{LEASE_AHEAD, Shared};
 /// A batch goes to the collector when it has this many events...
@@ -318,6 +318,8 @@ impl Shard<'_> {
                 since: Instant::now(),
             },
         };
+        // When the sockets were last polled (by a sleep or a spin).
+        let mut last_poll = Instant::now();
         loop {
             while let Some(Some(job)) = st.running.next().now_or_never() {
                 self.ended(job, &mut st, h2.as_ref());
@@ -386,6 +388,7 @@ impl Shard<'_> {
                 pacer.margin().max(SPIN)
             };
             if wake > now + margin {
+                last_poll = wake - margin;
                 tokio::select! {
                     biased;
                     Some(job) = st.running.next(), if !st.running.is_empty() => {
@@ -394,8 +397,21 @@ impl Shard<'_> {
                     () = pacer.wait_until(wake - margin) => {}
                 }
             } else if wake > now {
-                // Too close to sleep: poll the sockets until it comes.
-                tokio::task::yield_now().await;
+                // Too close to sleep: spin until it comes, polling the sockets at most every
+                // POLL_EVERY. Requests just handed a connection go out first.
+                while let Some(Some(job)) = st.running.next().now_or_never() {
+                    self.ended(job, &mut st, h2.as_ref());
+                }
+                let now = Instant::now();
+                let poll_at = last_poll + POLL_EVERY;
+                let until = wake.min(poll_at);
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+                if until == poll_at {
+                    tokio::task::yield_now().await;
+                    last_poll = Instant::now();
+                }
                 st.busy.spun(now.elapsed());
             }
         }
