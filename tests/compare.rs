@@ -84,6 +84,12 @@ fn two_seeds_of_spike_5x_compare_side_by_side() {
     ] {
         assert!(table.contains(want), "table lacks {want:?}:\n{table}");
     }
+    // The live engine's own figures: nothing measured them on the simulator.
+    for row in ["schedule lag p99", "engine limits"] {
+        let line = table.lines().find(|l| l.trim_start().starts_with(row));
+        let cells: Vec<&str> = line.map_or(Vec::new(), |l| l.split('|').map(str::trim).collect());
+        assert_eq!(cells.get(2..4), Some(&["-", "-"][..]), "{row}:\n{table}");
+    }
     // The third report's label defaults to its path.
     assert!(
         table.contains(&format!("[3] {}", c_path.display())),
