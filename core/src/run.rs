@@ -164,10 +164,12 @@ pub struct LoadStats {
     /// Requests per outcome class: `http_<status>`, `connect`, `reset`, `timeout`, `not_sent`,
     /// `cancelled`.
     pub outcomes: BTreeMap<String, u64>,
-    /// The most sending threads (shards) at once.
-    pub shards: u32,
-    /// The most connections open at once (HTTP/1.1; HTTP/2 counts its connections).
-    pub max_connections: u32,
+    /// The most sending threads (shards) at once; `None` where no open-loop engine sent
+    /// (closed-loop users).
+    pub shards: Option<u32>,
+    /// The most connections open at once (HTTP/1.1; HTTP/2 counts its connections); `None`
+    /// where no open-loop engine sent.
+    pub max_connections: Option<u32>,
     /// The busiest sending thread's share of time it wanted a core (working, or waiting in the
     /// run queue for one; not waiting for the next instant or for answers) over its busiest
     /// quarter second, 0-1; `None` where the platform cannot tell.

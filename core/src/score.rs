@@ -101,8 +101,8 @@ fn load_report(l: &LoadStats) -> LoadReport {
         pacing_lag_ms: l.pacing_lag.summary(),
         connection_wait_ms: l.connection_wait.summary(),
         outcomes: l.outcomes.clone(),
-        shards: (l.shards > 0).then_some(l.shards),
-        max_connections: (l.shards > 0).then_some(l.max_connections),
+        shards: l.shards,
+        max_connections: l.max_connections,
         peak_busy: l.peak_busy,
         generator_limited: (!reasons.is_empty()).then_some(GeneratorLimited { reasons }),
     }
@@ -389,8 +389,8 @@ mod tests {
             pacing_lag: LatencyHist::new(1_000_000),
             connection_wait: LatencyHist::new(1_000_000),
             outcomes: Default::default(),
-            shards: 2,
-            max_connections: 64,
+            shards: Some(2),
+            max_connections: Some(64),
             peak_busy: Some(0.97),
             limits: vec![],
         };
@@ -429,7 +429,7 @@ mod tests {
             (reasons[1].reason.as_str(), reasons[1].unit.as_str()),
             ("saturated", "fraction")
         );
-        l.shards = 0;
+        (l.shards, l.max_connections) = (None, None);
         assert_eq!(
             load_report(&l).shards,
             None,

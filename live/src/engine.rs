@@ -235,13 +235,13 @@ pub fn run_observed(
         );
         let mut run = c.finish(name, seen.interrupted);
         if let Some(load) = run.load.as_mut() {
-            load.shards = seen.shards as u32;
-            load.max_connections = seen.max_open as u32;
+            load.shards = Some(seen.shards as u32);
+            load.max_connections = Some(seen.max_open as u32);
             load.peak_busy = seen.peak_busy;
             let latency_p99_ms = run.latency.quantile_ms(0.99);
             load.limits = judge(load, latency_p99_ms, config, cores);
             tracing::info!(
-                "load engine: {} sending threads, {} connections at most, busiest thread {:?}, \
+                "load engine: {:?} sending threads, {:?} connections at most, busiest thread {:?}, \
                  pacing lag p99 {:.3} ms, connection wait p99 {:.3} ms, limits {:?}",
                 load.shards,
                 load.max_connections,
@@ -522,6 +522,7 @@ pub(crate) fn judge(
     let scale = config.scale();
     let bound = (LAG_FLOOR_MS * scale).max(LAG_SHARE * latency_p99_ms);
     let pacing = load.pacing_lag.quantile_ms(0.99);
+    let shards = load.shards.unwrap_or(1) as usize;
     let more_threads = match config.workers {
         Some(w) if w < cores => format!("raise --workers (now {w}; the machine has {cores} cores)"),
         Some(w) => format!(
@@ -531,9 +532,9 @@ pub(crate) fn judge(
         None if CpuReading::now().is_none() => format!(
             "pass --workers {} (this platform does not tell idle cores, so the engine adds no \
              sending threads by itself)",
-            load.shards + 1
+            shards + 1
         ),
-        None if (load.shards as usize) < cores => format!(
+        None if shards < cores => format!(
             "no core of the machine's {cores} was idle for another sending thread (the target \
              or other processes use them): send from another machine, or lower the rate"
         ),

@@ -164,7 +164,7 @@ fn the_engine_says_when_it_not_the_target_limited_the_run() {
     let l = kept_up.load.as_ref().map(|l| (l.shards, l.max_connections));
     // Little's law: 100 rps x 200 ms = 20 in flight, and a quarter more.
     assert!(
-        l.is_some_and(|(s, c)| s == 1 && (20..=64).contains(&c)),
+        l.is_some_and(|(s, c)| s == Some(1) && c.is_some_and(|c| (20..=64).contains(&c))),
         "one thread and 20 to 64 connections for 100 rps of 200 ms: {l:?}"
     );
     // The same target, a rate no single sending thread reaches, and requests that cost the
@@ -227,8 +227,8 @@ fn run_for(config: &LoadConfig, rate: f64) -> scalebench_core::run::SetupRun {
 fn figures(run: &scalebench_core::run::SetupRun) -> String {
     run.load.as_ref().map_or_else(String::new, |l| {
         format!(
-            "{:?}: busy {:?}, pacing p99 {} ms, connection wait p99 {} ms, {} connections, \
-             {} threads, latency p99 {} ms",
+            "{:?}: busy {:?}, pacing p99 {} ms, connection wait p99 {} ms, {:?} connections, \
+             {:?} threads, latency p99 {} ms",
             run.requests(),
             l.peak_busy,
             l.pacing_lag.quantile_ms(0.99),
@@ -303,7 +303,7 @@ fn a_burst_the_schedule_knows_of_finds_its_connections_open() {
         before_burst >= 50,
         "only {before_burst} connections open before the burst of 50"
     );
-    let most = run.load.as_ref().map(|l| l.max_connections);
+    let most = run.load.as_ref().and_then(|l| l.max_connections);
     assert!(most.is_some_and(|m| m >= 50), "{most:?}");
 }
 
