@@ -358,9 +358,6 @@ impl Shard<'_> {
             self.expire(&mut st, now);
             self.assign(&mut st, h2.as_ref());
             self.open_ahead(&mut st, h2.as_ref(), now);
-            if st.busy.tick(now) {
-                st.out.batch.busy = st.busy.last;
-            }
             self.maybe_flush(&mut st, now_ns.min(self.shared.head()), now);
             if st.queue.is_empty() && !st.more {
                 break;
@@ -433,9 +430,6 @@ impl Shard<'_> {
                 () = tokio::time::sleep(IDLE_FLUSH) => {}
             }
             let now = Instant::now();
-            if st.busy.tick(now) {
-                st.out.batch.busy = st.busy.last;
-            }
             self.maybe_flush(&mut st, self.clock.ns_at(now), now);
         }
         drop(st.running);
@@ -582,9 +576,12 @@ impl Shard<'_> {
         }
     }
 
-    /// Sends the batch when it is full or old enough. Every event of this shard before
-    /// `safe_ns` is in it or an earlier one.
+    /// Closes the busy share's span when it is due, then sends the batch when it is full or
+    /// old enough. Every event of this shard before `safe_ns` is in it or an earlier one.
     fn maybe_flush(&self, st: &mut State, safe_ns: u64, now: Instant) {
+        if st.busy.tick(now) {
+            st.out.batch.busy = st.busy.last;
+        }
         let out = &mut st.out;
         let age = now.saturating_duration_since(out.since);
         let due = out.batch.events.len() >= BATCH_EVENTS
