@@ -13,7 +13,8 @@
 //!   least mean of the last 5 s) plus a millisecond, so a stall of the target that long makes
 //!   no request wait) with a quarter of headroom, and grows by half when requests wait
 //!   for connections and the shards are not busy (a busy shard leaves answers unread in its
-//!   sockets: more connections would only add to its work); it stops growing when growing did not raise the rate of answers (the
+//!   sockets: more connections would only add to its work), and shrinks back after 5 s of
+//!   calm, the shards closing their least recently used idle connections; it stops growing when growing did not raise the rate of answers (the
 //!   target, not the pool, is the limit), so a slow target never gets a storm of connections.
 //! - **Shards.** One to start; another only while every shard was busy working (not waiting)
 //!   for most of the last second and the machine had a core idle, never more than its cores.
@@ -328,12 +329,17 @@ struct Pool {
     plateau: Option<Instant>,
     /// Growths in a row that raised nothing.
     strikes: u32,
+    /// Since when no request waited and answers kept up with arrivals.
+    calm_since: Option<Instant>,
     /// Open connections and waiting requests over all shards, as last reported.
     epoch_start: Instant,
 }
 
 /// How often the pool is resized.
 const EPOCH: Duration = Duration::from_millis(100);
+/// After this long with no request waiting and answers keeping up, the pool shrinks back
+/// toward what Little's law asks for.
+const SHRINK_AFTER: Duration = Duration::from_secs(5);
 /// Over how many epochs the least mean response time is taken (5 s).
 const FLOOR_EPOCHS: usize = 50;
 /// How far ahead the schedule is read.
@@ -365,6 +371,7 @@ impl Pool {
             probe: None,
             plateau: None,
             strikes: 0,
+            calm_since: None,
             epoch_start: Instant::now(),
         };
         pool.resize(0, 0, 0, false, Instant::now());
@@ -438,14 +445,29 @@ impl Pool {
         if self.fixed.is_some() {
             return;
         }
-        if self.plateau.is_some_and(|since| {
-            waiting == 0 && now.saturating_duration_since(since) > Duration::from_secs(5)
-        }) {
-            // Nothing waited for a while: traffic changed, growing may help again.
-            self.plateau = None;
-        }
         // Answers fall behind arrivals: the target, the engine or the pool is the limit.
         let behind = rate < 0.95 * offered;
+        if waiting > 0 || behind {
+            self.calm_since = None;
+        } else if self.calm_since.is_none() {
+            self.calm_since = Some(now);
+        }
+        let calm = self
+            .calm_since
+            .is_some_and(|since| now.saturating_duration_since(since) >= SHRINK_AFTER);
+        if calm {
+            // Nothing waited and answers kept up for a while: traffic changed, growing may
+            // help again. (Not merely nothing waiting: a pool large enough that nothing waits
+            // for a target that falls behind must not start growing again.)
+            self.plateau = None;
+            // And what a stall made the pool grow to goes back toward Little's law, a quarter
+            // per epoch (the shards close their least recently used idle connections beyond
+            // it), so a run on a busy machine does not ratchet its pool up stall by stall.
+            let floor = self.target.max(FIRST_POOL);
+            if self.ceiling > floor {
+                self.ceiling = (self.ceiling - self.ceiling / 4).max(floor);
+            }
+        }
         // Requests wait for connections meanwhile: the pool may be, unless every sending
         // thread is busy. Then the answers wait in the sockets for a thread to read them, more
         // connections would only add work to those threads, and what helps is another thread.
@@ -789,12 +811,12 @@ fn count(p: &Progress, ev: &Event) {
 mod tests {
     use super::*;
 
-    /// 10,000 requests a second for 30 s, evenly spaced.
+    /// 10,000 requests a second for two minutes, evenly spaced.
     fn pool() -> Pool {
         let d = |s: &str| s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
         let plan = crate::Steady {
             rate: 10_000.0,
-            duration: d("30s"),
+            duration: d("120s"),
             poisson: false,
             timeout: d("5s"),
             slo: d("500ms"),
@@ -880,6 +902,51 @@ mod tests {
             e.run(&mut p, 500, 2, 100, false);
         }
         assert_eq!(p.ceiling, stopped);
+    }
+
+    #[test]
+    fn a_pool_grown_for_a_stall_shrinks_back_once_it_is_calm() {
+        let mut p = pool();
+        let mut e = Epochs::of(&p);
+        for _ in 0..5 {
+            e.run(&mut p, 1000, 2, 0, false);
+        }
+        let sized = p.ceiling;
+        // A stall: answers fall behind, requests wait, the pool grows.
+        for _ in 0..4 {
+            e.run(&mut p, 500, 2, 100, false);
+        }
+        assert!(p.ceiling > sized, "{} after {sized}", p.ceiling);
+        // Calm again: it keeps its size for SHRINK_AFTER, then goes back to Little's law.
+        let grown = p.ceiling;
+        for _ in 0..49 {
+            e.run(&mut p, 1000, 2, 0, false);
+        }
+        assert_eq!(p.ceiling, grown, "not before {SHRINK_AFTER:?} of calm");
+        for _ in 0..30 {
+            e.run(&mut p, 1000, 2, 0, false);
+        }
+        assert_eq!(p.ceiling, sized);
+    }
+
+    #[test]
+    fn a_target_that_slows_down_under_load_gets_no_storm_of_connections() {
+        let mut p = pool();
+        let mut e = Epochs::of(&p);
+        for _ in 0..5 {
+            e.run(&mut p, 1000, 2, 0, false);
+        }
+        let sized = p.ceiling;
+        // Overloaded, the target answers half the arrivals after 100 ms: after 5 s that is its
+        // response time without a queue as far as anyone can tell, and Little's law asks for
+        // 1,264 connections. Nothing waits for a connection, yet more connections raise
+        // nothing: the pool grows twice, sees no gain, and stops, for as long as it lasts.
+        for _ in 0..300 {
+            e.run(&mut p, 500, 100, 0, false);
+        }
+        assert!(p.target > 1000, "{}", p.target);
+        assert!(p.plateau.is_some());
+        assert!(p.ceiling <= 4 * sized, "{} from {sized}", p.ceiling);
     }
 
     #[test]

@@ -357,6 +357,7 @@ impl Shard<'_> {
             }
             self.expire(&mut st, now);
             self.assign(&mut st, h2.as_ref());
+            self.trim(&mut st);
             self.open_ahead(&mut st, h2.as_ref(), now);
             self.maybe_flush(&mut st, now_ns.min(self.shared.head()), now);
             if st.queue.is_empty() && !st.more {
@@ -485,6 +486,19 @@ impl Shard<'_> {
             };
             st.waiting.pop_front();
             st.running.push(self.request(w, conn, h2));
+        }
+    }
+
+    /// Closes the least recently used idle connections beyond the supervisor's cap, which it
+    /// lowers once the pool has been calm for a while: connections opened for a stall do not
+    /// stay open for good.
+    fn trim(&self, st: &mut State) {
+        let cap = self.shared.conn_cap.load(Ordering::Relaxed);
+        if st.open > cap && !st.idle.is_empty() {
+            // Idle connections are reused last in, first out: the front was used longest ago.
+            let n = (st.open - cap).min(st.idle.len());
+            st.idle.drain(..n);
+            st.open -= n;
         }
     }
 
