@@ -5,6 +5,7 @@ mod calibrate;
 mod compare;
 mod gate;
 mod load;
+mod manifests;
 mod run;
 mod sweep;
 mod testbed;
@@ -89,6 +90,9 @@ enum Command {
     Testbed(testbed::Args),
     /// Find the sustainable throughput of an endpoint (or of one testbed replica).
     Calibrate(calibrate::Args),
+    /// Write the Kubernetes objects each setup stands for (Deployment, HPA, KEDA ScaledObject,
+    /// Knative Service), one YAML file per setup.
+    Manifests(manifests::Args),
     /// Measure scalebench itself.
     Bench(bench::Args),
 }
@@ -262,6 +266,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::cmd(args),
         Command::Compare(args) => compare::cmd(args),
         Command::Sweep(args) => sweep::cmd(args),
+        Command::Manifests(args) => manifests::cmd(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
