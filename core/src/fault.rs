@@ -234,10 +234,10 @@ impl Fault {
                 Some(_) => {}
             }
         }
-        if let Fault::PoolOutage { length, .. } = self {
-            if length.is_zero() {
-                return Err("a pool-outage needs a length above zero (for = \"5m\")".into());
-            }
+        if let Fault::PoolOutage { length, .. } = self
+            && length.is_zero()
+        {
+            return Err("a pool-outage needs a length above zero (for = \"5m\")".into());
         }
         Ok(())
     }

@@ -102,12 +102,12 @@ fn validate_cost_aware(c: &policy::CostAwareConfig) -> Result<(), String> {
             c.max_spot_share
         ));
     }
-    if let Some(b) = c.budget_per_hour {
-        if !(b > 0.0 && b.is_finite()) {
-            return Err(format!(
-                "cost-aware budget_per_hour must be above zero, found {b}"
-            ));
-        }
+    if let Some(b) = c.budget_per_hour
+        && !(b > 0.0 && b.is_finite())
+    {
+        return Err(format!(
+            "cost-aware budget_per_hour must be above zero, found {b}"
+        ));
     }
     for (name, d) in [
         ("interval", c.interval),

@@ -183,12 +183,12 @@ pub fn read(ks: &KnativeService) -> Result<(KpaConfig, Option<u32>), Error> {
         .as_ref()
         .unwrap_or(&empty);
     let meta = ks.metadata.annotations.as_ref().unwrap_or(&empty);
-    if let Some(class) = a.get(&format!("{K}class")) {
-        if class != KPA_CLASS {
-            return Err(Error::Invalid(format!(
-                "{K}class: expected {KPA_CLASS}, found {class:?}"
-            )));
-        }
+    if let Some(class) = a.get(&format!("{K}class"))
+        && class != KPA_CLASS
+    {
+        return Err(Error::Invalid(format!(
+            "{K}class: expected {KPA_CLASS}, found {class:?}"
+        )));
     }
     let get = |k: &str| a.get(&format!("{K}{k}"));
     let num = |k: &str, default: f64| -> Result<f64, Error> {

@@ -74,14 +74,14 @@ pub fn read(objects: &Objects) -> Result<Recovered, Error> {
             spec_replicas,
         ),
     };
-    if let Some(kind) = ann(key::POLICY) {
-        if kind != policy.kind() {
-            return Err(Error::Invalid(format!(
-                "{}: the workload says {kind:?} but the objects are a {} setup (is an autoscaler object missing?)",
-                key::POLICY,
-                policy.kind()
-            )));
-        }
+    if let Some(kind) = ann(key::POLICY)
+        && kind != policy.kind()
+    {
+        return Err(Error::Invalid(format!(
+            "{}: the workload says {kind:?} but the objects are a {} setup (is an autoscaler object missing?)",
+            key::POLICY,
+            policy.kind()
+        )));
     }
     let initial_replicas = initial.unwrap_or_else(|| policy.initial_replicas());
     Ok(Recovered {

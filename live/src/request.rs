@@ -262,10 +262,10 @@ fn h1_parts(t: &Target) -> http::request::Parts {
         req = req.uri(pq.as_str());
     }
     let has = |name: &http::HeaderName| t.headers.iter().any(|(n, _)| n == name);
-    if !has(&http::header::HOST) {
-        if let Some(authority) = t.uri.authority() {
-            req = req.header(http::header::HOST, authority.as_str());
-        }
+    if !has(&http::header::HOST)
+        && let Some(authority) = t.uri.authority()
+    {
+        req = req.header(http::header::HOST, authority.as_str());
     }
     if !has(&http::header::USER_AGENT) {
         req = req.header(
@@ -294,10 +294,10 @@ pub(crate) fn classify(e: &(dyn std::error::Error + 'static)) -> Outcome {
             }
             return crate::h1::io_class(io);
         }
-        if let Some(h) = err.downcast_ref::<hyper::Error>() {
-            if h.is_incomplete_message() || h.is_closed() || h.is_canceled() {
-                return Outcome::Reset;
-            }
+        if let Some(h) = err.downcast_ref::<hyper::Error>()
+            && (h.is_incomplete_message() || h.is_closed() || h.is_canceled())
+        {
+            return Outcome::Reset;
         }
         cur = err.source();
     }

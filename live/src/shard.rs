@@ -209,10 +209,10 @@ impl InFlight {
     }
 
     fn finish(&mut self, id: u64) {
-        if let Some(slot) = self.slots.get_mut((id - self.base) as usize) {
-            if slot.take().is_some() {
-                self.len -= 1;
-            }
+        if let Some(slot) = self.slots.get_mut((id - self.base) as usize)
+            && slot.take().is_some()
+        {
+            self.len -= 1;
         }
         while matches!(self.slots.front(), Some(None)) {
             self.slots.pop_front();

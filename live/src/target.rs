@@ -156,10 +156,10 @@ impl Target {
         let path = self.uri.path_and_query().map_or("/", |p| p.as_str());
         w.extend_from_slice(format!("{} {path} HTTP/1.1\r\n", self.method).as_bytes());
         let has = |name: &http::HeaderName| self.headers.iter().any(|(n, _)| n == name);
-        if !has(&http::header::HOST) {
-            if let Some(authority) = self.uri.authority() {
-                w.extend_from_slice(format!("host: {authority}\r\n").as_bytes());
-            }
+        if !has(&http::header::HOST)
+            && let Some(authority) = self.uri.authority()
+        {
+            w.extend_from_slice(format!("host: {authority}\r\n").as_bytes());
         }
         if !has(&http::header::USER_AGENT) {
             w.extend_from_slice(

@@ -206,11 +206,11 @@ mod tests {
                 a.push(now + dt, Event::NodeUp { node: seq as u32 });
                 reference.push((now + dt, seq));
             }
-            if round % 3 != 0 {
-                if let Some((t, ev)) = a.pop() {
-                    now = t;
-                    popped.push((t, ev));
-                }
+            if round % 3 != 0
+                && let Some((t, ev)) = a.pop()
+            {
+                now = t;
+                popped.push((t, ev));
             }
         }
         while let Some(x) = a.pop() {

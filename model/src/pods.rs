@@ -230,10 +230,11 @@ impl<W: Request> Model<W> {
             PodPhase::Running => {
                 self.set_state(p, PodPhase::Ready);
                 self.cold_starts += 1;
-                if let Some(t0) = self.first_transient {
-                    if self.scale_up_reaction.is_none() && self.pods[p as usize].created >= t0 {
-                        self.scale_up_reaction = Some(self.now - t0);
-                    }
+                if let Some(t0) = self.first_transient
+                    && self.scale_up_reaction.is_none()
+                    && self.pods[p as usize].created >= t0
+                {
+                    self.scale_up_reaction = Some(self.now - t0);
                 }
                 self.became_ready(p, host);
             }
@@ -296,10 +297,10 @@ impl<W: Request> Model<W> {
         let pod = &mut self.pods[p as usize];
         let mut killed = Vec::new();
         for s in pod.slots.iter_mut() {
-            if let Some(w) = s.req.take() {
-                if w.wanted() {
-                    killed.push(w);
-                }
+            if let Some(w) = s.req.take()
+                && w.wanted()
+            {
+                killed.push(w);
             }
         }
         let n = pod.in_flight as u64;

@@ -91,11 +91,11 @@ impl<W: Request> Model<W> {
             host.drop_request(self.now, w, Dropped::Rejected);
             return;
         }
-        if self.queue.is_empty() {
-            if let Some(pod) = self.router.least_loaded() {
-                self.dispatch(pod, w, host);
-                return;
-            }
+        if self.queue.is_empty()
+            && let Some(pod) = self.router.least_loaded()
+        {
+            self.dispatch(pod, w, host);
+            return;
         }
         match self.queue.offer(w) {
             Offer::Queued => {

@@ -48,18 +48,18 @@ impl Sim<'_> {
     fn handle(&mut self, ev: Event) {
         match ev {
             Event::Done(slot) => {
-                if let Some(w) = self.model.finish(self.now, slot, &mut self.clients) {
-                    if w.waiting {
-                        self.clients.rec.ok(w.class, self.now - w.intended);
-                    }
+                if let Some(w) = self.model.finish(self.now, slot, &mut self.clients)
+                    && w.waiting
+                {
+                    self.clients.rec.ok(w.class, self.now - w.intended);
                 }
             }
             Event::ClientTimeout(slot) => {
-                if let Some(w) = self.model.in_service_mut(slot) {
-                    if w.waiting {
-                        w.waiting = false;
-                        self.clients.rec.timed_out(w.class);
-                    }
+                if let Some(w) = self.model.in_service_mut(slot)
+                    && w.waiting
+                {
+                    w.waiting = false;
+                    self.clients.rec.timed_out(w.class);
                 }
             }
             _ => self.handle_rare(ev),

@@ -53,7 +53,7 @@ pub fn simulate_together(
     let mut n = 0u64;
     for a in ArrivalStream::new(plan) {
         n += 1;
-        if n % CANCEL_CHECK == 0 {
+        if n.is_multiple_of(CANCEL_CHECK) {
             if let Some(p) = progress {
                 p.reach(a.t_ns);
             }

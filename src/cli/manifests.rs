@@ -99,13 +99,13 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         )));
     }
     for (flag, value) in [("--namespace", &args.namespace), ("--name", &args.name)] {
-        if let Some(v) = value {
-            if kube_objects::dns_label(v) != *v {
-                return Err(Failure::input(anyhow!(
-                    "{flag} {v:?}: expected a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters), such as {:?}",
-                    kube_objects::dns_label(v)
-                )));
-            }
+        if let Some(v) = value
+            && kube_objects::dns_label(v) != *v
+        {
+            return Err(Failure::input(anyhow!(
+                "{flag} {v:?}: expected a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters), such as {:?}",
+                kube_objects::dns_label(v)
+            )));
         }
     }
     let opts = Options {

@@ -160,15 +160,15 @@ fn no_idle_keys(grid: &Grid, points: &[Point]) -> Result<(), Failure> {
             continue;
         }
         let stride: usize = grid.axes[k + 1..].iter().map(|a| a.values.len()).product();
-        if let (Some(a), Some(b)) = (points.first(), points.get(stride)) {
-            if a.plan == b.plan {
-                return Err(Failure::input(anyhow!(
-                    "--vary {}: {} and {} give the same scenario, so the key changes nothing (does a setup set its own value, which takes precedence?)",
-                    axis.key,
-                    scalebench_core::vary::show(&axis.values[0]),
-                    scalebench_core::vary::show(&axis.values[1]),
-                )));
-            }
+        if let (Some(a), Some(b)) = (points.first(), points.get(stride))
+            && a.plan == b.plan
+        {
+            return Err(Failure::input(anyhow!(
+                "--vary {}: {} and {} give the same scenario, so the key changes nothing (does a setup set its own value, which takes precedence?)",
+                axis.key,
+                scalebench_core::vary::show(&axis.values[0]),
+                scalebench_core::vary::show(&axis.values[1]),
+            )));
         }
     }
     Ok(())

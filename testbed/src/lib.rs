@@ -262,14 +262,13 @@ impl Testbed {
     pub async fn shutdown(mut self) {
         self.shared.now().close();
         let _ = self.stop.send(true);
-        if let Some(mut server) = self.server.take() {
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
+        if let Some(mut server) = self.server.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
                 .await
                 .is_err()
-            {
-                tracing::warn!("requests still open after the grace period: cut off");
-                server.abort();
-            }
+        {
+            tracing::warn!("requests still open after the grace period: cut off");
+            server.abort();
         }
         let _ = self.stop_clock.send(true);
         if let Some(control) = self.control.take() {

@@ -186,13 +186,13 @@ impl Resolver<'_> {
                     if period.is_zero() {
                         return self.err(t.span(), "a diurnal shape needs a period above zero");
                     }
-                    if let (crate::Rate::Rps(lo), crate::Rate::Rps(hi)) = (min, max) {
-                        if lo > hi {
-                            return self.err(
-                                t.span(),
-                                format!("a diurnal shape needs min <= max, found {lo} > {hi}"),
-                            );
-                        }
+                    if let (crate::Rate::Rps(lo), crate::Rate::Rps(hi)) = (min, max)
+                        && lo > hi
+                    {
+                        return self.err(
+                            t.span(),
+                            format!("a diurnal shape needs min <= max, found {lo} > {hi}"),
+                        );
                     }
                 }
                 _ => {}
@@ -239,12 +239,12 @@ impl Resolver<'_> {
             })?;
             r.body = Some(text);
         }
-        if let Some(p) = &r.path {
-            if !p.starts_with('/') {
-                return Err(format!(
-                    "class {class:?}: request path must start with /, found {p:?}"
-                ));
-            }
+        if let Some(p) = &r.path
+            && !p.starts_with('/')
+        {
+            return Err(format!(
+                "class {class:?}: request path must start with /, found {p:?}"
+            ));
         }
         if let Some(body) = &r.body {
             let t = Template::parse(body).map_err(|e| format!("class {class:?}: body: {e}"))?;
