@@ -5,6 +5,7 @@ mod calibrate;
 mod compare;
 mod gate;
 mod load;
+mod prometheus;
 mod run;
 mod sweep;
 mod testbed;
