@@ -147,6 +147,43 @@ pub struct SetupReport {
     /// its mean and confidence interval. The other fields of the setup are the first run's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeat: Option<RepeatReport>,
+    /// The timeline fields taken from a Prometheus server, and how each query went (live runs
+    /// with `[prometheus]` or `load --prometheus` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusReport>,
+}
+
+/// How the timeline's fields were read from Prometheus.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PrometheusReport {
+    /// The server (without a password).
+    pub url: String,
+    /// The run's start, Unix seconds: window `i` was read at `start_unix_s + (i + 1) *
+    /// step_s`, so the queries can be run again by hand.
+    pub start_unix_s: f64,
+    /// Seconds between evaluations: the window's length in real time.
+    pub step_s: f64,
+    /// One entry per timeline field queried, in field order.
+    pub queries: Vec<QueryReport>,
+    /// What did not go as planned but cost only some values (the last windows' samples had
+    /// not arrived when the settle time ran out...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// One query and what it gave.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct QueryReport {
+    /// The timeline field it fills.
+    pub field: String,
+    /// The PromQL.
+    pub query: String,
+    /// Windows it gave a value for (the others are null).
+    pub windows: u64,
+    /// Why it gave nothing: the query failed, Prometheus refused it, it returned several
+    /// series; `None` when it succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl SetupReport {
@@ -504,6 +541,14 @@ pub struct TimelineSample {
     pub queue_depth: Option<u32>,
     /// Cost accrued since the start.
     pub cost_usd: Option<f64>,
+    /// Requests being served (in a batch) at the window's end, as the server reports it
+    /// (vLLM's `num_requests_running`, through Prometheus).
+    #[serde(default)]
+    pub running: Option<u32>,
+    /// The share of the KV cache in use at the window's end, 0-1 (vLLM's
+    /// `kv_cache_usage_perc`, through Prometheus).
+    #[serde(default)]
+    pub kv_cache_usage: Option<f64>,
     /// Faults that struck in the window (markers such as `spot-interruption@10m`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<String>,

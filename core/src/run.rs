@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use crate::report::{BudgetReport, FaultEvent, Latency, Requests, TimelineSample};
+use crate::report::{
+    BudgetReport, FaultEvent, Latency, PrometheusReport, Requests, TimelineSample,
+};
 
 /// Significant digits kept by latency histograms (0.1% resolution).
 const SIGFIGS: u8 = 3;
@@ -176,6 +178,10 @@ pub struct LoadStats {
     pub peak_busy: Option<f64>,
     /// Every way the engine itself limited the run; empty when the numbers are the target's.
     pub limits: Vec<GeneratorLimit>,
+    /// The wall-clock instant of the run's scenario time zero (when the first arrival could
+    /// be due), to line the timeline up with an outside clock such as Prometheus'; `None` when
+    /// the engine did not say.
+    pub started_at: Option<std::time::SystemTime>,
 }
 
 /// One way the load engine, not the target, limited a run.
@@ -265,6 +271,9 @@ pub struct SetupRun {
     pub duration_s: f64,
     /// The run was interrupted (Ctrl-C) and holds what was measured until then.
     pub interrupted: bool,
+    /// The timeline fields read from a Prometheus server afterwards, and how; `None` when
+    /// none were.
+    pub prometheus: Option<PrometheusReport>,
 }
 
 impl SetupRun {

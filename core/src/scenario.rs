@@ -10,6 +10,7 @@ use crate::dist::DurationDist;
 use crate::error::{Located, ScenarioError};
 use crate::fault::FaultPlan;
 use crate::policy::{CostAwareConfig, FixedConfig, HpaConfig, KedaConfig, KpaConfig, PolicyConfig};
+use crate::prometheus::{Preset, PrometheusSpec};
 use crate::threshold::GateSpec;
 use crate::traffic::Traffic;
 use crate::units::Duration;
@@ -44,6 +45,25 @@ struct ScenarioFile {
     thresholds: Vec<Spanned<String>>,
     #[serde(default)]
     gate: Option<Spanned<GateFile>>,
+    #[serde(default)]
+    prometheus: Option<Spanned<PrometheusFile>>,
+}
+
+/// `[prometheus]`: a Prometheus server to fill the timeline of live runs from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrometheusFile {
+    url: Spanned<String>,
+    #[serde(default)]
+    token_env: Option<String>,
+    #[serde(default)]
+    presets: Vec<Preset>,
+    #[serde(default)]
+    queries: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+    #[serde(default)]
+    scrape_interval: Option<Duration>,
+    #[serde(default)]
+    settle: Option<Duration>,
 }
 
 /// `[gate]`: how `scalebench gate` compares a report of this scenario with a baseline.
@@ -400,6 +420,9 @@ pub struct Plan {
     pub faults: FaultPlan,
     /// `thresholds = [...]` and `[gate]`: the checks `run` and `gate` apply to its reports.
     pub gate: GateSpec,
+    /// `[prometheus]`: where live runs read their timeline's service side from afterwards
+    /// (the simulator ignores it).
+    pub prometheus: Option<PrometheusSpec>,
 }
 
 /// The most windows a timeline has; longer runs get longer windows.

@@ -218,6 +218,7 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
         load: run.load.as_ref().map(load_report),
         timeline: run.timeline.clone(),
         repeat: None,
+        prometheus: run.prometheus.clone(),
     }
 }
 
@@ -332,6 +333,7 @@ mod tests {
             load: None,
             timeline: vec![],
             repeat: None,
+            prometheus: None,
         }
     }
 
@@ -393,6 +395,7 @@ mod tests {
             max_connections: Some(64),
             peak_busy: Some(0.97),
             limits: vec![],
+            started_at: None,
         };
         l.pacing_lag.record(12_300);
         let r = load_report(&l);

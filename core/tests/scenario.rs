@@ -223,3 +223,49 @@ fn a_class_request_is_checked_and_its_body_file_read() {
     );
     assert!(e.is_err_and(|e| e.to_string().contains("cannot read body_file")));
 }
+
+#[test]
+fn a_prometheus_table_resolves_presets_then_queries() -> Result<(), String> {
+    let plan = parse(&format!(
+        "{FIXED}[prometheus]\nurl = \"https://prom.example:9090/prefix\"\ntoken_env = \"PROM_TOKEN\"\n\
+         presets = [\"dcgm\", \"vllm\"]\nscrape_interval = \"30s\"\n\
+         [prometheus.queries]\nqueue_depth = \"sum(my_queue)\"\nreplicas_ready = \"sum(up)\"\n"
+    ))?;
+    let p = plan.prometheus.ok_or("no [prometheus]")?;
+    assert_eq!(p.url, "https://prom.example:9090/prefix");
+    assert_eq!(p.token_env, "PROM_TOKEN");
+    assert_eq!(p.queries["queue_depth"], "sum(my_queue)");
+    assert_eq!(p.queries["running"], "sum(vllm:num_requests_running)");
+    assert_eq!(p.queries.len(), 5);
+    assert_eq!(p.settle.to_string(), "1m2s");
+    assert_eq!(parse(FIXED)?.prometheus, None);
+    Ok(())
+}
+
+#[test]
+fn prometheus_errors_name_the_file_the_line_and_what_was_expected() {
+    let e = err(&format!(
+        "{FIXED}[prometheus]\nurl = \"prom:9090\"\npresets = [\"vllm\"]\n"
+    ));
+    assert!(
+        e.starts_with("s.toml:") && e.contains("prometheus.url") && e.contains("http://"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{FIXED}[prometheus]\nurl = \"http://p\"\n[prometheus.queries]\nreplicas = \"x\"\n"
+    ));
+    assert!(
+        e.contains("unknown timeline field \"replicas\"; expected one of replicas_desired"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{FIXED}[prometheus]\nurl = \"http://p\"\npresets = [\"nvidia\"]\n"
+    ));
+    assert!(e.contains("nvidia") && e.contains("dcgm"), "{e}");
+    let e = err(&format!("{FIXED}[prometheus]\nurl = \"http://p\"\n"));
+    assert!(e.contains("no query"), "{e}");
+    let e = err(&format!(
+        "{FIXED}[prometheus]\nurl = \"http://p\"\nquery = {{}}\n"
+    ));
+    assert!(e.contains("unknown field `query`"), "{e}");
+}

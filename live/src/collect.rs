@@ -307,6 +307,7 @@ impl Collector {
                 max_connections: None,
                 peak_busy: None,
                 limits: Vec::new(),
+                started_at: None,
             }),
             timeline: self.rec.timeline,
             window_slo: self.rec.window_slo,
@@ -314,6 +315,7 @@ impl Collector {
             waited: 0,
             duration_s: self.end_ns as f64 / 1e9,
             interrupted: interrupted.is_some(),
+            prometheus: None,
         }
     }
 }

@@ -209,6 +209,7 @@ pub fn run_observed(
         gate.wait_warmed(first, Duration::from_secs(10));
         // A moment for every shard to see the start before the first arrival is due.
         clock.start = Instant::now() + Duration::from_millis(2);
+        let started_at = std::time::SystemTime::now() + Duration::from_millis(2);
         gate.open(clock);
         let mut c = Collector::new(plan);
         let mut more = Supervisor {
@@ -239,6 +240,7 @@ pub fn run_observed(
             load.shards = Some(seen.shards as u32);
             load.max_connections = Some(seen.max_open as u32);
             load.peak_busy = seen.peak_busy;
+            load.started_at = Some(started_at);
             let latency_p99_ms = run.latency.quantile_ms(0.99);
             load.limits = judge(load, latency_p99_ms, config, cores);
             tracing::info!(

@@ -19,6 +19,7 @@
 //! - [`calibrate`] finds a target's sustainable throughput with a stepped ramp of steady load.
 //! - [`observe`] fills each window's service side (replicas, queue, nodes, cost) from an
 //!   observer, such as a Prometheus `/metrics` endpoint.
+//! - [`promql`] fills it after the run from a Prometheus server's `query_range` instead.
 
 pub mod calibrate;
 pub mod collect;
@@ -27,6 +28,7 @@ mod h1;
 mod hyper1;
 pub mod observe;
 mod pace;
+pub mod promql;
 mod request;
 mod schedule;
 mod shard;

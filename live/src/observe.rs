@@ -139,11 +139,17 @@ impl HttpClient {
     /// A client trusting the bundled web roots and `tls.ca_file`, or any certificate when
     /// `tls.insecure`. Call it outside async code.
     pub fn new(tls: &TlsOptions) -> Result<Self, ObserveError> {
+        Self::with_timeout(tls, TIMEOUT)
+    }
+
+    /// [`new`](Self::new), each request bounded by `timeout` instead (connecting by at most
+    /// [`TIMEOUT`]): for slower answers, such as a Prometheus query over a long run.
+    pub fn with_timeout(tls: &TlsOptions, timeout: Duration) -> Result<Self, ObserveError> {
         let config = tls::client_config(tls, &[b"http/1.1".as_slice()])?;
         let client = Client::builder()
             .tls_backend_preconfigured(config)
-            .connect_timeout(TIMEOUT)
-            .timeout(TIMEOUT)
+            .connect_timeout(TIMEOUT.min(timeout))
+            .timeout(timeout)
             .no_proxy()
             .build()
             .map_err(|e| ObserveError::Client(causes(&e.without_url())))?;
@@ -161,19 +167,24 @@ impl HttpClient {
         let url = parse_url(url)?;
         let method = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| ObserveError::Method(method.to_string()))?;
-        self.send(method, &url, json, None)
+        self.send(method, &url, json, None, None)
     }
 
-    /// `method url` with `json` as the body and an `accept` header if given; the status and
-    /// the body, read up to [`MAX_BODY`].
-    fn send(
+    /// `method url` with `json` as the body, an `accept` header and a bearer token if given
+    /// (the token is never logged nor put in an error); the status and the body, read up to
+    /// [`MAX_BODY`].
+    pub(crate) fn send(
         &self,
         method: reqwest::Method,
         url: &Url,
         json: Option<&str>,
         accept: Option<&str>,
+        bearer: Option<&str>,
     ) -> Result<(u16, Vec<u8>), ObserveError> {
         let mut request = self.client.request(method.clone(), url.clone());
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
         if let Some(accept) = accept {
             request = request.header(ACCEPT, accept);
         }
@@ -258,9 +269,13 @@ impl PrometheusObserver {
     /// Reads the metrics now: [`observe`](Observer::observe), with the reason when it fails.
     /// A body that is not UTF-8 is decoded lossily (see [`parse_bytes`]).
     pub fn scrape(&self) -> Result<Observed, ObserveError> {
-        let (status, body) =
-            self.client
-                .send(reqwest::Method::GET, &self.url, None, Some(TEXT_FORMAT))?;
+        let (status, body) = self.client.send(
+            reqwest::Method::GET,
+            &self.url,
+            None,
+            Some(TEXT_FORMAT),
+            None,
+        )?;
         if status != 200 {
             return Err(ObserveError::Status {
                 url: shown(&self.url),
@@ -294,7 +309,7 @@ impl Observer for PrometheusObserver {
 }
 
 /// `url` parsed: http or https, with a host.
-fn parse_url(url: &str) -> Result<Url, ObserveError> {
+pub(crate) fn parse_url(url: &str) -> Result<Url, ObserveError> {
     let bad = |why: String| ObserveError::Url {
         url: url.to_string(),
         why,
@@ -313,7 +328,7 @@ fn parse_url(url: &str) -> Result<Url, ObserveError> {
 }
 
 /// `url` for messages: without its password.
-fn shown(url: &Url) -> String {
+pub(crate) fn shown(url: &Url) -> String {
     let mut url = url.clone();
     if url.password().is_some() {
         let _ = url.set_password(Some("***"));

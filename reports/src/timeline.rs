@@ -32,13 +32,15 @@ const LEADING: [&str; 11] = [
 ];
 
 /// Columns after the per-pool node counts.
-const TRAILING: [&str; 6] = [
+const TRAILING: [&str; 8] = [
     "gpus_allocated",
     "gpu_util",
     "queue_depth",
     "cost_usd",
     "faults",
     "budget_held_back",
+    "running",
+    "kv_cache_usage",
 ];
 
 impl FileOutput for TimelineCsv {
@@ -119,6 +121,8 @@ fn row(setup: &str, t: &TimelineSample, pools: &BTreeSet<&str>) -> Vec<String> {
         cell(t.cost_usd),
         t.faults.join(";"),
         t.budget_held_back.to_string(),
+        cell(t.running),
+        cell(t.kv_cache_usage),
     ]);
     row
 }

@@ -85,7 +85,7 @@ fn timeline_csv_long_format() -> TestResult {
     let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
     let expected = "setup,t_s,rps,ok,p50_ms,p95_ms,p99_ms,errors,replicas_desired,replicas_ready,\
         pods_pending,nodes_gpu-od,nodes_gpu-spot,gpus_allocated,gpu_util,queue_depth,cost_usd,faults,\
-        budget_held_back";
+        budget_held_back,running,kv_cache_usage";
     assert_eq!(header.join(","), expected);
     let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>()?;
     assert_eq!(rows.len(), 3 + 2 + 2);
@@ -108,17 +108,20 @@ fn timeline_csv_long_format() -> TestResult {
         ("fixed-10", "3", "0")
     );
     assert_eq!(&rows[2][1], "3");
-    assert_eq!(&rows[2][header.len() - 3], "0.035");
+    let col = |name: &str| header.iter().position(|c| c == name).unwrap_or(usize::MAX);
+    assert_eq!(&rows[2][col("cost_usd")], "0.035");
+    assert_eq!(&rows[1][col("faults")], "pod-eviction@2s", "fault markers");
+    assert_eq!(&rows[2][col("faults")], "");
+    let held = col("budget_held_back");
     assert_eq!(
-        &rows[1][header.len() - 2],
-        "pod-eviction@2s",
-        "fault markers"
-    );
-    assert_eq!(&rows[2][header.len() - 2], "");
-    assert_eq!(
-        (&rows[4][header.len() - 1], &rows[3][header.len() - 1]),
+        (&rows[4][held], &rows[3][held]),
         ("3", "0"),
         "replicas held back by the budget"
+    );
+    // Not observed: empty cells, never 0.
+    assert_eq!(
+        (&rows[0][col("running")], &rows[0][col("kv_cache_usage")]),
+        ("", "")
     );
     Ok(())
 }

@@ -8,8 +8,8 @@ use std::error::Error;
 
 use reports::write_all;
 use scalebench_core::report::{
-    Environment, FigureSamples, GeneratorLimited, Latency, LimitReason, LoadReport, RepeatReport,
-    Report, ScenarioSource,
+    Environment, FigureSamples, GeneratorLimited, Latency, LimitReason, LoadReport,
+    PrometheusReport, QueryReport, RepeatReport, Report, ScenarioSource,
 };
 use serde_json::Value;
 
@@ -79,6 +79,28 @@ fn full_report() -> Report {
             },
         )]),
     });
+    kpa.timeline[1].running = Some(7);
+    kpa.timeline[1].kv_cache_usage = Some(0.42);
+    kpa.prometheus = Some(PrometheusReport {
+        url: "http://prometheus:9090".to_owned(),
+        start_unix_s: 1_764_608_520.25,
+        step_s: 1.0,
+        queries: vec![
+            QueryReport {
+                field: "running".to_owned(),
+                query: "sum(vllm:num_requests_running)".to_owned(),
+                windows: 3,
+                error: None,
+            },
+            QueryReport {
+                field: "queue_depth".to_owned(),
+                query: "vllm:num_requests_waiting".to_owned(),
+                windows: 0,
+                error: Some("query returned 2 series".to_owned()),
+            },
+        ],
+        warnings: vec!["running: no sample for the last window".to_owned()],
+    });
     // A window nothing measured: its service side and latency are null.
     let unmeasured = &mut report.setups[1].timeline[0];
     unmeasured.p50_ms = None;
@@ -147,7 +169,8 @@ fn the_schema_defines_exactly_the_fields_the_types_write() -> TestResult {
     }
     // Report, ScenarioSource, Environment, SloSpec, SetupReport, RepeatReport, FigureSamples,
     // LoadReport, GeneratorLimited, LimitReason, Requests, Latency, SloResult, Recovery, Cost,
-    // PoolCost, CapacityCost, BudgetReport, Scaling, ClassReport, FaultEvent, TimelineSample.
-    assert_eq!(checked, 22);
+    // PoolCost, CapacityCost, BudgetReport, Scaling, ClassReport, FaultEvent, TimelineSample,
+    // PrometheusReport, QueryReport.
+    assert_eq!(checked, 24);
     Ok(())
 }

@@ -142,6 +142,7 @@ impl Sim<'_> {
             waited: outcome.waited,
             duration_s: self.end as f64 / 1e9,
             interrupted: self.interrupted,
+            prometheus: None,
         }
     }
 }

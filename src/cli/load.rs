@@ -92,6 +92,8 @@ pub struct Args {
     /// Print the report as JSON on stdout; the tables go to stderr.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    prometheus: super::prometheus::PrometheusArgs,
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
@@ -106,6 +108,7 @@ fn positive_rate(s: &str) -> Result<f64, String> {
 /// Sends the load, prints the table, writes the report.
 pub fn cmd(args: Args) -> Result<(), Failure> {
     let plan = plan(&args)?;
+    let prometheus = args.prometheus.spec()?;
     let body = match (&args.body, &args.body_file) {
         (Some(b), _) => Some(Bytes::from(b.clone())),
         (None, Some(p)) => Some(Bytes::from(
@@ -152,12 +155,16 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
             progress.connections.load(Ordering::Relaxed),
         )
     };
-    let run = super::with_progress(
+    let before = std::time::SystemTime::now();
+    let mut run = super::with_progress(
         || started.elapsed().as_secs_f64() / total,
         line,
         || live::run(&plan, "load", &config, &cancel, &progress),
     )
     .map_err(super::load_failure)?;
+    if let Some(spec) = &prometheus {
+        super::prometheus::fill(&mut run, spec, &plan, before, &config.target.tls);
+    }
     let mut report = scalebench_core::score::score(&plan, "load", std::slice::from_ref(&run));
     super::stamp(&mut report, None);
     let refused = run

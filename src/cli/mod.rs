@@ -6,6 +6,7 @@ mod compare;
 mod gate;
 mod load;
 mod manifests;
+mod prometheus;
 mod run;
 mod sweep;
 mod testbed;

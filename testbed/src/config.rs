@@ -130,6 +130,7 @@ impl TestbedConfig {
             setups: vec![setup.clone()],
             faults: Default::default(),
             gate: Default::default(),
+            prometheus: None,
         };
         TestbedConfig {
             plan,

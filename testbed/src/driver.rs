@@ -122,6 +122,7 @@ fn drive(
             r.method = None;
         }
     }
+    let before = std::time::SystemTime::now();
     let mut run = if plan.traffic.closed_loop().is_some() {
         // Closed-loop users through Goose, against the same testbed, into the same Run.
         let users = users::UsersConfig::new(&url).time_scale(time_scale);
@@ -172,5 +173,11 @@ fn drive(
     run.budget = outcome.budget;
     run.faults = outcome.faults;
     run.waited = outcome.waited;
+    if let Some(spec) = plan.prometheus.as_ref().filter(|_| !run.interrupted) {
+        // The fields it has queries for, from Prometheus (which scrapes this testbed, or
+        // whatever the queries name) rather than from the direct scrapes.
+        let clock = live::promql::RunClock::of(&run, plan.window, time_scale, before);
+        live::promql::fill(&mut run, spec, clock, &live::TlsOptions::default());
+    }
     Ok(run)
 }

@@ -118,6 +118,7 @@ impl Resolver<'_> {
             setups,
             faults: FaultPlan::default(),
             gate,
+            prometheus: self.resolve_prometheus(f.prometheus.as_ref())?,
         };
         let offered = crate::arrivals::ArrivalStream::new(&plan).expected_count();
         if offered.is_nan() || offered > MAX_REQUESTS {
@@ -135,6 +136,31 @@ impl Resolver<'_> {
         }
         plan.faults = self.resolve_faults(&f.faults, duration, &plan.setups)?;
         Ok(plan)
+    }
+
+    /// `[prometheus]`, checked: an http(s) URL, known timeline fields, at least one query.
+    fn resolve_prometheus(
+        &self,
+        p: Option<&Spanned<PrometheusFile>>,
+    ) -> Result<Option<PrometheusSpec>, Located> {
+        let Some(p) = p else { return Ok(None) };
+        let f = p.get_ref();
+        if let Err(msg) = crate::prometheus::check_url(f.url.get_ref()) {
+            return self.err(f.url.span(), format!("prometheus.url: {msg}"));
+        }
+        let empty = Default::default();
+        let queries = f.queries.as_ref().map_or(&empty, |q| q.get_ref());
+        let at = f.queries.as_ref().map_or(p.span(), |q| q.span());
+        PrometheusSpec::new(
+            f.url.get_ref(),
+            f.token_env.as_deref(),
+            &f.presets,
+            queries,
+            f.scrape_interval,
+            f.settle,
+        )
+        .map(Some)
+        .or_else(|msg| self.err(at, format!("[prometheus]: {msg}")))
     }
 
     /// The `[[faults]]` entries, each read and checked against the run, every problem located

@@ -46,6 +46,8 @@ fn sample(t_s: f64, ready: u32, nodes: BTreeMap<String, u32>, cost_usd: f64) -> 
         gpu_util: Some(0.625),
         queue_depth: Some(3),
         cost_usd: Some(cost_usd),
+        running: None,
+        kv_cache_usage: None,
         faults: if t_s == 2.0 {
             vec!["pod-eviction@2s".to_owned()]
         } else {
@@ -153,6 +155,7 @@ pub fn report() -> Report {
         }],
         load: None,
         repeat: None,
+        prometheus: None,
         timeline: vec![
             sample(1.0, 2, pools([("gpu-spot", 1)]), 0.01),
             sample(2.0, 3, pools([("gpu-spot", 2)]), 0.02),
@@ -191,6 +194,7 @@ pub fn report() -> Report {
         faults: vec![],
         load: None,
         repeat: None,
+        prometheus: None,
         timeline: vec![
             sample(1.0, 1, pools([("gpu-od", 1), ("gpu-spot", 1)]), 0.01),
             TimelineSample {
@@ -223,6 +227,7 @@ pub fn report() -> Report {
         faults: vec![],
         load: None,
         repeat: None,
+        prometheus: None,
         timeline: vec![
             sample(1.0, 10, pools([("gpu-od", 3)]), 0.05),
             sample(2.0, 10, pools([("gpu-od", 3)]), 0.1),
