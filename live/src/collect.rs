@@ -327,18 +327,7 @@ mod tests {
     const S: u64 = 1_000_000_000;
 
     fn plan() -> Plan {
-        let d = |s: &str| s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
-        crate::Steady {
-            rate: 10.0,
-            duration: d("3s"),
-            poisson: false,
-            timeout: d("5s"),
-            slo: d("500ms"),
-            percentile: 99.0,
-            seed: 1,
-        }
-        .plan()
-        .unwrap_or_else(|e| panic!("{e}"))
+        crate::Steady::test_plan(10.0, "3s")
     }
 
     fn done(intended_ns: u64, done_ns: u64) -> Event {

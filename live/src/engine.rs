@@ -815,18 +815,7 @@ mod tests {
 
     /// 10,000 requests a second for two minutes, evenly spaced.
     fn pool() -> Pool {
-        let d = |s: &str| s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
-        let plan = crate::Steady {
-            rate: 10_000.0,
-            duration: d("120s"),
-            poisson: false,
-            timeout: d("5s"),
-            slo: d("500ms"),
-            percentile: 99.0,
-            seed: 1,
-        }
-        .plan()
-        .unwrap_or_else(|e| panic!("{e}"));
+        let plan = crate::Steady::test_plan(10_000.0, "120s");
         let target = Target::new("http://127.0.0.1:1/", None, &[], None, |_| None)
             .unwrap_or_else(|e| panic!("{e}"));
         Pool::new(&plan, &LoadConfig::new(target), 1)

@@ -321,9 +321,7 @@ impl Shard<'_> {
         // When the sockets were last polled (by a sleep or a spin).
         let mut last_poll = Instant::now();
         loop {
-            while let Some(Some(job)) = st.running.next().now_or_never() {
-                self.ended(job, &mut st, h2.as_ref());
-            }
+            self.take_ended(&mut st, h2.as_ref());
             if self.cancel.load(Ordering::Relaxed) {
                 break;
             }
@@ -397,9 +395,7 @@ impl Shard<'_> {
             } else if wake > now {
                 // Too close to sleep: spin until it comes, polling the sockets at most every
                 // POLL_EVERY. Requests just handed a connection go out first.
-                while let Some(Some(job)) = st.running.next().now_or_never() {
-                    self.ended(job, &mut st, h2.as_ref());
-                }
+                self.take_ended(&mut st, h2.as_ref());
                 let now = Instant::now();
                 let poll_at = last_poll + POLL_EVERY;
                 let until = wake.min(poll_at);
@@ -519,6 +515,14 @@ impl Shard<'_> {
             st.running.push(Box::pin(self.connect(true)));
         }
         st.opened();
+    }
+
+    /// Polls the jobs that are ready without waiting (requests just handed a connection go
+    /// out) and takes those that ended.
+    fn take_ended(&self, st: &mut State, h2: Option<&H2Client>) {
+        while let Some(Some(job)) = st.running.next().now_or_never() {
+            self.ended(job, st, h2);
+        }
     }
 
     /// A job ended: a connection opened (or failed to), or a request ended.

@@ -80,4 +80,22 @@ replicas = 1
         );
         Ok(Plan::parse(Path::new("load flags"), &src)?)
     }
+
+    /// For unit tests: `rate` evenly spaced requests a second for `duration` (a 5 s timeout,
+    /// a 500 ms SLO at p99, seed 1).
+    #[cfg(test)]
+    pub(crate) fn test_plan(rate: f64, duration: &str) -> Plan {
+        let d = |s: &str| s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+        Steady {
+            rate,
+            duration: d(duration),
+            poisson: false,
+            timeout: d("5s"),
+            slo: d("500ms"),
+            percentile: 99.0,
+            seed: 1,
+        }
+        .plan()
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
 }
