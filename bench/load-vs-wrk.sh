@@ -76,7 +76,8 @@ echo "== memory over $LONG s at $HALF rps with the defaults (RSS in MiB every 30
 PID=$!
 while kill -0 $PID 2>/dev/null; do
     sleep 30
-    ps -o rss= -p $PID 2>/dev/null | awk '{printf "%.1f ", $1/1024}'
+    # (The run may have ended during the sleep: no sample then.)
+    ps -o rss= -p $PID 2>/dev/null | awk '{printf "%.1f ", $1/1024}' || true
 done
 echo
 wait $PID || true

@@ -318,9 +318,16 @@ struct Pool {
     /// feed more connections to a target that slows down, and slow it down more.)
     service_ns: std::collections::VecDeque<f64>,
     epoch_sum_ns: f64,
-    /// A stall of the target this long (scenario ns: a millisecond of real time) finds a
-    /// connection free for every request that arrives meanwhile.
+    /// A stall of the target this long (scenario ns) finds a connection free for every
+    /// request that arrives meanwhile: [`STALL`] at first, longer while requests keep waiting
+    /// for connections.
     stall_ns: f64,
+    /// [`STALL`] and [`STALL_MAX`] in scenario ns.
+    stall_min_ns: f64,
+    stall_max_ns: f64,
+    /// Since the last look at the waits: answers, requests that found no idle connection,
+    /// and whether a sending thread was busy in an epoch meanwhile.
+    waits: Waits,
     epoch_done: u64,
     /// Arrivals (sent or not) this epoch.
     epoch_arrived: u64,
@@ -351,8 +358,34 @@ const HEADROOM: f64 = 1.25;
 /// The pool also covers the requests that arrive while the target stalls this long (a
 /// scheduler's hiccup on a shared machine): the schedule lag the engine aims to stay under.
 const STALL: Duration = Duration::from_millis(1);
+/// The longest stall covered. (Requests that still wait for connections then wait for a
+/// target that pauses this long, which no pool size changes much.)
+const STALL_MAX: Duration = Duration::from_millis(10);
+/// How often the waits are looked at.
+const WAITS_EVERY: u32 = 10;
+/// More than this share of requests found no idle connection when due in a look: the stall
+/// covered grows by half. (The aim is a schedule lag under a millisecond at the 99th
+/// percentile; a pool that leaves one request in 200 waiting is too small for that.)
+const WAITED_SHARE: f64 = 0.005;
+/// After this many looks in a row in which almost none waited (a tenth of that share), the
+/// stall covered shrinks by a fifth, back toward [`STALL`].
+const QUIET_LOOKS: u32 = 60;
 /// The pool before any response was seen.
 const FIRST_POOL: usize = 8;
+/// Growth that probes whether more connections raise the rate of answers stops at this many
+/// times what Little's law asks for.
+const PROBE_BOUND: usize = 4;
+
+/// Requests that waited for a connection, since the last look.
+#[derive(Debug, Default)]
+struct Waits {
+    done: u64,
+    starved: u64,
+    /// The waits were excused in an epoch of it (see [`Pool::look_at_waits`]).
+    excused: bool,
+    epochs: u32,
+    quiet: u32,
+}
 
 impl Pool {
     fn new(plan: &Plan, config: &LoadConfig, shards: usize) -> Pool {
@@ -368,6 +401,9 @@ impl Pool {
             service_ns: std::collections::VecDeque::new(),
             epoch_sum_ns: 0.0,
             stall_ns: STALL.as_nanos() as f64 * scale,
+            stall_min_ns: STALL.as_nanos() as f64 * scale,
+            stall_max_ns: STALL_MAX.as_nanos() as f64 * scale,
+            waits: Waits::default(),
             epoch_done: 0,
             epoch_arrived: 0,
             probe: None,
@@ -405,6 +441,56 @@ impl Pool {
     fn answered(&mut self, service_ns: u64) {
         self.epoch_sum_ns += service_ns as f64;
         self.epoch_done += 1;
+        self.waits.done += 1;
+    }
+
+    /// `n` requests found no idle connection when they were due.
+    fn starved(&mut self, n: u64) {
+        self.waits.starved += n;
+    }
+
+    /// Every [`WAITS_EVERY`] epochs: while requests keep waiting for connections, the pool
+    /// covers a longer stall of the target; once they have not for a while, a shorter one.
+    /// Not when it was `excused` in an epoch of the look: a sending thread was busy (its
+    /// requests wait for it, not for connections), answers fell behind arrivals (they wait
+    /// for the target, which the growth below probes), or the pool was still opening its
+    /// connections.
+    fn look_at_waits(&mut self, excused: bool) {
+        let w = &mut self.waits;
+        w.excused |= excused;
+        w.epochs += 1;
+        if w.epochs < WAITS_EVERY {
+            return;
+        }
+        let share = if w.done > 0 {
+            w.starved as f64 / w.done as f64
+        } else {
+            0.0
+        };
+        if share > WAITED_SHARE && !w.excused {
+            w.quiet = 0;
+            if self.stall_ns < self.stall_max_ns {
+                self.stall_ns = (self.stall_ns * 1.5).min(self.stall_max_ns);
+                tracing::debug!(
+                    "connections: {:.1}% of requests found none free; the pool now covers a \
+                     {:.1} ms stall",
+                    share * 100.0,
+                    self.stall_ns / 1e6
+                );
+            }
+        } else if share < WAITED_SHARE / 10.0 {
+            w.quiet += 1;
+            if w.quiet >= QUIET_LOOKS {
+                w.quiet = 0;
+                self.stall_ns = (self.stall_ns * 0.8).max(self.stall_min_ns);
+            }
+        } else {
+            w.quiet = 0;
+        }
+        w.done = 0;
+        w.starved = 0;
+        w.excused = false;
+        w.epochs = 0;
     }
 
     /// Every [`EPOCH`]: the response time, what the schedule needs next, and whether the pool
@@ -440,6 +526,10 @@ impl Pool {
             .copied()
             .reduce(f64::min)
             .unwrap_or(1e6);
+        // Answers fall behind arrivals: the target, the engine or the pool is the limit.
+        let behind = rate < 0.95 * offered;
+        let opening = open < self.target.min(self.ceiling);
+        self.look_at_waits(busy || behind || opening);
         let need = self
             .scout
             .demand(now_ns, HORIZON_NS, (unloaded + self.stall_ns).ceil() as u64);
@@ -447,8 +537,6 @@ impl Pool {
         if self.fixed.is_some() {
             return;
         }
-        // Answers fall behind arrivals: the target, the engine or the pool is the limit.
-        let behind = rate < 0.95 * offered;
         if waiting > 0 || behind {
             self.calm_since = None;
         } else if self.calm_since.is_none() {
@@ -502,8 +590,12 @@ impl Pool {
             }
             self.probe = None;
         }
+        // A probe goes at most to four times what Little's law asks: beyond, the target's
+        // rate of answers moves by chance (a shared machine's noise) more than by the pool,
+        // and growth that follows chance ratchets up. (A run beside three compilers grew to
+        // 7,800 connections without this bound.)
         let grow = if limited {
-            self.ceiling + self.ceiling / 2 + 2
+            (self.ceiling + self.ceiling / 2 + 2).min(PROBE_BOUND * self.target.max(FIRST_POOL))
         } else {
             self.target
         };
@@ -755,6 +847,7 @@ fn collect(
         seen.finished = batch.finished;
         seen.open = batch.open;
         seen.waiting = batch.waiting;
+        pool.starved(batch.starved);
         seen.max_open = seen.max_open.max(batch.max_open);
         seen.peak_busy = batch.peak_busy.or(seen.peak_busy);
         if batch.busy.is_some() {
@@ -815,7 +908,12 @@ mod tests {
 
     /// 10,000 requests a second for two minutes, evenly spaced.
     fn pool() -> Pool {
-        let plan = crate::Steady::test_plan(10_000.0, "120s");
+        pool_for("120s")
+    }
+
+    /// 10,000 requests a second for `duration`, evenly spaced.
+    fn pool_for(duration: &str) -> Pool {
+        let plan = crate::Steady::test_plan(10_000.0, duration);
         let target = Target::new("http://127.0.0.1:1/", None, &[], None, |_| None)
             .unwrap_or_else(|e| panic!("{e}"));
         Pool::new(&plan, &LoadConfig::new(target), 1)
@@ -825,6 +923,8 @@ mod tests {
     struct Epochs {
         start: Instant,
         n: u32,
+        /// Connections are still being opened: half the pool's are open.
+        opening: bool,
     }
 
     impl Epochs {
@@ -832,6 +932,7 @@ mod tests {
             Epochs {
                 start: p.epoch_start,
                 n: 0,
+                opening: false,
             }
         }
 
@@ -839,15 +940,34 @@ mod tests {
         /// `service`, with every connection open and `waiting` requests at its end, and every
         /// sending thread `busy` or not.
         fn run(&mut self, p: &mut Pool, answered: u64, ms: u64, waiting: usize, busy: bool) {
+            self.run_waited(p, answered, ms, waiting, busy, 0);
+        }
+
+        /// As [`Epochs::run`], with `waited` of the answered requests having found no idle
+        /// connection.
+        fn run_waited(
+            &mut self,
+            p: &mut Pool,
+            answered: u64,
+            ms: u64,
+            waiting: usize,
+            busy: bool,
+            waited: u64,
+        ) {
             for _ in 0..1000 {
                 p.arrived();
             }
             for _ in 0..answered {
                 p.answered(ms * 1_000_000);
             }
+            p.starved(waited);
             self.n += 1;
             let t = self.start + EPOCH * self.n;
-            let open = p.ceiling;
+            let open = if self.opening {
+                p.ceiling / 2
+            } else {
+                p.ceiling
+            };
             p.resize((EPOCH * self.n).as_nanos() as u64, open, waiting, busy, t);
         }
     }
@@ -865,6 +985,54 @@ mod tests {
         // Later answers take 40 ms (a queue at the target): the pool is still sized on 2 ms.
         for _ in 0..5 {
             e.run(&mut p, 1000, 40, 0, false);
+        }
+        assert_eq!(p.target, 39);
+    }
+
+    #[test]
+    fn the_pool_covers_longer_stalls_while_requests_wait_for_connections() {
+        let mut p = pool_for("800s");
+        let mut e = Epochs::of(&p);
+        for _ in 0..10 {
+            e.run(&mut p, 1000, 2, 0, false);
+        }
+        assert_eq!(p.target, 39);
+        // One request in a hundred waits a millisecond for a connection, every second: the
+        // pool covers 1.5 ms, then 2.25 ms of stall (10,000/s over 2 + 2.25 ms with headroom).
+        for _ in 0..20 {
+            e.run_waited(&mut p, 1000, 2, 0, false, 10);
+        }
+        assert_eq!(p.target, 55);
+        assert_eq!(p.ceiling, 55);
+        // Not while a sending thread is busy: its requests wait for it.
+        for _ in 0..20 {
+            e.run_waited(&mut p, 1000, 2, 0, true, 10);
+        }
+        assert_eq!(p.target, 55);
+        // Nor while answers fall behind arrivals: they wait for the target.
+        for _ in 0..20 {
+            e.run_waited(&mut p, 800, 2, 0, false, 10);
+        }
+        assert_eq!(p.target, 55);
+        // Nor while the pool is still opening its connections.
+        e.opening = true;
+        for _ in 0..20 {
+            e.run_waited(&mut p, 1000, 2, 0, false, 10);
+        }
+        assert_eq!(p.target, 55);
+        e.opening = false;
+        // At most STALL_MAX, however long they keep waiting: (2 + 10) ms at 10,000/s.
+        for _ in 0..200 {
+            e.run_waited(&mut p, 1000, 2, 0, false, 10);
+        }
+        assert_eq!(p.target, 151);
+        // A minute in which none waited: a fifth less, and so on back to a millisecond.
+        for _ in 0..610 {
+            e.run(&mut p, 1000, 2, 0, false);
+        }
+        assert_eq!(p.target, 126);
+        for _ in 0..6600 {
+            e.run(&mut p, 1000, 2, 0, false);
         }
         assert_eq!(p.target, 39);
     }
@@ -938,6 +1106,24 @@ mod tests {
         assert!(p.target > 1000, "{}", p.target);
         assert!(p.plateau.is_some());
         assert!(p.ceiling <= 4 * sized, "{} from {sized}", p.ceiling);
+    }
+
+    #[test]
+    fn growth_that_follows_chance_stops_at_four_times_littles_law() {
+        let mut p = pool();
+        let mut e = Epochs::of(&p);
+        for _ in 0..5 {
+            e.run(&mut p, 1000, 2, 0, false);
+        }
+        assert_eq!(p.target, 39);
+        // Answers behind arrivals, requests waiting, and the rate of answers after each
+        // growth a little higher by chance, for a minute: the probe never sees a growth in
+        // vain, yet stops at four times what Little's law asks.
+        for i in 0..600 {
+            e.run(&mut p, 500 + (i % 4) * 100, 2, 100, false);
+        }
+        assert!(p.ceiling <= 4 * 39, "{}", p.ceiling);
+        assert!(p.ceiling > 39, "it did grow: {}", p.ceiling);
     }
 
     #[test]

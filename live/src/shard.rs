@@ -63,6 +63,9 @@ pub(crate) struct Batch {
     pub max_open: usize,
     /// Requests waiting for a connection.
     pub waiting: usize,
+    /// Requests since the last batch that found no idle connection when they were due (they
+    /// waited for one to free or open).
+    pub starved: u64,
     /// The busy share of the quarter second that just ended, when one did.
     pub busy: Option<f64>,
     /// The highest busy share of any quarter second so far.
@@ -183,6 +186,10 @@ struct State {
     waiting: VecDeque<Waiting>,
     /// Connections being opened.
     connecting: usize,
+    /// Waiting requests with an id below this were counted as starved.
+    starved_upto: u64,
+    /// Requests starved since the last batch.
+    starved: u64,
     /// Connections open or opening (idle, carrying a request, or connecting).
     open: usize,
     max_open: usize,
@@ -307,6 +314,8 @@ impl Shard<'_> {
             idle: warm,
             waiting: VecDeque::new(),
             connecting: 0,
+            starved_upto: 0,
+            starved: 0,
             flight: InFlight::default(),
             busy: Busy::start(),
             out: Out {
@@ -478,6 +487,14 @@ impl Shard<'_> {
                     st.running.push(Box::pin(self.connect(false)));
                 }
                 st.opened();
+                // It, and those behind it, wait for a connection: count each once.
+                for w in st.waiting.iter().rev() {
+                    if w.id < st.starved_upto {
+                        break;
+                    }
+                    st.starved += 1;
+                }
+                st.starved_upto = st.waiting.back().map_or(0, |w| w.id + 1);
                 return;
             };
             st.waiting.pop_front();
@@ -618,6 +635,7 @@ impl Shard<'_> {
             open: st.open,
             max_open: st.max_open,
             waiting: st.waiting.len(),
+            starved: std::mem::take(&mut st.starved),
             busy: out.batch.busy.take(),
             peak_busy: st.busy.peak,
         });
