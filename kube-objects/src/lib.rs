@@ -28,7 +28,7 @@ use scalebench_core::{Plan, Setup};
 
 pub use keda::ScaledObject;
 pub use knative::KnativeService;
-pub use pod::Labels;
+pub use pod::{GPU_RESOURCE, Labels};
 pub use read::{Recovered, read};
 pub use yaml::{parse_yaml, to_yaml};
 

@@ -65,6 +65,10 @@ pub enum Labels {
 }
 
 impl Labels {
+    /// Every provider's labels, in the order a node's capacity type is looked up
+    /// (Karpenter, EKS, GKE, AKS).
+    pub const ALL: [Labels; 4] = [Labels::Karpenter, Labels::Eks, Labels::Gke, Labels::Aks];
+
     /// The node label's key.
     pub fn key(self) -> &'static str {
         match self {
