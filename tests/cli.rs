@@ -63,12 +63,46 @@ fn spike_5x_prints_the_ranked_table_and_writes_both_files() {
         during > before,
         "the HPA scaled up for the spike: {before} -> {during}"
     );
+    check_cold_starts(&report);
     let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap_or_default();
     let mut lines = csv.lines();
     let header = lines.next().unwrap_or_default();
     assert!(header.starts_with("setup,t_s,"), "{header}");
     assert!(header.contains("nodes_gpu-on-demand"), "{header}");
     assert_eq!(lines.count(), 3 * 1800);
+}
+
+/// spike-5x's cold starts: one breakdown per replica that started after time zero, as many as
+/// `scaling.cold_starts`, each within the scenario's fixed lifecycle (schedule 1 s + start 20 s,
+/// load 40 s) and, for the wait for a node, within a scan (10 s) and a node's provisioning (3 m).
+fn check_cold_starts(report: &Report) {
+    let mut started = 0;
+    for s in &report.setups {
+        let Some(c) = &s.cold_start else {
+            panic!("{}: the simulator observes its pods", s.name)
+        };
+        assert_eq!(Some(c.count), s.scaling.cold_starts, "{}", s.name);
+        started += c.count;
+        if c.count == 0 {
+            assert_eq!(c.total_ms.p50, None, "{}: null, not 0", s.name);
+            continue;
+        }
+        let all = |p: &scalebench_core::report::PhaseMs| [p.p50, p.p95, p.max];
+        assert_eq!(all(&c.creating_ms), [Some(21_000.0); 3], "{}", s.name);
+        assert_eq!(all(&c.loading_ms), [Some(40_000.0); 3], "{}", s.name);
+        for v in all(&c.pending_ms).into_iter().flatten() {
+            assert!((0.0..=190_000.0).contains(&v), "{}: pending {v}", s.name);
+        }
+        let p50 = c.total_ms.p50.unwrap_or(0.0);
+        assert!(
+            (61_000.0..=251_000.0).contains(&p50),
+            "{}: p50 {p50}",
+            s.name
+        );
+        let figure = s.figure(scalebench_core::figure::Figure::ColdStartP50);
+        assert_eq!(figure, Some(p50));
+    }
+    assert!(started > 0, "the spike starts replicas");
 }
 
 #[test]

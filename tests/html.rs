@@ -416,6 +416,7 @@ fn report_html_renders_in_chromium_and_its_charts_match_the_report() {
     for s in &report.setups {
         assert!(dom.contains(&format!("data-setup=\"{}\"", s.name)));
     }
+    check_cold_start_tables(&dom, &report);
     assert!(dom.contains("spot-fallback.toml"), "the scenario's path");
     assert!(dom.contains("started at"), "the environment");
     // A malformed address fragment (a bad percent escape) must not stop the script.
@@ -518,6 +519,46 @@ fn report_html_renders_in_chromium_and_its_charts_match_the_report() {
     if let Ok(dest) = std::env::var("SCALEBENCH_SCREENSHOT") {
         let dest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dest);
         std::fs::copy(&shot, &dest).unwrap_or_else(|e| panic!("{}: {e}", dest.display()));
+    }
+}
+
+/// The "Cold starts" section: one table per setup whose caption gives the report's count and
+/// unfinished, with a row per phase and `-` exactly where the report has null.
+fn check_cold_start_tables(dom: &str, report: &Report) {
+    let tables = elements(dom, "table");
+    for s in &report.setups {
+        let found: Vec<&Element> = tables
+            .iter()
+            .filter(|t| t.get("class") == "cold-start" && t.get("data-cold-start") == s.name)
+            .collect();
+        assert_eq!(found.len(), 1, "the cold-start table of {}", s.name);
+        let c = s
+            .cold_start
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: the simulator observes its pods", s.name));
+        let caption = format!(
+            "{}: {} cold start{}, {} unfinished",
+            s.name,
+            c.count,
+            if c.count == 1 { "" } else { "s" },
+            c.unfinished
+        );
+        let inner = &found[0].inner;
+        assert!(inner.contains(&caption), "{caption}: {inner}");
+        for phase in ["pending", "creating", "loading", "total"] {
+            assert!(
+                inner.contains(&format!("<td class=\"l\">{phase}</td>")),
+                "{}: {phase}",
+                s.name
+            );
+        }
+        let dashes = inner.matches("<td>-</td>").count();
+        let nulls = [&c.pending_ms, &c.creating_ms, &c.loading_ms, &c.total_ms]
+            .iter()
+            .flat_map(|p| [p.p50, p.p95, p.max])
+            .filter(Option::is_none)
+            .count();
+        assert_eq!(dashes, nulls, "{}: a dash for each null", s.name);
     }
 }
 

@@ -98,6 +98,10 @@ pub enum Figure {
     ColdStarts,
     /// Seconds from the first spike to the first new replica ready.
     ScaleUpReactionS,
+    /// Median cold start (created -> ready) of the replicas started during the run, ms.
+    ColdStartP50,
+    /// 95th percentile cold start (created -> ready), ms.
+    ColdStartP95,
     /// Requests refused because the queue was full.
     Rejected,
     /// Requests not answered within the timeout.
@@ -111,7 +115,7 @@ pub enum Figure {
 
 impl Figure {
     /// Every figure, in the order tables list them.
-    pub const ALL: [Figure; 21] = [
+    pub const ALL: [Figure; 23] = [
         Figure::P50,
         Figure::P90,
         Figure::P95,
@@ -129,6 +133,8 @@ impl Figure {
         Figure::MaxReplicas,
         Figure::ColdStarts,
         Figure::ScaleUpReactionS,
+        Figure::ColdStartP50,
+        Figure::ColdStartP95,
         Figure::Rejected,
         Figure::TimedOut,
         Figure::LagP99,
@@ -155,6 +161,8 @@ impl Figure {
             Figure::MaxReplicas => "max_replicas",
             Figure::ColdStarts => "cold_starts",
             Figure::ScaleUpReactionS => "scale_up_reaction_s",
+            Figure::ColdStartP50 => "cold_start_p50",
+            Figure::ColdStartP95 => "cold_start_p95",
             Figure::Rejected => "rejected",
             Figure::TimedOut => "timed_out",
             Figure::LagP99 => "lag_p99",
@@ -172,6 +180,8 @@ impl Figure {
             Figure::Cost => &["cost_usd", "total_usd"],
             Figure::CostPer1k => &["per_1k_requests_usd", "cost_per_1k_usd"],
             Figure::ScaleUpReactionS => &["scale_up_s", "reaction_s"],
+            Figure::ColdStartP50 => &["cold_start.total.p50"],
+            Figure::ColdStartP95 => &["cold_start.total.p95"],
             Figure::LagP99 => &["schedule_lag_p99"],
             Figure::GeneratorLimited => &["generator_limits"],
             _ => &[],
@@ -196,7 +206,9 @@ impl Figure {
             | Figure::P999
             | Figure::Max
             | Figure::Mean
-            | Figure::LagP99 => Unit::Millis,
+            | Figure::LagP99
+            | Figure::ColdStartP50
+            | Figure::ColdStartP95 => Unit::Millis,
             Figure::ErrorRate | Figure::SloAttainment | Figure::IdleFraction => Unit::Fraction,
             Figure::ViolationS | Figure::ScaleUpReactionS => Unit::Seconds,
             Figure::Cost | Figure::CostPer1k => Unit::Usd,

@@ -143,6 +143,11 @@ pub struct SetupReport {
     pub load: Option<LoadReport>,
     /// One sample per window.
     pub timeline: Vec<TimelineSample>,
+    /// The cold-start breakdown of the replicas started during the run; `None` (`null`) when
+    /// nothing observed the pods (a live run against a bare URL). Absent from reports written
+    /// before it was added.
+    #[serde(default)]
+    pub cold_start: Option<ColdStartReport>,
     /// With `run --repeat N`: every figure of the N runs (seeds `seed`, `seed + 1`, ...) with
     /// its mean and confidence interval. The other fields of the setup are the first run's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,6 +215,8 @@ impl SetupReport {
             Figure::MaxReplicas => f64::from(setup.scaling.max_replicas?),
             Figure::ColdStarts => f64::from(setup.scaling.cold_starts?),
             Figure::ScaleUpReactionS => setup.scaling.scale_up_reaction_s?,
+            Figure::ColdStartP50 => setup.cold_start.as_ref()?.total_ms.p50?,
+            Figure::ColdStartP95 => setup.cold_start.as_ref()?.total_ms.p95?,
             Figure::Rejected => r.rejected as f64,
             Figure::TimedOut => r.timed_out as f64,
             Figure::LagP99 => setup.load.as_ref()?.schedule_lag_ms.p99,
@@ -470,6 +477,36 @@ pub struct Scaling {
     /// What the policy's budget ceiling held back (policies with a budget only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetReport>,
+}
+
+/// A setup's cold-start breakdown in `report.json` (`setups[].cold_start`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ColdStartReport {
+    /// Replicas started after time zero that became ready.
+    pub count: u32,
+    /// Replicas started after time zero that never became ready (deleted before, or still
+    /// starting when the run ended); not counted as zero-length starts.
+    pub unfinished: u32,
+    /// Created -> scheduled: waiting for a node with room, node provisioning included.
+    pub pending_ms: PhaseMs,
+    /// Scheduled -> container started: image pull and container start.
+    pub creating_ms: PhaseMs,
+    /// Container started -> ready: the model load until the readiness probe passes.
+    pub loading_ms: PhaseMs,
+    /// Created -> ready.
+    pub total_ms: PhaseMs,
+}
+
+/// One phase over the cold starts, in milliseconds (exact percentiles, nearest rank); each
+/// `None` (`null`) when no replica became ready.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct PhaseMs {
+    /// Median.
+    pub p50: Option<f64>,
+    /// 95th percentile.
+    pub p95: Option<f64>,
+    /// Longest.
+    pub max: Option<f64>,
 }
 
 /// One request class's results.

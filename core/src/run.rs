@@ -1,5 +1,6 @@
 //! The Run: what one setup measured, whatever the driver. Histograms and counters only, never
-//! per-request samples, so memory stays flat however long the run.
+//! per-request samples, so memory stays flat however long the run (the one list of samples is
+//! the cold starts, one per replica started: [`ColdStarts`]).
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,9 @@ use hdrhistogram::Histogram;
 use crate::report::{
     BudgetReport, FaultEvent, Latency, PrometheusReport, Requests, TimelineSample,
 };
+
+mod cold_start;
+pub use cold_start::{ColdStartSample, ColdStarts};
 
 /// Significant digits kept by latency histograms (0.1% resolution).
 const SIGFIGS: u8 = 3;
@@ -251,8 +255,11 @@ pub struct SetupRun {
     pub idle_fraction: Option<f64>,
     /// Most replicas ready at once; `None` when nothing observed the replicas.
     pub max_ready: Option<u32>,
-    /// Replicas that became ready during the run; `None` when nothing observed them.
-    pub cold_starts: Option<u32>,
+    /// The replicas started during the run: the cold-start breakdown of each that became ready
+    /// (its count is the report's `scaling.cold_starts`) and how many never did; `None` when
+    /// nothing observed the pods (`scalebench load` against a bare URL, closed-loop users), so
+    /// the report says `null`, never zeros.
+    pub cold_starts: Option<ColdStarts>,
     /// Seconds from the first transient to the first replica created after it becoming ready.
     pub scale_up_reaction_s: Option<f64>,
     /// What the policy's budget ceiling held back, for a policy with one.

@@ -19,7 +19,7 @@ use crate::report::{
     CapacityCost, ClassReport, Cost, GeneratorLimited, LimitReason, LoadReport, PoolCost, Recovery,
     Report, SCHEMA, Scaling, SetupReport, SloResult, SloSpec,
 };
-use crate::run::{LoadStats, SetupRun, WindowSlo};
+use crate::run::{ColdStarts, LoadStats, SetupRun, WindowSlo};
 
 /// Scores every run of a plan into a report, best setup first.
 pub fn score(plan: &Plan, driver: &str, runs: &[SetupRun]) -> Report {
@@ -195,7 +195,7 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
         },
         scaling: Scaling {
             max_replicas: run.max_ready,
-            cold_starts: run.cold_starts,
+            cold_starts: run.cold_starts.as_ref().map(ColdStarts::count),
             scale_up_reaction_s: run.scale_up_reaction_s,
             max_nodes: pools
                 .into_iter()
@@ -217,6 +217,7 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
         faults: run.faults.clone(),
         load: run.load.as_ref().map(load_report),
         timeline: run.timeline.clone(),
+        cold_start: run.cold_starts.as_ref().map(ColdStarts::report),
         repeat: None,
         prometheus: run.prometheus.clone(),
     }
@@ -332,6 +333,7 @@ mod tests {
             faults: vec![],
             load: None,
             timeline: vec![],
+            cold_start: None,
             repeat: None,
             prometheus: None,
         }

@@ -17,6 +17,7 @@ use scalebench_core::dist::Sampler;
 use scalebench_core::scenario::Pool;
 
 use super::gauge::Gauge;
+use crate::view::NodeView;
 
 /// A pool's settings and its node count over time.
 #[derive(Debug)]
@@ -60,6 +61,8 @@ struct Node {
     used: u32,
     /// Empty and up since.
     empty_since: Option<u64>,
+    /// When it was requested (provisioning from then; 0 for the nodes up at the start), ns.
+    created: u64,
 }
 
 /// The nodes of one setup's cluster.
@@ -138,6 +141,7 @@ impl Cluster {
             cordoned: false,
             used: 0,
             empty_since: up.then_some(now),
+            created: now,
         });
         let p = &mut self.pools[pool];
         p.nodes.add(now, 1);
@@ -264,6 +268,23 @@ impl Cluster {
             self.pools[p].short_at = Some(now);
         }
         (need.saturating_sub(room), room.saturating_sub(need))
+    }
+
+    /// Every node ever requested, gone ones included, in id order.
+    pub(crate) fn views(&self) -> impl Iterator<Item = NodeView<'_>> {
+        self.nodes.iter().enumerate().map(|(i, n)| {
+            let pool = &self.pools[n.pool];
+            NodeView {
+                id: i as u32,
+                pool: &pool.name,
+                capacity_type: pool.capacity_type,
+                gpus: pool.gpus_per_node,
+                up: n.up,
+                cordoned: n.cordoned,
+                gone: n.gone,
+                created_ns: n.created,
+            }
+        })
     }
 
     /// The node's pool.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use autoscale::{MetricSample, Observation, Placement, PodCounts, PoolView};
 use scalebench_core::report::{BudgetReport, FaultEvent, TimelineSample};
-use scalebench_core::run::PoolRun;
+use scalebench_core::run::{ColdStarts, PoolRun};
 
 use crate::pods::PodPhase;
 use crate::{Dropped, Host, Model, Request, Timer};
@@ -94,8 +94,9 @@ pub struct Outcome {
     pub idle_fraction: f64,
     /// Most replicas ready at once.
     pub max_ready: u32,
-    /// Replicas that became ready during the run.
-    pub cold_starts: u32,
+    /// The replicas started during the run: the cold-start breakdown of each that became
+    /// ready (their count is the model's cold-start count) and how many never did.
+    pub cold_starts: ColdStarts,
     /// Seconds from the first transient to the first replica created after it becoming ready.
     pub scale_up_reaction_s: Option<f64>,
     /// What the policy's budget ceiling held back, for a policy with one.
@@ -457,7 +458,7 @@ impl<W: Request> Model<W> {
             idle_fraction: bill.idle_fraction(),
             pools: bill.pools,
             max_ready: self.max_ready,
-            cold_starts: self.cold_starts,
+            cold_starts: self.cold_starts(),
             scale_up_reaction_s: self.scale_up_reaction.map(|ns| ns as f64 / 1e9),
             budget,
             faults: self.fault_events.clone(),

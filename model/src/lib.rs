@@ -13,6 +13,10 @@
 //! - a request leaving unserved ([`Host::drop_request`]: rejected, shed, expired, killed);
 //! - the latency its metrics pipeline saw, for a policy that reads latency.
 //!
+//! Its pods and nodes can be read, without changing anything, through [`Model::pods`] and
+//! [`Model::nodes`] (each pod with the instants it entered its phases, from which
+//! [`Model::cold_starts`] makes the run's cold-start breakdown).
+//!
 //! What waits in the queue and sits in a slot is generic ([`Request`]): the simulator's requests
 //! are a few numbers, the testbed's carry the channel their HTTP handler waits on. The simulator
 //! steps the model from its agenda in virtual time; the testbed from the same [`Agenda`] on the
@@ -29,6 +33,9 @@ mod pods;
 mod queue;
 mod router;
 mod serve;
+mod view;
+#[cfg(test)]
+mod view_tests;
 
 use std::collections::VecDeque;
 
@@ -45,6 +52,7 @@ pub use agenda::Agenda;
 pub use control::{Bill, Outcome, ServiceState};
 pub use faults::FaultError;
 pub use pods::{PodPhase, secs_to_ns};
+pub use view::{NodeView, PodView};
 
 use cluster::Cluster;
 use gauge::Gauge;

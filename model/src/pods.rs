@@ -56,7 +56,19 @@ pub(crate) struct Pod<W> {
     pub(crate) in_flight: u32,
     pub(crate) slots: Vec<Slot<W>>,
     pub(crate) free: Vec<u32>,
+    /// When it was created (Pending), ns.
     pub(crate) created: u64,
+    /// When it was bound to a node (ContainerCreating), ns.
+    pub(crate) scheduled: Option<u64>,
+    /// When its container started (Running, the model loads), ns.
+    pub(crate) started: Option<u64>,
+    /// When it became ready, ns.
+    pub(crate) ready: Option<u64>,
+    /// When it started terminating (or was deleted, if it went at once), ns.
+    pub(crate) deleting: Option<u64>,
+    /// It was created to start cold (through the phases), not ready at time zero: a cold
+    /// start, counted in the breakdown once ready and as unfinished if it never is.
+    pub(crate) cold: bool,
     /// The fault that evicted it, if one did.
     pub(crate) fault: Option<u32>,
     /// The pool it is pinned to, if any.
@@ -124,6 +136,11 @@ impl<W: Request> Model<W> {
             slots: (0..c).map(|_| Slot::default()).collect(),
             free: (0..c).rev().collect(),
             created: self.now,
+            scheduled: None,
+            started: None,
+            ready: None,
+            deleting: None,
+            cold: false,
             fault: None,
             group,
             speed: 1.0,
@@ -147,6 +164,8 @@ impl<W: Request> Model<W> {
         };
         let p = self.new_pod(group);
         self.place_on(p, node);
+        let pod = &mut self.pods[p as usize];
+        (pod.scheduled, pod.started, pod.ready) = (Some(self.now), Some(self.now), Some(self.now));
         self.set_state(p, PodPhase::Ready);
         self.became_ready(p, host);
     }
@@ -154,6 +173,7 @@ impl<W: Request> Model<W> {
     /// A new pod, which waits for room if there is none.
     pub(super) fn create_pod(&mut self, group: Option<u16>, host: &mut impl Host<W>) {
         let p = self.new_pod(group);
+        self.pods[p as usize].cold = true;
         self.set_state(p, PodPhase::Pending);
         if self.cluster.is_none() {
             self.start_pod(p, None, host);
@@ -213,6 +233,7 @@ impl<W: Request> Model<W> {
 
     fn start_pod(&mut self, p: u32, node: Option<u32>, host: &mut impl Host<W>) {
         self.place_on(p, node);
+        self.pods[p as usize].scheduled = Some(self.now);
         self.set_state(p, PodPhase::ContainerCreating);
         let d = self.phases.schedule.sample_secs(&mut self.rng)
             + self.phases.start.sample_secs(&mut self.rng);
@@ -223,11 +244,13 @@ impl<W: Request> Model<W> {
     pub(super) fn phase_done(&mut self, p: u32, host: &mut impl Host<W>) {
         match self.pods[p as usize].state {
             PodPhase::ContainerCreating => {
+                self.pods[p as usize].started = Some(self.now);
                 self.set_state(p, PodPhase::Running);
                 let d = self.phases.load.sample_secs(&mut self.rng);
                 host.schedule(self.now + secs_to_ns(d), Timer::PodPhase { pod: p });
             }
             PodPhase::Running => {
+                self.pods[p as usize].ready = Some(self.now);
                 self.set_state(p, PodPhase::Ready);
                 self.cold_starts += 1;
                 if let Some(t0) = self.first_transient
@@ -257,6 +280,7 @@ impl<W: Request> Model<W> {
         match self.pods[p as usize].state {
             PodPhase::Ready => {
                 self.router.remove(p);
+                self.pods[p as usize].deleting = Some(self.now);
                 self.set_state(p, PodPhase::Terminating);
                 if self.pods[p as usize].in_flight == 0 {
                     self.gone(p, host);
@@ -328,6 +352,8 @@ impl<W: Request> Model<W> {
         self.set_state(p, PodPhase::Gone);
         self.replicas.sub(self.now, 1);
         let pod = &mut self.pods[p as usize];
+        // Terminating since then, or, when it goes at once, deleted now.
+        pod.deleting = pod.deleting.or(Some(self.now));
         pod.slots = Vec::new();
         pod.free = Vec::new();
         if was != PodPhase::Pending {

@@ -69,7 +69,7 @@ fn unit_name<S: serde::Serializer>(u: &Unit, s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// The figures compared, in table order.
-pub const FIGURES: [Compared; 15] = [
+pub const FIGURES: [Compared; 16] = [
     fig(Figure::P50, "p50"),
     fig(Figure::P95, "p95"),
     fig(Figure::P99, "p99"),
@@ -86,6 +86,7 @@ pub const FIGURES: [Compared; 15] = [
     },
     fig(Figure::ColdStarts, "cold starts"),
     fig(Figure::ScaleUpReactionS, "scale-up reaction"),
+    fig(Figure::ColdStartP95, "cold start p95"),
     // Whether a live measurement can be trusted beside a prediction: `-` for the simulator.
     fig(Figure::LagP99, "schedule lag p99"),
     fig(Figure::GeneratorLimited, "engine limits"),

@@ -263,6 +263,9 @@ fn missing(f: Figure) -> &'static str {
         Figure::MaxReplicas | Figure::ColdStarts => {
             "nothing observed the replicas (a live run without an observer)"
         }
+        Figure::ColdStartP50 | Figure::ColdStartP95 => {
+            "nothing observed the pods (a live run), or no replica started during the run became ready"
+        }
         _ => "not in the report",
     }
 }

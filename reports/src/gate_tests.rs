@@ -49,6 +49,7 @@ fn setup(name: &str, p99: f64, cost: f64) -> SetupReport {
         faults: vec![],
         load: None,
         timeline: vec![],
+        cold_start: None,
         repeat: None,
         prometheus: None,
     }
@@ -151,6 +152,49 @@ fn a_missing_setup_or_figure_is_a_failed_check() {
         reasons[2].1.contains("\"gone\" is not in the report"),
         "{reasons:?}"
     );
+}
+
+#[test]
+fn a_cold_start_figure_holds_like_any_other_and_fails_when_not_observed() {
+    use scalebench_core::run::{ColdStartSample, ColdStarts};
+    let mut observed = setup("a", 800.0, 10.0);
+    let mut c = ColdStarts::new();
+    for s in [60, 70, 80, 90] {
+        c.push(ColdStartSample {
+            pending_ns: s * 1_000_000_000,
+            creating_ns: 21_000_000_000,
+            loading_ns: 40_000_000_000,
+        });
+    }
+    observed.cold_start = Some(c.report());
+    // Nothing observed the pods, and pods observed but none started: both unavailable.
+    let blind = setup("b", 800.0, 10.0);
+    let mut none_started = setup("c", 800.0, 10.0);
+    none_started.cold_start = Some(ColdStarts::new().report());
+    let r = report(vec![observed, blind, none_started]);
+    let g = evaluate(
+        &r,
+        None,
+        &spec(&["cold_start_p95<=160s", "a:cold_start.total.p50<150s"], ""),
+    );
+    let got: Vec<(&str, Verdict, &str)> = g
+        .checks
+        .iter()
+        .map(|c| (c.setup.as_str(), c.verdict, c.reason.as_str()))
+        .collect();
+    assert_eq!(got[0].1, Verdict::Pass, "{got:?}");
+    assert_eq!(
+        g.checks[0].actual,
+        Some(151_000.0),
+        "p95 of 121, 131, 141, 151 s"
+    );
+    assert!(got[0].2.starts_with("cold_start_p95 "), "{got:?}");
+    for i in [1, 2] {
+        assert_eq!(got[i].1, Verdict::Fail, "{got:?}");
+        assert!(got[i].2.contains("not available"), "{got:?}");
+    }
+    assert_eq!(got[3].1, Verdict::Pass, "{got:?}");
+    assert_eq!(g.checks[3].actual, Some(131_000.0));
 }
 
 #[test]

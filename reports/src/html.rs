@@ -16,6 +16,7 @@ use crate::{FileOutput, WriteError};
 
 mod assets;
 mod charts;
+mod cold_start;
 pub(crate) mod compare;
 
 pub(crate) use assets::page;
@@ -55,6 +56,7 @@ pub fn render_html(report: &Report) -> String {
     b.push_str("<h2>Setups, best first</h2>\n");
     b.push_str(&ranked_table(report));
     b.push_str(&load_table(report));
+    b.push_str(&cold_start::section(report));
     b.push_str(&timelines(report));
     if report.setups.len() > 1 {
         b.push_str("<h2>Setups compared</h2>\n<p class=\"small\">One colour per setup; click a name in a legend to hide or show it. Vertical lines mark faults.</p>\n<div class=\"charts overlay\">\n");

@@ -113,6 +113,10 @@ fn full_report() -> Report {
     report.setups[2].cost = scalebench_core::report::Cost::default();
     report.setups[2].scaling.max_replicas = None;
     report.setups[2].scaling.cold_starts = None;
+    report.setups[2].cold_start = None;
+    // A setup whose only started replicas never became ready: counted, percentiles null.
+    report.setups[1].scaling.cold_starts = Some(0);
+    report.setups[1].cold_start = Some(common::cold_starts(&[], 2));
     report
 }
 
@@ -169,8 +173,8 @@ fn the_schema_defines_exactly_the_fields_the_types_write() -> TestResult {
     }
     // Report, ScenarioSource, Environment, SloSpec, SetupReport, RepeatReport, FigureSamples,
     // LoadReport, GeneratorLimited, LimitReason, Requests, Latency, SloResult, Recovery, Cost,
-    // PoolCost, CapacityCost, BudgetReport, Scaling, ClassReport, FaultEvent, TimelineSample,
-    // PrometheusReport, QueryReport.
-    assert_eq!(checked, 24);
+    // PoolCost, CapacityCost, BudgetReport, Scaling, ColdStartReport, PhaseMs, ClassReport,
+    // FaultEvent, TimelineSample, PrometheusReport, QueryReport.
+    assert_eq!(checked, 26);
     Ok(())
 }

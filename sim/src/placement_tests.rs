@@ -2,7 +2,7 @@
 //! pinned pods, fallback and return, spot notices, budgets, pool speed and the latency the
 //! policy reads.
 
-use super::tests::{HEAD, LIGHT_LOAD, POOLS, plan, run_faulty, run_with_policy};
+use super::tests::{HEAD, LIGHT_LOAD, POOLS, cold_count, plan, run_faulty, run_with_policy};
 use autoscale::{Observation, Policy};
 use scalebench_core::run::SetupRun;
 
@@ -107,7 +107,7 @@ fn a_spot_notice_starts_replacements_on_demand_before_the_reclaim() {
     assert_eq!(nodes(&run, 200.0, "spot"), 1);
     // Two cold starts: the replacement, and its move back to spot once spot is no longer
     // avoided (10 minutes after the notice).
-    assert_eq!(run.cold_starts, Some(2));
+    assert_eq!(cold_count(&run), Some(2));
     assert_eq!(nodes(&run, 1199.0, "spot"), 2);
 }
 

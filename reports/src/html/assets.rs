@@ -20,6 +20,8 @@ th{background:var(--soft);font-weight:600}
 td.l,th.l{text-align:left}
 tr.best td{background:#f0f7f0}
 .scroll{overflow-x:auto}
+.cold-starts{display:flex;flex-wrap:wrap;gap:4px 18px}
+table.cold-start caption{text-align:left;font-weight:600;padding:2px 0}
 .yes{color:var(--good);font-weight:600}.no{color:var(--bad);font-weight:600}
 .better{color:var(--good)}.worse{color:var(--bad)}
 .tabs{display:flex;flex-wrap:wrap;gap:6px;margin:8px 0}

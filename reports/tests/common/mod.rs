@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use scalebench_core::report::{
-    BudgetReport, CapacityCost, ClassReport, Cost, FaultEvent, Latency, PoolCost, Recovery, Report,
-    Requests, SCHEMA, Scaling, SetupReport, SloResult, SloSpec, TimelineSample,
+    BudgetReport, CapacityCost, ClassReport, ColdStartReport, Cost, FaultEvent, Latency, PoolCost,
+    Recovery, Report, Requests, SCHEMA, Scaling, SetupReport, SloResult, SloSpec, TimelineSample,
 };
+use scalebench_core::run::{ColdStartSample, ColdStarts};
 use serde_json::Value;
 
 /// Reads a report.json back (`path` is the file): validates it against
@@ -116,6 +117,21 @@ fn recovery(event: &str, at_s: f64, recovery_s: Option<f64>) -> Recovery {
     }
 }
 
+/// A cold-start breakdown from (pending, creating, loading) seconds per replica and the
+/// replicas that never became ready.
+pub fn cold_starts(phases_s: &[(u64, u64, u64)], unfinished: u32) -> ColdStartReport {
+    let mut c = ColdStarts::new();
+    for &(pending, creating, loading) in phases_s {
+        c.push(ColdStartSample {
+            pending_ns: pending * 1_000_000_000,
+            creating_ns: creating * 1_000_000_000,
+            loading_ns: loading * 1_000_000_000,
+        });
+    }
+    c.add_unfinished(unfinished);
+    c.report()
+}
+
 /// Three setups, best first: a KPA that meets the SLO with one spot interruption, an HPA that
 /// misses it, and a fixed fleet that meets it expensively.
 pub fn report() -> Report {
@@ -154,6 +170,17 @@ pub fn report() -> Report {
             retried: 0,
         }],
         load: None,
+        cold_start: Some(cold_starts(
+            &[
+                (70, 21, 40),
+                (72, 21, 41),
+                (0, 21, 40),
+                (130, 22, 40),
+                (71, 21, 45),
+                (75, 21, 40),
+            ],
+            1,
+        )),
         repeat: None,
         prometheus: None,
         timeline: vec![
@@ -193,6 +220,7 @@ pub fn report() -> Report {
         classes: vec![],
         faults: vec![],
         load: None,
+        cold_start: Some(cold_starts(&[(0, 21, 40), (65, 21, 40), (66, 20, 40)], 0)),
         repeat: None,
         prometheus: None,
         timeline: vec![
@@ -226,6 +254,7 @@ pub fn report() -> Report {
         classes: vec![],
         faults: vec![],
         load: None,
+        cold_start: Some(cold_starts(&[(90, 21, 40); 10], 0)),
         repeat: None,
         prometheus: None,
         timeline: vec![
