@@ -128,6 +128,7 @@ fn load_writes_the_report_with_its_schedule_lag() {
         (s.scaling.max_replicas, s.scaling.cold_starts),
         (None, None)
     );
+    assert!(s.cold_start.is_none(), "{:?}", s.cold_start);
     assert!(
         s.timeline
             .iter()
@@ -137,6 +138,7 @@ fn load_writes_the_report_with_its_schedule_lag() {
     );
     let json = std::fs::read_to_string(out.join("report.json")).unwrap_or_default();
     assert!(json.contains("\"total_usd\": null"), "{json}");
+    assert!(json.contains("\"cold_start\": null"), "{json}");
     let cost_row = stdout
         .lines()
         .skip_while(|l| !l.starts_with("Cost and scaling"))
