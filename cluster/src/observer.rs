@@ -44,6 +44,12 @@ pub enum ConnectError {
 /// retries of 429/503/504 are turned off: a watcher retries with its backoff and records each
 /// error instead of waiting minutes inside the client. Call it inside a tokio runtime.
 pub async fn connect(target: &Target) -> Result<kube::Client, ConnectError> {
+    Ok(kube::Client::try_from(kube_config(target).await?)?)
+}
+
+/// The kube configuration [`connect`] makes its client from (kept by an
+/// [`UndoGuard`](crate::UndoGuard) to undo on a runtime of its own).
+pub async fn kube_config(target: &Target) -> Result<kube::Config, ConnectError> {
     let mut config = if target.in_cluster {
         kube::Config::incluster()?
     } else {
@@ -68,7 +74,7 @@ pub async fn connect(target: &Target) -> Result<kube::Client, ConnectError> {
         }
     };
     config.default_retry = false;
-    Ok(kube::Client::try_from(config)?)
+    Ok(config)
 }
 
 struct Shared {
