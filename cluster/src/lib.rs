@@ -49,5 +49,4 @@ pub use setup::{Applied, Settle, Setup, SetupError};
 pub use config::{Autoscaler, AutoscalerKind, ConfigError, Price, Target};
 pub use labels::POOL_LABELS;
 pub use observer::{ConnectError, Observer, connect, kube_config};
-pub use pod::ColdStart;
 pub use state::{NodeState, PodState, State, WatchError};

@@ -4,6 +4,7 @@
 use k8s_openapi::api::core::v1::{Pod, PodCondition};
 use k8s_openapi::jiff::Timestamp;
 use kube_objects::GPU_RESOURCE;
+use scalebench_core::run::ColdStartSample;
 
 /// The phase as the API reports it (`Pending` when absent).
 pub(crate) fn phase(pod: &Pod) -> &str {
@@ -114,39 +115,18 @@ pub(crate) fn created(pod: &Pod) -> Option<Timestamp> {
     pod.metadata.creation_timestamp.as_ref().map(|t| t.0)
 }
 
-/// A pod's cold start, split at its conditions' instants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct ColdStart {
-    /// From creation to scheduled (PodScheduled's lastTransitionTime), ns.
-    pub pending_ns: u64,
-    /// From scheduled to the first container's `state.running.startedAt` (else the
-    /// Initialized condition), ns.
-    pub creating_ns: u64,
-    /// From started to Ready's lastTransitionTime, ns.
-    pub loading_ns: u64,
-}
-
-impl ColdStart {
-    /// `(pending_ns, creating_ns, loading_ns)`.
-    pub fn phases(&self) -> (u64, u64, u64) {
-        (self.pending_ns, self.creating_ns, self.loading_ns)
-    }
-
-    /// The whole cold start, ns.
-    pub fn total_ns(&self) -> u64 {
-        self.pending_ns + self.creating_ns + self.loading_ns
-    }
-}
-
 fn span_ns(from: Timestamp, to: Timestamp) -> u64 {
     let ns = to.as_nanosecond() - from.as_nanosecond();
     u64::try_from(ns.max(0)).unwrap_or(u64::MAX)
 }
 
-/// The cold start of a ready pod; `observed` stands for a Ready condition without a time. A
+/// The cold start of a ready pod, split at its conditions' instants: created ->
+/// PodScheduled's lastTransitionTime (pending) -> the first container's
+/// `state.running.startedAt`, else the Initialized condition (creating) -> Ready's
+/// lastTransitionTime (loading). `observed` stands for a Ready condition without a time. A
 /// missing instant between two others makes its phase 0 (the next one holds the time);
 /// instants out of order are clamped to 0.
-pub(crate) fn cold_start(pod: &Pod, observed: Timestamp) -> Option<ColdStart> {
+pub(crate) fn cold_start(pod: &Pod, observed: Timestamp) -> Option<ColdStartSample> {
     if !ready(pod) {
         return None;
     }
@@ -163,7 +143,7 @@ pub(crate) fn cold_start(pod: &Pod, observed: Timestamp) -> Option<ColdStart> {
         .or_else(|| turned_true(pod, "Initialized"))
         .unwrap_or(scheduled)
         .max(scheduled);
-    Some(ColdStart {
+    Some(ColdStartSample {
         pending_ns: span_ns(created, scheduled),
         creating_ns: span_ns(scheduled, started),
         loading_ns: span_ns(started, ready_at),

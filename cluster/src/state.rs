@@ -8,7 +8,7 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 use scalebench_core::scenario::CapacityType;
 
-use crate::pod::ColdStart;
+use scalebench_core::run::ColdStartSample;
 
 /// Everything the observer knows at one instant.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +53,7 @@ pub struct State {
     /// Cost so far (`None`: a billed node has no price, or nothing is priced).
     pub cost_usd: Option<f64>,
     /// Cold starts of the pods created during the run that became ready, in the order seen.
-    pub cold_starts: Vec<ColdStart>,
+    pub cold_starts: Vec<ColdStartSample>,
     /// Pods created during the run that have not become ready (yet, or ever: deleted first).
     pub unfinished_cold_starts: u32,
     /// Lists after each watcher's first (restarts after a 410 Gone or a lost resourceVersion).

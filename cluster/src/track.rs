@@ -14,8 +14,9 @@ use scalebench_core::scenario::CapacityType;
 
 use crate::config::Target;
 use crate::labels::{INSTANCE_TYPE_LABEL, capacity_of, pool_of};
-use crate::pod::{self, ColdStart};
+use crate::pod;
 use crate::state::{NodeState, PodState, State, WatchError};
+use scalebench_core::run::ColdStartSample;
 
 /// One watched resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,8 +119,8 @@ pub(crate) struct Tracker {
     /// uids of the selected pods created during the run.
     created: BTreeSet<String>,
     /// uid -> its cold start, once ready.
-    cold: BTreeMap<String, ColdStart>,
-    cold_order: Vec<ColdStart>,
+    cold: BTreeMap<String, ColdStartSample>,
+    cold_order: Vec<ColdStartSample>,
     evicted: BTreeSet<String>,
     errors: Vec<WatchError>,
     markers: Vec<String>,

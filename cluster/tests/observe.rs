@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use cluster::{ColdStart, Observer, Target};
+use cluster::{Observer, Target};
 use common::{
     NS, WAIT, at, bounded, client, observer, on_demand_node, ready_pod, serve, spot_node, target,
     unschedulable_pod,
@@ -16,6 +16,7 @@ use common::{
 use k8s_openapi::jiff::Timestamp;
 use kubeapi::Kind;
 use live::Observer as _;
+use scalebench_core::run::ColdStartSample;
 use serde_json::json;
 
 fn pools(pairs: &[(&str, u32)]) -> BTreeMap<String, u32> {
@@ -129,16 +130,13 @@ async fn seeded_figures_then_a_pod_through_its_phases_a_node_and_a_delete() {
     let second = 1_000_000_000;
     assert_eq!(
         s.cold_starts,
-        [ColdStart {
+        [ColdStartSample {
             pending_ns: 2 * second,
             creating_ns: 3 * second,
             loading_ns: 4 * second
         }]
     );
-    assert_eq!(
-        s.cold_starts[0].phases(),
-        (2 * second, 3 * second, 4 * second)
-    );
+    assert_eq!(s.cold_starts[0].total_ns(), 9 * second);
     assert_eq!(s.unfinished_cold_starts, 0);
 
     // model-a goes: spot-1 hosts no selected pod any more.
