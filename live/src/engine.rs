@@ -312,6 +312,8 @@ struct Pool {
     ceiling: usize,
     /// Connections wanted for what is coming.
     target: usize,
+    /// Of those, what covers only the least stall ([`STALL`]): what growth probes from.
+    law: usize,
     /// The mean response time (sent to done) of each of the last epochs, scenario ns: their
     /// least is the target's response time without a queue, which Little's law is applied to.
     /// (The response time of a loaded target grows with its queue; sizing the pool by it would
@@ -398,6 +400,7 @@ impl Pool {
             scout: Scout::new(plan),
             ceiling: config.connections.max(FIRST_POOL * shards),
             target: config.connections,
+            law: FIRST_POOL,
             service_ns: std::collections::VecDeque::new(),
             epoch_sum_ns: 0.0,
             stall_ns: STALL.as_nanos() as f64 * scale,
@@ -534,6 +537,9 @@ impl Pool {
             .scout
             .demand(now_ns, HORIZON_NS, (unloaded + self.stall_ns).ceil() as u64);
         self.target = ((need as f64 * HEADROOM).ceil() as usize + 1).max(self.target.min(1));
+        // Little's law is linear in the time covered: the same demand over the least stall.
+        let least = (unloaded + self.stall_min_ns) / (unloaded + self.stall_ns);
+        self.law = ((need as f64 * least * HEADROOM).ceil() as usize + 1).max(FIRST_POOL);
         if self.fixed.is_some() {
             return;
         }
@@ -590,12 +596,13 @@ impl Pool {
             }
             self.probe = None;
         }
-        // A probe goes at most to four times what Little's law asks: beyond, the target's
-        // rate of answers moves by chance (a shared machine's noise) more than by the pool,
-        // and growth that follows chance ratchets up. (A run beside three compilers grew to
-        // 7,800 connections without this bound.)
+        // A probe goes at most to four times what Little's law asks over the least stall (or
+        // to what the stall learnt above asks, if more): beyond, the target's rate of answers
+        // moves by chance (a shared machine's noise) more than by the pool, and growth that
+        // follows chance ratchets up. (A run beside three compilers grew to 7,800 connections
+        // without this bound; one with the bound on the learnt stall's pool, to 4,076.)
         let grow = if limited {
-            (self.ceiling + self.ceiling / 2 + 2).min(PROBE_BOUND * self.target.max(FIRST_POOL))
+            (self.ceiling + self.ceiling / 2 + 2).min((PROBE_BOUND * self.law).max(self.target))
         } else {
             self.target
         };
