@@ -52,7 +52,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 echo "== sustained (every request answered ok, p99 under 20 ms) in $ROUNDS rounds"
 for v in defaults-0.9wrk tuned-0.9wrk defaults-1.0oha; do
-    n=$(grep -c "^  $v .*  SUSTAINED" "$WORK/verdicts" || true)
+    n=$(grep -c "^  $v .* SUSTAINED$" "$WORK/verdicts" || true)
     printf '  %-18s %s of %s\n' "$v" "$n" "$ROUNDS"
 done
 MEDIAN=$(printf '%s\n' "${WRK[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
