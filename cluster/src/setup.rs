@@ -41,7 +41,7 @@ pub enum SetupError {
     },
     /// The Deployment did not settle in time.
     #[error(
-        "deployment {namespace}/{name}: {ready} of {desired} replicas ready, not {settle:?} in a row within {timeout:?}"
+        "deployment {namespace}/{name}: {ready} of {desired} replicas ready and {updated} updated{stale}, not {settle:?} in a row within {timeout:?}"
     )]
     NotReady {
         /// Its namespace.
@@ -50,6 +50,10 @@ pub enum SetupError {
         name: String,
         /// Ready replicas when the wait ended.
         ready: i32,
+        /// Replicas of the current template when the wait ended.
+        updated: i32,
+        /// `" (its controller has not seen the latest spec)"` or nothing.
+        stale: &'static str,
         /// Desired replicas when the wait ended.
         desired: i32,
         /// How long they had to stay equal.
@@ -221,7 +225,8 @@ impl Setup {
     }
 
     /// Keeps the current objects, applies the setup's, scales the Deployment to its initial
-    /// replicas and waits until ready == desired for `settle.settle` (not under dry-run).
+    /// replicas and waits until its rollout is done (the latest spec seen, every replica updated, ready, none
+    /// of an old template) for `settle.settle` (not under dry-run).
     pub async fn apply(&mut self, settle: Settle) -> Result<Applied, SetupError> {
         let mut report = Applied::default();
         for i in 0..self.objects.len() {
@@ -267,7 +272,7 @@ impl Setup {
                 .iter()
                 .any(|o| o.resource.kind == "Deployment" && o.original.is_some())
         {
-            report.original_replicas = Some(self.replicas(name).await?.0);
+            report.original_replicas = Some(self.rollout(name).await?.desired);
         }
         // Recorded before the first write, so that a failed apply can still be restored.
         self.applied = Some(report.clone());
@@ -287,8 +292,8 @@ impl Setup {
         Ok(report)
     }
 
-    /// The Deployment's (desired, ready) replicas.
-    async fn replicas(&self, name: &str) -> Result<(i32, i32), SetupError> {
+    /// Where the Deployment's rollout is.
+    async fn rollout(&self, name: &str) -> Result<Rollout, SetupError> {
         let d = Api::<Deployment>::namespaced(self.act.client().clone(), &self.namespace)
             .get(name)
             .await
@@ -296,32 +301,39 @@ impl Setup {
                 what: format!("deployment {}/{name}", self.namespace),
                 source: Box::new(source),
             })?;
-        let desired = d.spec.replicas.unwrap_or(1);
-        let ready = d.status.and_then(|s| s.ready_replicas).unwrap_or(0);
-        Ok((desired, ready))
+        let status = d.status.unwrap_or_default();
+        Ok(Rollout {
+            desired: d.spec.replicas.unwrap_or(1),
+            ready: status.ready_replicas.unwrap_or(0),
+            updated: status.updated_replicas.unwrap_or(0),
+            total: status.replicas.unwrap_or(0),
+            seen: status.observed_generation >= d.metadata.generation,
+        })
     }
 
     async fn settle(&self, name: &str, s: Settle) -> Result<(), SetupError> {
         let start = Instant::now();
         let mut since: Option<Instant> = None;
         loop {
-            let (desired, ready) = self.replicas(name).await?;
+            let r = self.rollout(name).await?;
             let now = Instant::now();
-            since = if ready == desired {
-                since.or(Some(now))
-            } else {
-                None
-            };
+            since = if r.done() { since.or(Some(now)) } else { None };
             if since.is_some_and(|t| now - t >= s.settle) {
-                tracing::info!(deployment = name, replicas = ready, "setup settled");
+                tracing::info!(deployment = name, replicas = r.ready, "setup settled");
                 return Ok(());
             }
             if now - start >= s.timeout {
                 return Err(SetupError::NotReady {
                     namespace: self.namespace.clone(),
                     name: name.to_string(),
-                    ready,
-                    desired,
+                    ready: r.ready,
+                    updated: r.updated,
+                    stale: if r.seen {
+                        ""
+                    } else {
+                        " (its controller has not seen the latest spec)"
+                    },
+                    desired: r.desired,
                     settle: s.settle,
                     timeout: s.timeout,
                 });
@@ -370,5 +382,31 @@ impl Setup {
         } else {
             Err(SetupError::Restore(failed))
         }
+    }
+}
+
+/// Where a Deployment's rollout is, as `kubectl rollout status` judges it.
+#[derive(Debug, Clone, Copy)]
+struct Rollout {
+    desired: i32,
+    ready: i32,
+    /// Replicas of the current template.
+    updated: i32,
+    /// Replicas of any template (old ones still terminating or serving count).
+    total: i32,
+    /// Its controller has seen the latest spec (`status.observedGeneration` is the
+    /// object's `metadata.generation`).
+    seen: bool,
+}
+
+impl Rollout {
+    /// Done: the latest spec seen, every replica of the current template, none of an old
+    /// one, all ready. Ready == desired alone passes early on a real cluster, while the old
+    /// template's pods still serve.
+    fn done(&self) -> bool {
+        self.seen
+            && self.updated == self.desired
+            && self.total == self.desired
+            && self.ready == self.desired
     }
 }

@@ -50,9 +50,20 @@ spec:
   maxReplicas: 8
 "#;
 
-/// Plays the Deployment controller: a scale makes that many replicas ready at once (unless
-/// `stuck`, when one stays unready).
-fn controller(h: &Handle, stuck: bool) {
+/// How the Deployment controller the tests play behaves.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// A scale makes that many replicas ready at once; a new spec is seen at once.
+    Prompt,
+    /// One replica stays unready.
+    Stuck,
+    /// Every replica ready, but the latest spec never seen (`observedGeneration` behind).
+    Stale,
+}
+
+/// Plays the Deployment controller.
+fn controller(h: &Handle, mode: Mode) {
+    let stuck = mode == Mode::Stuck;
     let mut rx = h.take_owner();
     let h = h.clone();
     tokio::spawn(async move {
@@ -69,17 +80,43 @@ fn controller(h: &Handle, stuck: bool) {
                 let ready = if stuck { replicas - 1 } else { replicas };
                 let r = h.write(|s| {
                     s.patch(Kind::Deployment, &namespace, &name,
-                        &json!({"spec": {"replicas": replicas}, "status": {"replicas": replicas, "readyReplicas": ready}}))
+                        &json!({"spec": {"replicas": replicas}, "status": {"replicas": replicas, "readyReplicas": ready, "updatedReplicas": replicas}}))
                 });
+                if mode != Mode::Stale {
+                    observe_generation(&h, &namespace, &name);
+                }
                 match r {
                     Ok(_) => reply.accept(),
                     Err(e) => reply.refuse(e.to_string()),
+                }
+            } else if let OwnerMessage::Changed(c) = m {
+                // An applied template: rolled out at once.
+                if c.kind == Kind::Deployment && mode != Mode::Stale {
+                    observe_generation(&h, &c.namespace, &c.name);
                 }
             } else if let OwnerMessage::Request(_, reply) = m {
                 reply.accept();
             }
         }
     });
+}
+
+/// The controller has seen the Deployment's latest spec.
+fn observe_generation(h: &Handle, namespace: &str, name: &str) {
+    let generation = h.read(|s| {
+        s.get(Kind::Deployment, namespace, name)
+            .and_then(|d| d["metadata"]["generation"].as_i64())
+    });
+    if let Some(g) = generation {
+        let _ = h.write(|s| {
+            s.patch(
+                Kind::Deployment,
+                namespace,
+                name,
+                &json!({"status": {"observedGeneration": g}}),
+            )
+        });
+    }
 }
 
 fn get(h: &Handle, kind: Kind, name: &str) -> Option<Value> {
@@ -98,7 +135,7 @@ fn fast() -> Settle {
 async fn apply_then_restore_round_trip() {
     let served = serve().await;
     let h = &served.handle;
-    controller(h, false);
+    controller(h, Mode::Prompt);
     let mut setup = Setup::from_yaml(Act::new(client(&served), false), NS, SETUP).expect("setup");
 
     let applied = bounded("apply", setup.apply(fast()))
@@ -168,7 +205,7 @@ async fn a_dry_run_applies_nothing_and_lists_the_calls() {
 async fn a_deployment_that_never_settles_is_named_and_still_restored() {
     let served = serve().await;
     let h = &served.handle;
-    controller(h, true);
+    controller(h, Mode::Stuck);
     let mut setup = Setup::from_yaml(Act::new(client(&served), false), NS, SETUP).expect("setup");
     let s = Settle {
         timeout: Duration::from_millis(500),
@@ -190,6 +227,27 @@ async fn a_deployment_that_never_settles_is_named_and_still_restored() {
         get(h, Kind::Deployment, "model").expect("deployment")["spec"]["replicas"],
         2
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_replicas_of_a_spec_the_controller_has_not_seen_are_not_settled() {
+    let served = serve().await;
+    let h = &served.handle;
+    controller(h, Mode::Stale);
+    let mut setup = Setup::from_yaml(Act::new(client(&served), false), NS, SETUP).expect("setup");
+    let s = Settle {
+        timeout: Duration::from_millis(500),
+        ..fast()
+    };
+    match bounded("apply", setup.apply(s)).await {
+        Err(e @ SetupError::NotReady { .. }) => {
+            let e = e.to_string();
+            assert!(e.contains("3 of 3 replicas ready"), "{e}");
+            assert!(e.contains("has not seen the latest spec"), "{e}");
+        }
+        other => panic!("expected NotReady: {other:?}"),
+    }
+    bounded("restore", setup.restore()).await.expect("restored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
