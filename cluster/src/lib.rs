@@ -48,5 +48,5 @@ pub use setup::{Applied, Settle, Setup, SetupError};
 
 pub use config::{Autoscaler, AutoscalerKind, ConfigError, Price, Target};
 pub use labels::POOL_LABELS;
-pub use observer::{ConnectError, Observer, connect, kube_config};
+pub use observer::{ConnectError, Observer, connect, kube_config, kube_config_from};
 pub use state::{NodeState, PodState, State, WatchError};

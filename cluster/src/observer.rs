@@ -50,18 +50,34 @@ pub async fn connect(target: &Target) -> Result<kube::Client, ConnectError> {
 /// The kube configuration [`connect`] makes its client from (kept by an
 /// [`UndoGuard`](crate::UndoGuard) to undo on a runtime of its own).
 pub async fn kube_config(target: &Target) -> Result<kube::Config, ConnectError> {
-    let mut config = if target.in_cluster {
+    kube_config_from(
+        target.in_cluster,
+        target.kubeconfig.as_deref(),
+        target.context.as_deref(),
+    )
+    .await
+}
+
+/// The kube configuration of the pod's service account (`in_cluster`), or of `context` (the
+/// current one when `None`) in the `kubeconfig` file (`$KUBECONFIG`, else `~/.kube/config`,
+/// when `None`), without kube's retries.
+pub async fn kube_config_from(
+    in_cluster: bool,
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> Result<kube::Config, ConnectError> {
+    let mut config = if in_cluster {
         kube::Config::incluster()?
     } else {
         let options = kube::config::KubeConfigOptions {
-            context: target.context.clone(),
+            context: context.map(str::to_string),
             ..Default::default()
         };
         let failed = |source| ConnectError::Kubeconfig {
-            context: target.context.clone(),
+            context: context.map(str::to_string),
             source,
         };
-        match &target.kubeconfig {
+        match kubeconfig {
             Some(path) => {
                 let file = kube::config::Kubeconfig::read_from(path).map_err(failed)?;
                 kube::Config::from_custom_kubeconfig(file, &options)

@@ -2,6 +2,7 @@
 
 mod bench;
 mod calibrate;
+mod cluster;
 mod compare;
 mod gate;
 mod load;
@@ -96,6 +97,9 @@ enum Command {
     Manifests(manifests::Args),
     /// Measure scalebench itself.
     Bench(bench::Args),
+    /// Act on a Kubernetes cluster outside a run: `cluster undo JOURNAL` puts back the nodes a
+    /// killed run left tainted or cordoned.
+    Cluster(cluster::Args),
 }
 
 /// A flag that Ctrl-C or SIGTERM sets: the run ends early and what was measured until then is
@@ -268,6 +272,7 @@ pub fn main() -> ExitCode {
         Command::Compare(args) => compare::cmd(args),
         Command::Sweep(args) => sweep::cmd(args),
         Command::Manifests(args) => manifests::cmd(args),
+        Command::Cluster(args) => cluster::cmd(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
