@@ -1134,6 +1134,24 @@ mod tests {
     }
 
     #[test]
+    fn a_learnt_stall_does_not_raise_the_probes_bound() {
+        let mut p = pool_for("300s");
+        let mut e = Epochs::of(&p);
+        // Requests keep finding no free connection: the pool learns a 10 ms stall, 151.
+        for _ in 0..300 {
+            e.run_waited(&mut p, 1000, 2, 0, false, 10);
+        }
+        assert_eq!(p.target, 151);
+        // Then answers fall behind with requests waiting, the rate rising by chance: the probe
+        // stops at four times the pool of the least stall (4 x 39), here barely above the
+        // learnt pool; not at four times the learnt one (604).
+        for i in 0..600 {
+            e.run(&mut p, 500 + (i % 4) * 100, 2, 100, false);
+        }
+        assert!(p.ceiling <= 4 * 39, "{}", p.ceiling);
+    }
+
+    #[test]
     fn the_pool_does_not_grow_when_every_sending_thread_is_busy() {
         let mut p = pool();
         let mut e = Epochs::of(&p);
