@@ -8,33 +8,9 @@ mod common;
 use std::process::Command;
 
 use cluster::{Act, FaultConfig, Faults, INTERRUPTION_TAINT};
-use common::{bounded, client, ready_pod, serve, spot_node, target};
-use k8s_openapi::api::core::v1::Node;
-use kubeapi::{Handle, Kind};
+use common::{bounded, client, cordoned, put, ready_pod, serve, spot_node, taints, target};
+use kubeapi::Kind;
 use serde_json::json;
-
-fn node(h: &Handle, name: &str) -> Node {
-    let v = h
-        .read(|s| s.get(Kind::Node, "", name))
-        .expect("node exists");
-    serde_json::from_value((*v).clone()).expect("a Node")
-}
-
-fn taint_keys(h: &Handle, name: &str) -> Vec<String> {
-    let spec = node(h, name).spec.unwrap_or_default();
-    spec.taints
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| t.key)
-        .collect()
-}
-
-fn cordoned(h: &Handle, name: &str) -> bool {
-    node(h, name)
-        .spec
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false)
-}
 
 /// `scalebench cluster undo ARGS...` on a blocking thread (the server answers meanwhile).
 async fn scalebench(args: Vec<String>) -> std::process::Output {
@@ -57,10 +33,8 @@ async fn cluster_undo_puts_back_what_a_killed_run_left() {
     let h = &served.handle;
     let mut spot = spot_node("spot-9", "g5.xlarge");
     spot["spec"]["taints"] = json!([{"key": "team/gpu", "value": "x", "effect": "NoSchedule"}]);
-    h.write(|s| s.replace(Kind::Node, "", spot, false))
-        .expect("node");
-    h.write(|s| s.replace(Kind::Pod, "", ready_pod("model-9", "spot-9"), false))
-        .expect("pod");
+    put(h, Kind::Node, spot);
+    put(h, Kind::Pod, ready_pod("model-9", "spot-9"));
     let dir = tempfile::tempdir().expect("dir");
     let journal = {
         let f = Faults::new(
@@ -81,7 +55,13 @@ async fn cluster_undo_puts_back_what_a_killed_run_left() {
         f.journal_path().expect("journal").to_path_buf()
         // The run is killed here: nothing undone, the journal left behind.
     };
-    assert_eq!(taint_keys(h, "spot-9"), ["team/gpu", INTERRUPTION_TAINT]);
+    assert_eq!(
+        taints(h, "spot-9"),
+        [
+            "team/gpu=x:NoSchedule".to_string(),
+            format!("{INTERRUPTION_TAINT}=run-9:NoSchedule")
+        ]
+    );
     assert!(cordoned(h, "spot-9") && cordoned(h, "spot-1"));
 
     let kubeconfig = dir.path().join("kubeconfig");
@@ -130,7 +110,11 @@ contexts:
     );
     // The taint of spot-9 and the cordons of the pool's two nodes (the fixture's spot-1 too).
     assert_eq!(stdout.matches("undone: ").count(), 3, "{stdout}");
-    assert_eq!(taint_keys(h, "spot-9"), ["team/gpu"], "their taint kept");
+    assert_eq!(
+        taints(h, "spot-9"),
+        ["team/gpu=x:NoSchedule"],
+        "their taint kept"
+    );
     assert!(
         !cordoned(h, "spot-9") && !cordoned(h, "spot-1"),
         "our cordons removed"

@@ -10,8 +10,9 @@ use std::time::Duration;
 use cluster::{
     Act, Backoff, Evicted, FaultConfig, FaultError, Faults, INTERRUPTION_TAINT, Outcome,
 };
-use common::{NS, bounded, client, node, ready_pod, serve, spot_node, target};
-use k8s_openapi::api::core::v1::Node;
+use common::{
+    NS, bounded, client, get_node, node, put, ready_pod, serve, spot_node, taints, target,
+};
 use kubeapi::{Handle, Kind};
 use serde_json::{Value, json};
 
@@ -34,27 +35,6 @@ fn faults(client: kube::Client, dry_run: bool, c: FaultConfig, dir: &Path) -> Fa
 fn exists(h: &Handle, kind: Kind, name: &str) -> bool {
     let ns = if kind == Kind::Node { "" } else { NS };
     h.read(|s| s.get(kind, ns, name)).is_some()
-}
-
-fn get_node(h: &Handle, name: &str) -> Node {
-    let v = h
-        .read(|s| s.get(Kind::Node, "", name))
-        .expect("node exists");
-    serde_json::from_value((*v).clone()).expect("a Node")
-}
-
-fn taints(h: &Handle, name: &str) -> Vec<String> {
-    let spec = get_node(h, name).spec.unwrap_or_default();
-    let taints = spec.taints.unwrap_or_default();
-    taints
-        .into_iter()
-        .map(|t| format!("{}={}:{}", t.key, t.value.unwrap_or_default(), t.effect))
-        .collect()
-}
-
-fn put(h: &Handle, kind: Kind, object: Value) {
-    h.write(|s| s.replace(kind, "", object, false))
-        .expect("valid object");
 }
 
 /// A pod of a DaemonSet on `node`, labelled like the model's pods.

@@ -9,42 +9,13 @@ use std::time::Duration;
 
 use cluster::journal::{self, Entry};
 use cluster::{Act, FaultConfig, Faults, INTERRUPTION_TAINT, UndoReport};
-use common::{Served, bounded, client, ready_pod, serve, spot_node, target};
-use k8s_openapi::api::core::v1::Node;
+use common::{Served, bounded, client, cordoned, put, ready_pod, serve, spot_node, taints, target};
 use kubeapi::{Handle, Kind};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn faults(served: &Served, dir: &Path) -> Faults {
     let act = Act::new(client(served), false);
     Faults::new(act, &target(), FaultConfig::new("run-7"), dir).expect("faults")
-}
-
-fn get_node(h: &Handle, name: &str) -> Node {
-    let v = h
-        .read(|s| s.get(Kind::Node, "", name))
-        .expect("node exists");
-    serde_json::from_value((*v).clone()).expect("a Node")
-}
-
-fn taints(h: &Handle, name: &str) -> Vec<String> {
-    let spec = get_node(h, name).spec.unwrap_or_default();
-    spec.taints
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| format!("{}={}:{}", t.key, t.value.unwrap_or_default(), t.effect))
-        .collect()
-}
-
-fn cordoned(h: &Handle, name: &str) -> bool {
-    get_node(h, name)
-        .spec
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false)
-}
-
-fn put(h: &Handle, kind: Kind, object: Value) {
-    h.write(|s| s.replace(kind, "", object, false))
-        .expect("valid object");
 }
 
 /// spot-1 carries a taint of its own; spot-2 (pool gpu-spot too) is cordoned already and hosts

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cluster::{Observer, Target};
+use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kubeapi::{Clock, Handle, Kind, Server, Shutdown, Store};
 use serde_json::{Value, json};
@@ -183,4 +184,36 @@ pub async fn observer(client: kube::Client, target: &Target) -> Observer {
     let obs = Observer::start(client, target, &tokio::runtime::Handle::current()).expect("starts");
     assert!(obs.synced(WAIT).await, "the watchers list within {WAIT:?}");
     obs
+}
+
+/// The node `name` as the store holds it.
+pub fn get_node(h: &Handle, name: &str) -> Node {
+    let v = h
+        .read(|s| s.get(Kind::Node, "", name))
+        .expect("node exists");
+    serde_json::from_value((*v).clone()).expect("a Node")
+}
+
+/// The node's taints, as `key=value:effect`.
+pub fn taints(h: &Handle, name: &str) -> Vec<String> {
+    let spec = get_node(h, name).spec.unwrap_or_default();
+    spec.taints
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| format!("{}={}:{}", t.key, t.value.unwrap_or_default(), t.effect))
+        .collect()
+}
+
+/// Whether the node is cordoned (`spec.unschedulable`).
+pub fn cordoned(h: &Handle, name: &str) -> bool {
+    get_node(h, name)
+        .spec
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false)
+}
+
+/// Puts a cluster-scoped or namespaced object (its namespace in its metadata) into the store.
+pub fn put(h: &Handle, kind: Kind, object: Value) {
+    h.write(|s| s.replace(kind, "", object, false))
+        .expect("valid object");
 }
