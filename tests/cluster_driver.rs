@@ -5,11 +5,15 @@
 //! nobody here wrote) checks the cluster afterwards. A second test sends SIGTERM in the middle
 //! of the interruption's notice: the taint is gone all the same.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use std::ffi::OsStr;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{Killed, prometheus, testbed_with};
 use serde_json::Value;
 
 /// The service and its cluster, as the testbed runs them: two spot nodes and an on-demand pool
@@ -69,49 +73,30 @@ notice = "NOTICE"
 const WAIT: Duration = Duration::from_secs(120);
 
 struct Bed {
-    child: Child,
+    _child: Killed,
+    addr: SocketAddr,
     url: String,
     kubeconfig: PathBuf,
 }
 
-impl Drop for Bed {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `scalebench testbed --kube-api` on `scenario` and reads its addresses.
+/// Starts `scalebench testbed --kube-api` on `scenario`; it prints where it listens, where
+/// its Kubernetes API is, and the kubeconfig it wrote.
 fn start_bed(dir: &Path, scenario: &Path) -> Bed {
     let kubeconfig = dir.join("kubeconfig");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scalebench"))
-        .args(["testbed", "--listen", "127.0.0.1:0", "--kube-api", "--scenario"])
-        .arg(scenario)
-        .arg("--kubeconfig-out")
-        .arg(&kubeconfig)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the testbed starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut url = None;
-    let mut wrote = false;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("a line");
-        if let Some(rest) = line.strip_prefix("testbed listening on ") {
-            let addr = rest.split_whitespace().next().expect("an address");
-            url = Some(format!("{addr}/predict"));
-        }
-        if line.starts_with("wrote ") {
-            wrote = true;
-        }
-        if url.is_some() && wrote {
-            break;
-        }
-    }
+    let (child, addr, lines) = testbed_with(
+        scenario,
+        &[
+            OsStr::new("--kube-api"),
+            OsStr::new("--kubeconfig-out"),
+            kubeconfig.as_os_str(),
+        ],
+        3,
+    );
+    assert!(lines[2].starts_with("wrote "), "{lines:?}");
     Bed {
-        child,
-        url: url.expect("the testbed printed its address"),
+        _child: child,
+        addr,
+        url: format!("http://{addr}/predict"),
         kubeconfig,
     }
 }
@@ -122,9 +107,17 @@ fn scenario(duration: &str, fault_at: &str, notice: &str) -> String {
         .replace("NOTICE", notice)
 }
 
-fn with_kubernetes(bed_scenario: &str, bed: &Bed) -> String {
+fn with_kubernetes(bed_scenario: &str, bed: &Bed, prometheus: Option<SocketAddr>) -> String {
+    let prometheus = prometheus.map_or(String::new(), |p| {
+        format!(
+            "[prometheus]\nurl = \"http://{p}\"\nscrape_interval = \"1s\"\n\
+             [prometheus.queries]\nqueue_depth = \"scalebench_queue_depth\"\n\
+             gpu_util = \"scalebench_gpu_utilization\"\n"
+        )
+    });
     format!(
         r#"{bed_scenario}
+{prometheus}
 [kubernetes]
 url = "{url}"
 kubeconfig = "{kubeconfig}"
@@ -167,10 +160,9 @@ fn disturbed_nodes(kubeconfig: &Path) -> Vec<String> {
         .expect("items")
         .iter()
         .filter(|n| {
-            let tainted = n["spec"]["taints"].as_array().is_some_and(|t| {
-                t.iter()
-                    .any(|t| t["key"] == "scalebench.io/interruption")
-            });
+            let tainted = n["spec"]["taints"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["key"] == "scalebench.io/interruption"));
             tainted || n["spec"]["unschedulable"] == Value::Bool(true)
         })
         .map(|n| n["metadata"]["name"].as_str().unwrap_or("?").to_string())
@@ -212,8 +204,9 @@ fn a_run_on_the_cluster_measures_what_the_testbed_did_and_puts_the_nodes_back() 
     let bed_text = scenario("20s", "6s", "3s");
     std::fs::write(&bed_file, &bed_text).expect("write");
     let bed = start_bed(dir.path(), &bed_file);
+    let (_prom, prom) = prometheus(dir.path(), bed.addr);
     let run_file = dir.path().join("run.toml");
-    std::fs::write(&run_file, with_kubernetes(&bed_text, &bed)).expect("write");
+    std::fs::write(&run_file, with_kubernetes(&bed_text, &bed, Some(prom))).expect("write");
     let out = dir.path().join("out");
     let mut run = run_cluster(&run_file, &out);
     let status = wait_bounded(&mut run, "scalebench run --driver cluster");
@@ -247,9 +240,27 @@ fn a_run_on_the_cluster_measures_what_the_testbed_did_and_puts_the_nodes_back() 
     let faults = setup["faults"].as_array().expect("faults");
     assert_eq!(faults.len(), 1, "{faults:?}");
     assert_eq!(faults[0]["kind"], "spot-interruption");
-    assert!(faults[0]["pods_lost"].as_u64().expect("pods_lost") >= 1, "{faults:?}");
+    assert!(
+        faults[0]["pods_lost"].as_u64().expect("pods_lost") >= 1,
+        "{faults:?}"
+    );
     let cold = &setup["cold_start"];
-    assert!(cold["count"].as_u64().unwrap_or(0) >= 1, "cold starts: {cold}");
+    assert!(
+        cold["count"].as_u64().unwrap_or(0) >= 1,
+        "cold starts: {cold}"
+    );
+
+    // The service side Prometheus scraped from the testbed, read with query_range.
+    let queries = setup["prometheus"]["queries"].as_array().expect("queries");
+    assert_eq!(queries.len(), 2, "{queries:?}");
+    for q in queries {
+        assert_eq!(q["error"], Value::Null, "{q}");
+        assert!(q["windows"].as_u64().unwrap_or(0) >= 15, "{q}");
+    }
+    assert!(
+        timeline[5..].iter().all(|w| w["gpu_util"].is_number()),
+        "gpu_util from Prometheus"
+    );
 
     // Every taint and cordon undone; the calls listed.
     assert_eq!(disturbed_nodes(&bed.kubeconfig), Vec::<String>::new());
@@ -268,14 +279,17 @@ fn sigterm_in_the_middle_of_a_notice_still_removes_the_taint() {
     std::fs::write(&bed_file, &bed_text).expect("write");
     let bed = start_bed(dir.path(), &bed_file);
     let run_file = dir.path().join("run.toml");
-    std::fs::write(&run_file, with_kubernetes(&bed_text, &bed)).expect("write");
+    std::fs::write(&run_file, with_kubernetes(&bed_text, &bed, None)).expect("write");
     let out = dir.path().join("out");
     let mut run = run_cluster(&run_file, &out);
     // Wait until the notice's taint is on a node, as kubectl sees it.
     let start = Instant::now();
     while disturbed_nodes(&bed.kubeconfig).is_empty() {
         assert!(start.elapsed() < WAIT, "no node was ever tainted");
-        assert!(run.try_wait().expect("wait").is_none(), "the run ended before its fault");
+        assert!(
+            run.try_wait().expect("wait").is_none(),
+            "the run ended before its fault"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let pid = run.id().to_string();
