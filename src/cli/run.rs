@@ -143,6 +143,12 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
                 plan.path.display()
             )));
         }
+        if args.driver == DriverKind::Cluster {
+            return Err(Failure::input(anyhow!(
+                "{}: closed-loop users (executor = \"users\") run on the testbed only; the cluster driver sends open-loop arrivals",
+                plan.path.display()
+            )));
+        }
         // Before our own SIGINT handler: Goose would replace it (see users::take_ctrl_c). Taken
         // even when SIGINT was inherited as ignored, since our own handler answers it anyway.
         users::take_ctrl_c();
