@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use scalebench_core::report::{Report, SetupReport, TimelineSample};
+use scalebench_core::report::{
+    ClusterRun, RefusalRecord, Report, SetupReport, TimelineSample, UndoRecord, WatchErrorRecord,
+};
 
 mod common;
 
@@ -417,6 +419,11 @@ fn report_html_renders_in_chromium_and_its_charts_match_the_report() {
         assert!(dom.contains(&format!("data-setup=\"{}\"", s.name)));
     }
     check_cold_start_tables(&dom, &report);
+    assert!(
+        !dom.contains("<h2>Cluster</h2>"),
+        "the simulator has no cluster section"
+    );
+    check_cluster_tables(dir.path(), &report);
     assert!(dom.contains("spot-fallback.toml"), "the scenario's path");
     assert!(dom.contains("started at"), "the environment");
     // A malformed address fragment (a bad percent escape) must not stop the script.
@@ -560,6 +567,142 @@ fn check_cold_start_tables(dom: &str, report: &Report) {
             .count();
         assert_eq!(dashes, nulls, "{}: a dash for each null", s.name);
     }
+}
+
+/// What a real cluster did to a setup: with `troubled`, watch errors (one before the run's
+/// start), a relist, a budget's refusal and an undo that failed; otherwise a clean dry run.
+fn cluster_run(troubled: bool) -> ClusterRun {
+    let mut c = ClusterRun {
+        context: None,
+        namespace: "bench".to_owned(),
+        deployment: "llm".to_owned(),
+        synced: true,
+        api_calls: 6,
+        dry_run: true,
+        ..ClusterRun::default()
+    };
+    if troubled {
+        c.context = Some("kind-scalebench".to_owned());
+        c.synced = false;
+        c.relists = 1;
+        c.watch_errors = vec![
+            WatchErrorRecord {
+                t_s: -2.5,
+                resource: "nodes".to_owned(),
+                kind: "initial-list-failed".to_owned(),
+                message: "error trying to connect: connection refused".to_owned(),
+            },
+            WatchErrorRecord {
+                t_s: 125.0,
+                resource: "pods".to_owned(),
+                kind: "watch-error-410".to_owned(),
+                message: "too old resource version".to_owned(),
+            },
+        ];
+        c.stale_s = Some(4.5);
+        c.eviction_refusals = vec![RefusalRecord {
+            t_s: 420.0,
+            pod: "llm-7d9f8-x2k4q".to_owned(),
+            message: "Cannot evict pod as it would violate the pod's disruption budget.".to_owned(),
+        }];
+        c.dry_run = false;
+        c.undo = Some(UndoRecord {
+            undone: 2,
+            failed: vec!["cordon gpu-spot-1: 403 Forbidden".to_owned()],
+        });
+    }
+    c
+}
+
+/// The "Cluster" section, which only a run on a real cluster has: `report` with a section per
+/// setup (the best troubled, the others clean) written by `reports::write_all` (its report.json
+/// conforms to the schema) and opened in the browser: one table per setup with its rows in
+/// order, a list item per watch error and refusal, and the synced and undo cells marked.
+fn check_cluster_tables(dir: &Path, report: &Report) {
+    let mut report = report.clone();
+    for s in &mut report.setups {
+        s.cluster = Some(cluster_run(s.rank == 1));
+    }
+    let out = dir.join("cluster");
+    reports::write_all(&report, &out).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(common::read_report(&out), report);
+    let (dom, stderr) = browse(
+        &["--dump-dom".to_owned()],
+        &url(&out.join("report.html"), ""),
+    );
+    assert_clean(&dom, &stderr, "report.html with a cluster section");
+    assert!(dom.contains("<h2>Cluster</h2>"));
+    let tables = elements(&dom, "table");
+    for s in &report.setups {
+        let Some(c) = &s.cluster else { continue };
+        let found: Vec<&Element> = tables
+            .iter()
+            .filter(|t| t.get("class") == "cluster" && t.get("data-cluster") == s.name)
+            .collect();
+        assert_eq!(found.len(), 1, "the cluster table of {}", s.name);
+        let rows = elements(&found[0].inner, "tr");
+        let ids: Vec<&str> = rows.iter().map(|r| r.get("data-row")).collect();
+        assert_eq!(
+            ids,
+            [
+                "synced",
+                "relists",
+                "stale",
+                "watch-errors",
+                "refusals",
+                "api-calls",
+                "undo"
+            ],
+            "{}",
+            s.name
+        );
+        let cell = |id: &str| {
+            let row = rows.iter().find(|r| r.get("data-row") == id);
+            let td = row.map(|r| elements(&r.inner, "td")).unwrap_or_default();
+            assert_eq!(td.len(), 1, "{}: {id}", s.name);
+            (td[0].get("class").to_owned(), td[0].inner.clone())
+        };
+        let items = |html: &str| html.matches("<li>").count();
+        let (class, synced) = cell("synced");
+        assert_eq!(synced, if c.synced { "yes" } else { "no" }, "{}", s.name);
+        assert_eq!(class, format!("l {synced}"));
+        assert_eq!(cell("relists").1, c.relists.to_string());
+        let (_, errors) = cell("watch-errors");
+        assert!(
+            errors.starts_with(&c.watch_errors.len().to_string()),
+            "{errors}"
+        );
+        assert_eq!(items(&errors), c.watch_errors.len(), "{}", s.name);
+        for e in &c.watch_errors {
+            assert!(errors.contains(&e.kind), "{}: {errors}", s.name);
+        }
+        let (_, refusals) = cell("refusals");
+        assert_eq!(items(&refusals), c.eviction_refusals.len(), "{}", s.name);
+        let (class, undo) = cell("undo");
+        match &c.undo {
+            Some(u) if !u.failed.is_empty() => {
+                assert_eq!(class, "l no");
+                assert_eq!(items(&undo), u.failed.len());
+            }
+            _ => assert_eq!((class.as_str(), undo.as_str()), ("l", "nothing to undo")),
+        }
+    }
+    let troubled = report.setups.iter().find(|s| s.rank == 1);
+    let name = troubled.map_or("", |s| s.name.as_str());
+    let table = tables
+        .iter()
+        .find(|t| t.get("data-cluster") == name)
+        .map_or("", |t| t.inner.as_str());
+    // The times, from the run's start: before it, and past a minute.
+    assert!(
+        table.contains("<li>-2.5s nodes initial-list-failed: "),
+        "{table}"
+    );
+    assert!(
+        table.contains("<li>2m05s pods watch-error-410: "),
+        "{table}"
+    );
+    assert!(table.contains("<li>7m llm-7d9f8-x2k4q: "), "{table}");
 }
 
 /// The hover readout, run by the page's script in the browser (`#hover=T` shows every chart's

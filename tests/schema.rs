@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use scalebench_core::figure::Figure;
-use scalebench_core::report::SCHEMA;
+use scalebench_core::report::{ClusterRun, SCHEMA, UndoRecord, WatchErrorRecord};
 use serde_json::Value;
 
 mod common;
@@ -126,6 +126,10 @@ fn every_shipped_scenario_writes_a_report_the_schema_accepts() {
         seen.iter()
             .all(|r| r.environment.is_some() && r.source.is_some())
     );
+    assert!(
+        setups().all(|s| s.cluster.is_none()),
+        "the simulator has no cluster section"
+    );
 }
 
 #[test]
@@ -243,6 +247,41 @@ fn the_schema_rejects_typos_missing_fields_other_versions_and_nulls() {
         v["setups"][0]["scaling"]["max_replicas"] = 1.5.into();
     });
     assert_error(&errors, "/setups/0/scaling/max_replicas", "integer");
+
+    // The cluster section: null for the simulator (written, not left out); a real cluster's
+    // is checked field by field: a watch error may come before the run's start, but a count is
+    // never negative and a misspelt field is named.
+    assert_eq!(report["setups"][0].get("cluster"), Some(&Value::Null));
+    let cluster = serde_json::to_value(ClusterRun {
+        namespace: "bench".to_owned(),
+        deployment: "llm".to_owned(),
+        relists: 1,
+        watch_errors: vec![WatchErrorRecord {
+            t_s: -2.5,
+            resource: "nodes".to_owned(),
+            kind: "initial-list-failed".to_owned(),
+            message: "connection refused".to_owned(),
+        }],
+        stale_s: Some(3.0),
+        undo: Some(UndoRecord {
+            undone: 1,
+            failed: vec![],
+        }),
+        ..ClusterRun::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let errors = errors_after(&report, |v| v["setups"][0]["cluster"] = cluster.clone());
+    assert_eq!(errors, Vec::<String>::new());
+    let errors = errors_after(&report, |v| {
+        v["setups"][0]["cluster"] = cluster.clone();
+        v["setups"][0]["cluster"]["relists"] = (-1).into();
+    });
+    assert_error(&errors, "/setups/0/cluster", "-1");
+    let errors = errors_after(&report, |v| {
+        v["setups"][0]["cluster"] = cluster.clone();
+        rename(v, "/setups/0/cluster/undo", "undone", "undid");
+    });
+    assert_error(&errors, "/setups/0/cluster", "undid");
 
     // The helper every test reads reports with fails naming the pointers.
     let mut typo = report.clone();

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use crate::figure::Figure;
 use serde::{Deserialize, Serialize};
 
+/// A setup's `cluster` section is the run's own record, written as it is.
+pub use crate::run::{ClusterRun, RefusalRecord, UndoRecord, WatchErrorRecord};
+
 /// The schema identifier written into every report.
 pub const SCHEMA: &str = "scalebench.report/v1";
 
@@ -148,6 +151,12 @@ pub struct SetupReport {
     /// before it was added.
     #[serde(default)]
     pub cold_start: Option<ColdStartReport>,
+    /// What the Kubernetes side did to the measurement of a run on a real cluster
+    /// (`--driver cluster`): watch errors and relists, PodDisruptionBudget refusals of
+    /// evictions, the writes scalebench made, the undoing of the faults' taints and cordons.
+    /// `None` (`null`) for every other driver. Absent from reports written before it was added.
+    #[serde(default)]
+    pub cluster: Option<ClusterRun>,
     /// With `run --repeat N`: every figure of the N runs (seeds `seed`, `seed + 1`, ...) with
     /// its mean and confidence interval. The other fields of the setup are the first run's.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,6 +1,7 @@
 //! The Run: what one setup measured, whatever the driver. Histograms and counters only, never
-//! per-request samples, so memory stays flat however long the run (the one list of samples is
-//! the cold starts, one per replica started: [`ColdStarts`]).
+//! per-request samples, so memory stays flat however long the run (the lists kept grow with
+//! the cluster's events, not the requests: the cold starts, one per replica started,
+//! [`ColdStarts`]; a real cluster's watch errors and budget refusals, [`ClusterRun`]).
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,9 @@ use crate::report::{
     BudgetReport, FaultEvent, Latency, PrometheusReport, Requests, TimelineSample,
 };
 
+mod cluster;
 mod cold_start;
+pub use cluster::{ClusterRun, RefusalRecord, UndoRecord, WatchErrorRecord};
 pub use cold_start::{ColdStartSample, ColdStarts};
 
 /// Significant digits kept by latency histograms (0.1% resolution).
@@ -281,6 +284,10 @@ pub struct SetupRun {
     /// The timeline fields read from a Prometheus server afterwards, and how; `None` when
     /// none were.
     pub prometheus: Option<PrometheusReport>,
+    /// What the Kubernetes side did to the measurement (watch errors and relists, budget
+    /// refusals of evictions, the writes made, the undoing of taints and cordons): the cluster
+    /// driver's only; `None` for every other driver, so the report says `null`.
+    pub cluster: Option<ClusterRun>,
 }
 
 impl SetupRun {

@@ -218,6 +218,7 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
         load: run.load.as_ref().map(load_report),
         timeline: run.timeline.clone(),
         cold_start: run.cold_starts.as_ref().map(ColdStarts::report),
+        cluster: run.cluster.clone(),
         repeat: None,
         prometheus: run.prometheus.clone(),
     }
@@ -334,6 +335,7 @@ mod tests {
             load: None,
             timeline: vec![],
             cold_start: None,
+            cluster: None,
             repeat: None,
             prometheus: None,
         }

@@ -316,6 +316,8 @@ impl Collector {
             duration_s: self.end_ns as f64 / 1e9,
             interrupted: interrupted.is_some(),
             prometheus: None,
+            // A driver that watches a real cluster adds what it saw there.
+            cluster: None,
         }
     }
 }

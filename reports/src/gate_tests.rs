@@ -50,6 +50,7 @@ fn setup(name: &str, p99: f64, cost: f64) -> SetupReport {
         load: None,
         timeline: vec![],
         cold_start: None,
+        cluster: None,
         repeat: None,
         prometheus: None,
     }

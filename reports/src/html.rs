@@ -3,7 +3,8 @@
 //! each setup's timeline as charts on one time axis with the faults marked, the setups overlaid
 //! on shared charts, and where the report came from. A banner near the top names each setup
 //! whose load engine, not the target, limited the run; a figure nothing measured shows as `-`
-//! in tables and as "not observed" in place of its chart.
+//! in tables and as "not observed" in place of its chart. A run on a real cluster adds what
+//! the Kubernetes side did to each setup (`cluster`).
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -16,6 +17,7 @@ use crate::{FileOutput, WriteError};
 
 mod assets;
 mod charts;
+mod cluster;
 mod cold_start;
 pub(crate) mod compare;
 
@@ -57,6 +59,7 @@ pub fn render_html(report: &Report) -> String {
     b.push_str(&ranked_table(report));
     b.push_str(&load_table(report));
     b.push_str(&cold_start::section(report));
+    b.push_str(&cluster::section(report));
     b.push_str(&timelines(report));
     if report.setups.len() > 1 {
         b.push_str("<h2>Setups compared</h2>\n<p class=\"small\">One colour per setup; click a name in a legend to hide or show it. Vertical lines mark faults.</p>\n<div class=\"charts overlay\">\n");

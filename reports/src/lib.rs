@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use scalebench_core::report::Report;
 
+mod cluster;
 pub mod compare;
 mod error;
 mod format;
@@ -25,13 +26,15 @@ pub mod sweep;
 mod table;
 mod timeline;
 
+pub use cluster::troubles as cluster_troubles;
 pub use error::{ReportError, WriteError};
 pub use gate::{GateResult, evaluate, evaluate_with};
 pub use gate_render::{GATE_COLUMNS, gate_table, value_text, write_gate_json};
 pub use html::{Html, render_html};
 pub use json::{Json, read_json, write_json};
 pub use table::{
-    budget_table, fault_table, generator_warnings, limit_lines, load_table, ranked_table,
+    budget_table, cluster_warnings, fault_table, generator_warnings, limit_lines, load_table,
+    ranked_table,
 };
 pub use timeline::{TimelineCsv, write_timeline_csv};
 

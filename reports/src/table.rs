@@ -1,7 +1,8 @@
 //! The ranked tables printed after a run: a header line, then latency and SLO, then cost and
 //! scaling (two tables so each stays readable in a 160-column terminal), then injected faults
-//! and what budget ceilings held back, when there were any, then the live load engine and a
-//! warning for each setup it limited. A figure nothing measured shows as `-`, never as 0.
+//! and what budget ceilings held back, when there were any, then the live load engine, a
+//! warning for each setup it limited, and one for each setup whose cluster may have skewed it
+//! (a run on a real cluster). A figure nothing measured shows as `-`, never as 0.
 
 use scalebench_core::report::{Recovery, Report, Requests, SetupReport};
 use tabled::Table;
@@ -22,8 +23,9 @@ const MIN_SETUP_WIDTH: usize = 16;
 
 /// Renders the report for a terminal: a header line (scenario, driver, seed, duration, SLO), a
 /// latency/SLO table and a cost/scaling table of the setups in rank order, and the
-/// [`fault_table`] when any fault was injected, the [`load_table`] of a live run and the
-/// [`generator_warnings`] of the setups its load engine limited. Ends with a newline.
+/// [`fault_table`] when any fault was injected, the [`load_table`] of a live run, the
+/// [`generator_warnings`] of the setups its load engine limited and the [`cluster_warnings`]
+/// of those a real cluster may have skewed. Ends with a newline.
 pub fn ranked_table(report: &Report) -> String {
     let setups = by_rank(report);
     let mut out = header(report);
@@ -43,7 +45,11 @@ pub fn ranked_table(report: &Report) -> String {
         out.push_str("\nLoad engine (schedule lag: actual - intended send time = pacing + connection wait)\n");
         out.push_str(&load);
     }
-    if let Some(warnings) = generator_warnings(report) {
+    let warnings: String = [generator_warnings(report), cluster_warnings(report)]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !warnings.is_empty() {
         out.push('\n');
         out.push_str(&warnings);
     }
@@ -60,6 +66,25 @@ pub fn generator_warnings(report: &Report) -> Option<String> {
             out.push_str(&format!(
                 "warning: the load engine, not the target, limited setup '{}': {line}\n",
                 s.name
+            ));
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// One line per setup of a run on a real cluster whose Kubernetes side may have skewed its
+/// figures, in rank order: `warning: the cluster may have skewed setup 'hpa': 2 watch errors
+/// (first at 2m: pods watch-error-410), 1 relist, figures up to 4.5s stale; ...` (see
+/// [`cluster_troubles`](crate::cluster_troubles)); `None` when none was. Ends with a newline.
+pub fn cluster_warnings(report: &Report) -> Option<String> {
+    let mut out = String::new();
+    for s in by_rank(report) {
+        let troubles = crate::cluster::troubles(s);
+        if !troubles.is_empty() {
+            out.push_str(&format!(
+                "warning: the cluster may have skewed setup '{}': {}\n",
+                s.name,
+                troubles.join("; ")
             ));
         }
     }

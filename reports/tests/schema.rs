@@ -117,6 +117,8 @@ fn full_report() -> Report {
     // A setup whose only started replicas never became ready: counted, percentiles null.
     report.setups[1].scaling.cold_starts = Some(0);
     report.setups[1].cold_start = Some(common::cold_starts(&[], 2));
+    // What a real cluster did (the other setups' sections stay null).
+    report.setups[0].cluster = Some(common::cluster_run());
     report
 }
 
@@ -173,8 +175,9 @@ fn the_schema_defines_exactly_the_fields_the_types_write() -> TestResult {
     }
     // Report, ScenarioSource, Environment, SloSpec, SetupReport, RepeatReport, FigureSamples,
     // LoadReport, GeneratorLimited, LimitReason, Requests, Latency, SloResult, Recovery, Cost,
-    // PoolCost, CapacityCost, BudgetReport, Scaling, ColdStartReport, PhaseMs, ClassReport,
-    // FaultEvent, TimelineSample, PrometheusReport, QueryReport.
-    assert_eq!(checked, 26);
+    // PoolCost, CapacityCost, BudgetReport, Scaling, ColdStartReport, PhaseMs, ClusterRun,
+    // WatchErrorRecord, RefusalRecord, UndoRecord, ClassReport, FaultEvent, TimelineSample,
+    // PrometheusReport, QueryReport.
+    assert_eq!(checked, 30);
     Ok(())
 }

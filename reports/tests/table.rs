@@ -277,3 +277,64 @@ fn unknown_cost_and_scaling_show_as_a_dash_not_zero() {
     // #, setup, cost, on spot, $/1k, GPU-h, idle, max repl, cold starts
     assert_eq!(cells[2..9], ["-"; 7], "{row}");
 }
+
+#[test]
+fn a_setup_the_cluster_may_have_skewed_gets_one_warning_line_after_the_tables() {
+    let mut report = common::report();
+    let name = report.setups[1].name.clone();
+    report.setups[1].cluster = Some(common::cluster_run());
+    let text = ranked_table(&report);
+    let expected = format!(
+        "warning: the cluster may have skewed setup '{name}': the watchers had not listed everything when the load started; 2 watch errors (first at -2.5s: nodes initial-list-failed), 1 relist, figures up to 4.5s stale; 1 eviction refused by a PodDisruptionBudget (first at 7m: llm-7d9f8-x2k4q); 1 taint or cordon not undone (cordon gpu-spot-1: 403 Forbidden): put back with `scalebench cluster undo JOURNAL`\n"
+    );
+    assert!(text.ends_with(&format!("\n\n{expected}")), "{text}");
+    assert_eq!(text.matches("warning:").count(), 1, "one line per setup");
+    assert_eq!(reports::cluster_warnings(&report), Some(expected));
+    // Each trouble alone is enough for the line, and names only itself.
+    let mut lone = |change: fn(&mut scalebench_core::report::ClusterRun)| {
+        let mut c = common::cluster_run();
+        c.synced = true;
+        c.watch_errors.clear();
+        c.eviction_refusals.clear();
+        c.undo = None;
+        change(&mut c);
+        report.setups[1].cluster = Some(c);
+        reports::cluster_troubles(&report.setups[1])
+    };
+    assert_eq!(
+        lone(|c| c.synced = false),
+        ["the watchers had not listed everything when the load started"]
+    );
+    let two_failed = lone(|c| {
+        c.undo = Some(scalebench_core::report::UndoRecord {
+            undone: 0,
+            failed: vec!["a: 403".to_owned(), "b: 403".to_owned()],
+        });
+    });
+    assert_eq!(
+        two_failed,
+        [
+            "2 taints or cordons not undone (first: a: 403): put back with `scalebench cluster undo JOURNAL`"
+        ]
+    );
+    // Relists, a stale stretch, API calls and a dry run alone are no trouble; nor is an undo
+    // that put everything back.
+    let clean = lone(|c| {
+        c.dry_run = true;
+        c.undo = Some(scalebench_core::report::UndoRecord {
+            undone: 4,
+            failed: vec![],
+        });
+    });
+    assert_eq!(clean, Vec::<String>::new());
+    let mut report = report.clone();
+    report.setups[1].cluster = Some({
+        let mut c = common::cluster_run();
+        (c.synced, c.watch_errors, c.eviction_refusals, c.undo) = (true, vec![], vec![], None);
+        c
+    });
+    assert_eq!(reports::cluster_warnings(&report), None);
+    assert!(!ranked_table(&report).contains("warning:"));
+    // Without the section (every driver but the cluster's): nothing.
+    assert_eq!(reports::cluster_warnings(&common::report()), None);
+}

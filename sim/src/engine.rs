@@ -143,6 +143,7 @@ impl Sim<'_> {
             duration_s: self.end as f64 / 1e9,
             interrupted: self.interrupted,
             prometheus: None,
+            cluster: None,
         }
     }
 }

@@ -20,8 +20,9 @@ th{background:var(--soft);font-weight:600}
 td.l,th.l{text-align:left}
 tr.best td{background:#f0f7f0}
 .scroll{overflow-x:auto}
-.cold-starts{display:flex;flex-wrap:wrap;gap:4px 18px}
-table.cold-start caption{text-align:left;font-weight:600;padding:2px 0}
+.cold-starts,.clusters{display:flex;flex-wrap:wrap;gap:4px 18px}
+table.cold-start caption,table.cluster caption{text-align:left;font-weight:600;padding:2px 0}
+table.cluster td{white-space:normal;max-width:640px}table.cluster ul{margin:2px 0 0;padding-left:18px;font-weight:400}
 .yes{color:var(--good);font-weight:600}.no{color:var(--bad);font-weight:600}
 .better{color:var(--good)}.worse{color:var(--bad)}
 .tabs{display:flex;flex-wrap:wrap;gap:6px;margin:8px 0}

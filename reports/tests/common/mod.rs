@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use scalebench_core::report::{
-    BudgetReport, CapacityCost, ClassReport, ColdStartReport, Cost, FaultEvent, Latency, PoolCost,
-    Recovery, Report, Requests, SCHEMA, Scaling, SetupReport, SloResult, SloSpec, TimelineSample,
+    BudgetReport, CapacityCost, ClassReport, ClusterRun, ColdStartReport, Cost, FaultEvent,
+    Latency, PoolCost, Recovery, RefusalRecord, Report, Requests, SCHEMA, Scaling, SetupReport,
+    SloResult, SloSpec, TimelineSample, UndoRecord, WatchErrorRecord,
 };
 use scalebench_core::run::{ColdStartSample, ColdStarts};
 use serde_json::Value;
@@ -132,6 +133,44 @@ pub fn cold_starts(phases_s: &[(u64, u64, u64)], unfinished: u32) -> ColdStartRe
     c.report()
 }
 
+/// What a real cluster did to a setup, with every part filled in: not synced, two watch errors
+/// (one before the run's start) and their relist, a budget's refusal, an undo that failed once.
+pub fn cluster_run() -> ClusterRun {
+    ClusterRun {
+        context: Some("kind-scalebench".to_owned()),
+        namespace: "bench".to_owned(),
+        deployment: "llm".to_owned(),
+        synced: false,
+        relists: 1,
+        watch_errors: vec![
+            WatchErrorRecord {
+                t_s: -2.5,
+                resource: "nodes".to_owned(),
+                kind: "initial-list-failed".to_owned(),
+                message: "error trying to connect: connection refused".to_owned(),
+            },
+            WatchErrorRecord {
+                t_s: 125.0,
+                resource: "pods".to_owned(),
+                kind: "watch-error-410".to_owned(),
+                message: "too old resource version: 120 (480)".to_owned(),
+            },
+        ],
+        stale_s: Some(4.5),
+        eviction_refusals: vec![RefusalRecord {
+            t_s: 420.0,
+            pod: "llm-7d9f8-x2k4q".to_owned(),
+            message: "Cannot evict pod as it would violate the pod's disruption budget.".to_owned(),
+        }],
+        api_calls: 14,
+        dry_run: false,
+        undo: Some(UndoRecord {
+            undone: 2,
+            failed: vec!["cordon gpu-spot-1: 403 Forbidden".to_owned()],
+        }),
+    }
+}
+
 /// Three setups, best first: a KPA that meets the SLO with one spot interruption, an HPA that
 /// misses it, and a fixed fleet that meets it expensively.
 pub fn report() -> Report {
@@ -181,6 +220,7 @@ pub fn report() -> Report {
             ],
             1,
         )),
+        cluster: None,
         repeat: None,
         prometheus: None,
         timeline: vec![
@@ -221,6 +261,7 @@ pub fn report() -> Report {
         faults: vec![],
         load: None,
         cold_start: Some(cold_starts(&[(0, 21, 40), (65, 21, 40), (66, 20, 40)], 0)),
+        cluster: None,
         repeat: None,
         prometheus: None,
         timeline: vec![
@@ -255,6 +296,7 @@ pub fn report() -> Report {
         faults: vec![],
         load: None,
         cold_start: Some(cold_starts(&[(90, 21, 40); 10], 0)),
+        cluster: None,
         repeat: None,
         prometheus: None,
         timeline: vec![
