@@ -22,7 +22,9 @@ use std::time::Duration;
 use live::{LoadConfig, Observed, Progress};
 use scalebench_core::drive::{Control, DriveError, Driver};
 use scalebench_core::kubernetes::Kubernetes;
-use scalebench_core::run::{ColdStarts, SetupRun};
+use scalebench_core::run::{
+    ClusterRun, ColdStarts, RefusalRecord, SetupRun, UndoRecord, WatchErrorRecord,
+};
 use scalebench_core::{Plan, Setup as PlanSetup};
 
 use crate::act::{Act, Call};
@@ -209,7 +211,14 @@ impl ClusterDriver {
         };
         tracing::info!(setup = %setup.name, "restoring the original objects");
         let restored = self.rt.block_on(objects.restore());
-        self.write_calls(&act.calls());
+        let calls = act.calls();
+        self.write_calls(&calls);
+        let result = result.map(|mut run| {
+            if let Some(c) = run.cluster.as_mut() {
+                c.api_calls = u32::try_from(calls.len()).unwrap_or(u32::MAX);
+            }
+            run
+        });
         match (result, restored) {
             (Ok(run), Ok(())) => Ok(run),
             (Ok(_), Err(e)) => Err(DriveError::env(format!(
@@ -313,6 +322,60 @@ impl ClusterDriver {
             run.cold_starts = Some(cold);
         }
         run.faults = played.events();
+        let since_start = |t: k8s_openapi::jiff::Timestamp| {
+            let start = k8s_openapi::jiff::Timestamp::try_from(before).unwrap_or(t);
+            (t.as_nanosecond() - start.as_nanosecond()) as f64 / 1e9
+        };
+        run.cluster = Some(ClusterRun {
+            context: k.target.context.clone(),
+            namespace: k.target.namespace.clone(),
+            deployment: k.target.deployment.clone(),
+            synced,
+            relists: state.relists,
+            watch_errors: state
+                .errors
+                .iter()
+                .map(|e| WatchErrorRecord {
+                    t_s: since_start(e.at),
+                    resource: e.resource.clone(),
+                    kind: e.kind.clone(),
+                    message: e.message.clone(),
+                })
+                .collect(),
+            stale_s: state.longest_stale.map(|d| d.as_secs_f64()),
+            eviction_refusals: faults
+                .refusals()
+                .into_iter()
+                .map(|r| RefusalRecord {
+                    t_s: since_start(r.at),
+                    pod: if r.namespace == k.target.namespace {
+                        r.pod
+                    } else {
+                        format!("{}/{}", r.namespace, r.pod)
+                    },
+                    message: r.message,
+                })
+                .collect(),
+            // The setup's writes so far; the restore's are added by the caller.
+            api_calls: u32::try_from(faults.act().calls().len()).unwrap_or(u32::MAX),
+            dry_run: self.dry_run,
+            undo: match undone {
+                Ok(r) if r.undone.is_empty() && r.failed.is_empty() => None,
+                Ok(r) => Some(UndoRecord {
+                    undone: u32::try_from(r.undone.len()).unwrap_or(u32::MAX),
+                    failed: r.failed,
+                }),
+                Err(e) => Some(UndoRecord {
+                    undone: 0,
+                    failed: vec![format!(
+                        "{e} (the journal {} keeps what is pending)",
+                        faults
+                            .journal_path()
+                            .map_or_else(|| "-".to_string(), |p| p.display().to_string())
+                    )],
+                }),
+            },
+        });
         if let Some(spec) = plan.prometheus.as_ref().filter(|_| !run.interrupted) {
             let clock = live::promql::RunClock::of(&run, plan.window, 1.0, before);
             live::promql::fill(&mut run, spec, clock, &live::TlsOptions::default());

@@ -270,7 +270,7 @@ async fn follow<K>(
             let mut tracker = shared.lock();
             match item {
                 Ok(event) => {
-                    tracker.ok(feed);
+                    tracker.ok(feed, now);
                     fold(&mut tracker, event, now);
                 }
                 Err(e) => tracker.error(feed, &e, now),

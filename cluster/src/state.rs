@@ -63,6 +63,9 @@ pub struct State {
     pub unfinished_cold_starts: u32,
     /// Lists after each watcher's first (restarts after a 410 Gone or a lost resourceVersion).
     pub relists: u32,
+    /// The longest stretch any watcher was behind so far (from its first error to its next
+    /// event, or to now while it still fails); `None`: never.
+    pub longest_stale: Option<Duration>,
     /// Every watch error, oldest first.
     pub errors: Vec<WatchError>,
 }

@@ -131,6 +131,8 @@ pub(crate) struct Tracker {
     cold_order: Vec<ColdStartSample>,
     evicted: BTreeSet<String>,
     errors: Vec<WatchError>,
+    /// The longest stretch a watcher was behind and recovered from, in seconds.
+    longest_stale: f64,
     markers: Vec<String>,
     warned: BTreeSet<(String, &'static str)>,
 }
@@ -159,6 +161,7 @@ impl Tracker {
             cold_order: Vec::new(),
             evicted: BTreeSet::new(),
             errors: Vec::new(),
+            longest_stale: 0.0,
             markers: Vec::new(),
             warned: BTreeSet::new(),
         }
@@ -190,9 +193,12 @@ impl Tracker {
         std::mem::take(&mut self.markers)
     }
 
-    /// A watcher yielded an event: it is healthy again.
-    pub(crate) fn ok(&mut self, feed: Feed) {
-        self.feed(feed).failing_since = None;
+    /// A watcher yielded an event: it is healthy again (the stretch it was behind counts
+    /// towards [`State::longest_stale`]).
+    pub(crate) fn ok(&mut self, feed: Feed, now: Timestamp) {
+        if let Some(since) = self.feed(feed).failing_since.take() {
+            self.longest_stale = self.longest_stale.max(secs(since, now));
+        }
     }
 
     /// A watcher yielded an error: recorded, marked, and the state kept.
@@ -711,6 +717,11 @@ impl Tracker {
             cold_starts: self.cold_order.clone(),
             unfinished_cold_starts: u32::try_from(unfinished).unwrap_or(u32::MAX),
             relists: self.feeds.iter().map(|f| f.relists).sum(),
+            longest_stale: {
+                let now_stale = self.stale(now).map_or(0.0, |d| d.as_secs_f64());
+                let longest = self.longest_stale.max(now_stale);
+                (longest > 0.0).then(|| std::time::Duration::from_secs_f64(longest))
+            },
             errors: self.errors.clone(),
         }
     }
