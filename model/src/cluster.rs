@@ -57,12 +57,18 @@ struct Node {
     gone: bool,
     /// Cordoned (a spot notice): nothing new is bound to it.
     cordoned: bool,
+    /// Cordoned by a client of the testbed's Kubernetes API (`kubectl cordon`, a `NoSchedule`
+    /// taint): nothing new is bound to it either, but it is not about to go, so its pods count
+    /// as usual and it can be uncordoned.
+    unschedulable: bool,
     /// Pods bound to it.
     used: u32,
     /// Empty and up since.
     empty_since: Option<u64>,
     /// When it was requested (provisioning from then; 0 for the nodes up at the start), ns.
     created: u64,
+    /// When it came up (joined and took pods), ns.
+    up_at: Option<u64>,
 }
 
 /// The nodes of one setup's cluster.
@@ -139,9 +145,11 @@ impl Cluster {
             up,
             gone: false,
             cordoned: false,
+            unschedulable: false,
             used: 0,
             empty_since: up.then_some(now),
             created: now,
+            up_at: up.then_some(now),
         });
         let p = &mut self.pools[pool];
         p.nodes.add(now, 1);
@@ -154,7 +162,12 @@ impl Cluster {
     pub(crate) fn bind(&mut self, pinned: Option<usize>) -> Option<u32> {
         let mut best: Option<(u32, u32)> = None;
         for (i, n) in self.nodes.iter().enumerate() {
-            if !n.up || n.gone || n.cordoned || n.used >= self.pools[n.pool].per_node {
+            if !n.up
+                || n.gone
+                || n.cordoned
+                || n.unschedulable
+                || n.used >= self.pools[n.pool].per_node
+            {
                 continue;
             }
             if pinned.is_some_and(|p| p != n.pool) {
@@ -189,6 +202,7 @@ impl Cluster {
         if !n.gone {
             n.up = true;
             n.empty_since = Some(now);
+            n.up_at = Some(now);
         }
     }
 
@@ -281,8 +295,10 @@ impl Cluster {
                 gpus: pool.gpus_per_node,
                 up: n.up,
                 cordoned: n.cordoned,
+                unschedulable: n.unschedulable,
                 gone: n.gone,
                 created_ns: n.created,
+                up_ns: n.up_at,
             }
         })
     }
@@ -300,6 +316,17 @@ impl Cluster {
     /// True when the node is cordoned (under an interruption notice, or being lost).
     pub(crate) fn is_cordoned(&self, node: u32) -> bool {
         self.nodes[node as usize].cordoned
+    }
+
+    /// Whether the node was removed; `None` when there is no such node.
+    pub(crate) fn is_gone(&self, node: u32) -> Option<bool> {
+        self.nodes.get(node as usize).map(|n| n.gone)
+    }
+
+    /// Cordons (`true`) or uncordons a node for a client: nothing new is bound to it while
+    /// it is unschedulable. A node under a notice stays cordoned either way.
+    pub(crate) fn set_unschedulable(&mut self, node: u32, on: bool) {
+        self.nodes[node as usize].unschedulable = on;
     }
 
     /// The index of the pool named `name`.

@@ -97,19 +97,26 @@ impl<W: Request> Model<W> {
         };
         c.cordon(self.now, node);
         let (name, notice) = (c.pools[pool].name.clone(), c.pools[pool].notice_ns);
+        let index = self.record_fault("spot-interruption", name);
+        host.schedule(self.now + notice, Timer::Reclaim { node, fault: index });
+    }
+
+    /// Records a fault that strikes now, outside the plan (a random interruption, an injected
+    /// fault, an eviction through the API), with its timeline marker. Returns its index.
+    pub(super) fn record_fault(&mut self, kind: &str, target: String) -> u32 {
         let index = self.fault_events.len() as u32;
         self.fault_events.push(FaultEvent {
             t_s: self.now as f64 / 1e9,
-            kind: "spot-interruption".to_string(),
-            target: name,
+            kind: kind.to_string(),
+            target,
             pods_lost: 0,
             requests_failed: 0,
             blocked: 0,
             retried: 0,
         });
         let at = scalebench_core::Duration::from_nanos(self.now);
-        self.markers.push(format!("spot-interruption@{at}"));
-        host.schedule(self.now + notice, Timer::Reclaim { node, fault: index });
+        self.markers.push(format!("{kind}@{at}"));
+        index
     }
 
     /// Picks `k` of `items` with the run's random stream (a partial Fisher-Yates shuffle).
@@ -160,21 +167,10 @@ impl<W: Request> Model<W> {
             }
             Fault::PodEviction { .. } => {}
         }
-        let index = self.fault_events.len();
-        self.fault_events.push(FaultEvent {
-            t_s: now as f64 / 1e9,
-            kind: fault.kind().to_string(),
-            target: fault.target(),
-            pods_lost: 0,
-            requests_failed: 0,
-            blocked: 0,
-            retried: 0,
-        });
-        let at = scalebench_core::Duration::from_nanos(now);
-        self.markers.push(format!("{}@{at}", fault.kind()));
-        self.strike(fault, index as u32, host);
+        let index = self.record_fault(fault.kind(), fault.target());
+        self.strike(fault, index, host);
         tracing::info!(kind = fault.kind(), target = %fault.target(), "fault injected");
-        Ok(self.fault_events[index].clone())
+        Ok(self.fault_events[index as usize].clone())
     }
 
     /// The pool named `name`, or why a fault cannot `what` it.
@@ -233,14 +229,8 @@ impl<W: Request> Model<W> {
                     }
                 };
                 let chosen = self.pick(ready, allowed as usize);
-                let record = &mut self.fault_events[index as usize];
-                record.pods_lost += chosen.len() as u32;
-                record.blocked += wanted - allowed;
-                for p in chosen {
-                    self.pods[p as usize].fault = Some(index);
-                    self.delete_pod(p, host);
-                }
-                self.reconcile(host);
+                self.fault_events[index as usize].blocked += wanted - allowed;
+                self.evict(chosen, index, host);
             }
             Fault::PoolOutage { pool, length, .. } => {
                 let Some((p, nodes)) = self.pool_nodes(&pool, true) else {
@@ -250,7 +240,7 @@ impl<W: Request> Model<W> {
                     c.pools[p].out_until = self.now + length.as_nanos();
                 }
                 for node in nodes {
-                    self.lose_node(node, index, host);
+                    self.lose_node(node, Some(index), host);
                 }
             }
         }
@@ -263,9 +253,21 @@ impl<W: Request> Model<W> {
         Some((p, c.nodes_of(p, with_cordoned)))
     }
 
+    /// Evicts `pods` now, charged to fault record `index`: each terminates gracefully (drains,
+    /// killed at the grace period's end) and the ReplicaSet replaces it at once (cold).
+    pub(super) fn evict(&mut self, pods: Vec<u32>, index: u32, host: &mut impl Host<W>) {
+        self.fault_events[index as usize].pods_lost += pods.len() as u32;
+        for p in pods {
+            self.pods[p as usize].fault = Some(index);
+            self.delete_pod(p, host);
+        }
+        self.reconcile(host);
+    }
+
     /// A node is taken away now: its pods die with what they serve, it stops being paid for,
-    /// and the ReplicaSet replaces the pods.
-    pub(super) fn lose_node(&mut self, node: u32, fault: u32, host: &mut impl Host<W>) {
+    /// and the ReplicaSet replaces the pods. What it cost is charged to fault record `fault`,
+    /// when there is one.
+    pub(super) fn lose_node(&mut self, node: u32, fault: Option<u32>, host: &mut impl Host<W>) {
         if let Some(c) = self.cluster.as_mut() {
             c.cordon(self.now, node);
         }
@@ -289,10 +291,11 @@ impl<W: Request> Model<W> {
         if let Some(c) = self.cluster.as_mut() {
             c.remove_node(self.now, node);
         }
-        let record = &mut self.fault_events[fault as usize];
-        record.pods_lost += victims.len() as u32;
-        record.requests_failed += failed;
-        record.retried += retried;
+        if let Some(record) = fault.and_then(|f| self.fault_events.get_mut(f as usize)) {
+            record.pods_lost += victims.len() as u32;
+            record.requests_failed += failed;
+            record.retried += retried;
+        }
         self.reconcile(host);
     }
 }

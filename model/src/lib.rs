@@ -15,7 +15,9 @@
 //!
 //! Its pods and nodes can be read, without changing anything, through [`Model::pods`] and
 //! [`Model::nodes`] (each pod with the instants it entered its phases, from which
-//! [`Model::cold_starts`] makes the run's cold-start breakdown).
+//! [`Model::cold_starts`] makes the run's cold-start breakdown), and changed one at a time by
+//! id as a Kubernetes API client would ([`Model::evict_pod`], [`Model::remove_pod`],
+//! [`Model::set_cordoned`], [`Model::remove_node`], [`Model::scale_to`]).
 //!
 //! What waits in the queue and sits in a slot is generic ([`Request`]): the simulator's requests
 //! are a few numbers, the testbed's carry the channel their HTTP handler waits on. The simulator
@@ -29,10 +31,15 @@ mod cluster;
 mod control;
 mod faults;
 mod gauge;
+mod ops;
+#[cfg(test)]
+mod ops_tests;
 mod pods;
 mod queue;
 mod router;
 mod serve;
+#[cfg(test)]
+mod testing;
 mod view;
 #[cfg(test)]
 mod view_tests;
@@ -51,6 +58,7 @@ use scalebench_core::{Plan, Setup};
 pub use agenda::Agenda;
 pub use control::{Bill, Outcome, ServiceState};
 pub use faults::FaultError;
+pub use ops::Refused;
 pub use pods::{PodPhase, secs_to_ns};
 pub use view::{NodeView, PodView};
 

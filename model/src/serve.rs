@@ -79,7 +79,7 @@ impl<W: Request> Model<W> {
             Timer::ClusterScan => self.cluster_scan(host),
             Timer::Sample => self.sample(host),
             Timer::Fault { index } => self.planned_fault(index, host),
-            Timer::Reclaim { node, fault } => self.lose_node(node, fault, host),
+            Timer::Reclaim { node, fault } => self.lose_node(node, Some(fault), host),
         }
     }
 

@@ -35,6 +35,8 @@ pub struct PodView<'a> {
     /// When it started terminating (or, deleted before it was ready or with its node, when it
     /// went).
     pub deleting_ns: Option<u64>,
+    /// It was evicted: by a pod-eviction fault, or through [`Model::evict_pod`].
+    pub evicted: bool,
 }
 
 /// One node as the model holds it (under node billing; there are none under replica billing).
@@ -50,12 +52,18 @@ pub struct NodeView<'a> {
     pub gpus: u32,
     /// It has joined and takes pods (false while it is provisioning).
     pub up: bool,
-    /// Cordoned (an interruption notice, a loss under way): nothing new is bound to it.
+    /// Cordoned by the model (an interruption notice, a loss under way): nothing new is bound
+    /// to it, and it is about to go.
     pub cordoned: bool,
+    /// Cordoned by a client ([`Model::set_cordoned`]): nothing new is bound to it until it is
+    /// uncordoned.
+    pub unschedulable: bool,
     /// Removed (scaled down, reclaimed, lost); it is not paid for any more.
     pub gone: bool,
     /// When it was requested (it provisions from then); 0 for the nodes up at the start.
     pub created_ns: u64,
+    /// When it came up (joined the cluster and took pods); `None` while it provisions.
+    pub up_ns: Option<u64>,
 }
 
 impl<W: Request> Model<W> {
@@ -82,6 +90,7 @@ impl<W: Request> Model<W> {
             started_ns: p.started,
             ready_ns: p.ready,
             deleting_ns: p.deleting,
+            evicted: p.fault.is_some(),
         })
     }
 

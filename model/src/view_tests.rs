@@ -2,68 +2,12 @@
 //! stepped by a host that only runs its timers (no requests).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use autoscale::{Observation, Policy};
 use scalebench_core::Plan;
 use scalebench_core::run::ColdStartSample;
 
-use crate::{Dropped, Host, Model, PodPhase, Request, SlotId, Timer};
-
-const S: u64 = 1_000_000_000;
-
-/// No request is ever offered.
-struct NoRequest;
-
-impl Request for NoRequest {
-    fn class(&self) -> u16 {
-        0
-    }
-    fn intended(&self) -> u64 {
-        0
-    }
-    fn service_ns(&self) -> u64 {
-        0
-    }
-    fn wanted(&self) -> bool {
-        false
-    }
-}
-
-/// Runs the model's timers in order (FIFO among equal times).
-#[derive(Default)]
-struct Timers {
-    due: BTreeMap<(u64, u64), Timer>,
-    seq: u64,
-}
-
-impl Host<NoRequest> for Timers {
-    fn schedule(&mut self, at: u64, timer: Timer) {
-        self.seq += 1;
-        self.due.insert((at, self.seq), timer);
-    }
-    fn serve(&mut self, _: u64, _: SlotId, _: &mut NoRequest, _: u64) {}
-    fn drop_request(&mut self, _: u64, _: NoRequest, _: Dropped) {}
-    fn latency_sample(&mut self) -> Option<(f64, f64)> {
-        None
-    }
-}
-
-/// Asks for `steps[i].1` replicas from `steps[i].0` seconds on (the first step from the start).
-struct Script(Vec<(f64, u32)>);
-
-impl Policy for Script {
-    fn interval(&self) -> f64 {
-        1.0
-    }
-    fn decide(&mut self, obs: &Observation<'_>) -> u32 {
-        self.0
-            .iter()
-            .rev()
-            .find(|(at, _)| obs.now >= *at)
-            .map_or(0, |&(_, n)| n)
-    }
-}
+use crate::testing::{NoRequest, S, Script, Timers, parse};
+use crate::{Model, PodPhase};
 
 /// One on-demand pool of one-GPU nodes that take 2 minutes to provision (none up at the
 /// start beyond what the initial replica needs); pods schedule in 1 s, start in 20 s and load in
@@ -92,7 +36,7 @@ name = "s"
 [setup.fixed]
 replicas = 1
 "#;
-    Plan::parse(Path::new("test.toml"), src).unwrap_or_else(|e| panic!("{e}"))
+    parse(src)
 }
 
 /// Steps the model to the scenario's end, calling `each` after every timer.

@@ -1,5 +1,6 @@
 //! `scalebench testbed`: the local inference emulator, serving until Ctrl-C: `POST /predict`,
-//! `GET /metrics`, `POST /admin/faults`.
+//! `GET /metrics`, `POST /admin/faults`; with `--kube-api`, also a Kubernetes API that mirrors
+//! it (pods, nodes, the Deployment `model` and its HPA), for kubectl and the cluster driver.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +28,14 @@ pub struct Args {
     /// Scenario seconds per real second (10 = ten times faster than real time).
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
+    /// Also serve a Kubernetes API on 127.0.0.1 (any free port, printed at start) whose pods,
+    /// nodes, Deployment `model` and HPA are the testbed's, in namespace `default`.
+    #[arg(long)]
+    kube_api: bool,
+    /// Write a kubeconfig for that API (cluster, context and user `scalebench-testbed`, no
+    /// credentials) to FILE.
+    #[arg(long, value_name = "FILE", requires = "kube_api")]
+    kubeconfig_out: Option<PathBuf>,
 }
 
 /// Serves until Ctrl-C or SIGTERM.
@@ -37,7 +46,7 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
             args.time_scale
         )));
     }
-    let config = match &args.scenario {
+    let mut config = match &args.scenario {
         None => TestbedConfig {
             time_scale: args.time_scale,
             ..TestbedConfig::default_demo()
@@ -58,6 +67,9 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
             TestbedConfig::from_plan(&plan, setup, args.time_scale)
         }
     };
+    if args.kube_api {
+        config.kube = Some(testbed::KubeMirror::default());
+    }
     let cancel = super::cancel_on_signals()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -72,6 +84,23 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
             "testbed listening on http://{} (POST /predict, GET /metrics, POST /admin/faults)\n",
             bed.addr()
         ));
+        if let Some(addr) = bed.kube_addr() {
+            super::print(&format!("Kubernetes API on http://{addr}\n"));
+        }
+        if let (Some(path), Some(config)) = (&args.kubeconfig_out, bed.kubeconfig()) {
+            if let Err(e) = std::fs::write(path, config) {
+                bed.shutdown().await;
+                return Err(Failure::env(anyhow!(
+                    "cannot write the kubeconfig to {}: {e}",
+                    path.display()
+                )));
+            }
+            super::print(&format!(
+                "wrote {} (kubectl --kubeconfig {} get pods)\n",
+                path.display(),
+                path.display()
+            ));
+        }
         while !cancel.load(Ordering::Relaxed) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -284,6 +284,31 @@ impl Bed {
         self.model.inject(self.now, fault, &mut self.side)
     }
 
+    /// Evicts a pod now ([`Model::evict_pod`]).
+    pub(crate) fn evict_pod(&mut self, pod: u32) -> Result<(), model::Refused> {
+        self.model.evict_pod(self.now, pod, &mut self.side)
+    }
+
+    /// Deletes a pod now ([`Model::remove_pod`]).
+    pub(crate) fn remove_pod(&mut self, pod: u32) -> Result<(), model::Refused> {
+        self.model.remove_pod(self.now, pod, &mut self.side)
+    }
+
+    /// Cordons or uncordons a node now ([`Model::set_cordoned`]).
+    pub(crate) fn set_cordoned(&mut self, node: u32, on: bool) -> Result<(), model::Refused> {
+        self.model.set_cordoned(self.now, node, on, &mut self.side)
+    }
+
+    /// Deletes a node now ([`Model::remove_node`]).
+    pub(crate) fn remove_node(&mut self, node: u32) -> Result<(), model::Refused> {
+        self.model.remove_node(self.now, node, &mut self.side)
+    }
+
+    /// Scales the Deployment now ([`Model::scale_to`]).
+    pub(crate) fn scale_to(&mut self, replicas: u32) -> Result<(), model::Refused> {
+        self.model.scale_to(self.now, replicas, &mut self.side)
+    }
+
     /// Stops taking requests: new ones and queued ones are refused; those in service finish.
     pub(crate) fn close(&mut self) {
         self.model.close(self.now, &mut self.side);

@@ -10,7 +10,7 @@ use scalebench_core::scenario::{Billing, CapacityType, Lifecycle, Pool, Service,
 use scalebench_core::traffic::Traffic;
 use scalebench_core::{Duration, Plan, Setup};
 
-use crate::TestbedError;
+use crate::{KubeMirror, TestbedError};
 
 /// Everything a testbed needs to run: the scenario, the setup it emulates, the time scale and
 /// the seed of its random draws (service times, lifecycle phases, fault targets).
@@ -28,6 +28,9 @@ pub struct TestbedConfig {
     /// Faults that strike at their times (none by default; the testbed driver gives the
     /// scenario's). Faults can also be injected at any time through the admin API.
     pub faults: scalebench_core::fault::FaultPlan,
+    /// Also serve a Kubernetes API that mirrors the service (pods, nodes, the Deployment and
+    /// its HPA) and carries out what its clients ask; none by default.
+    pub kube: Option<KubeMirror>,
 }
 
 impl TestbedConfig {
@@ -39,6 +42,7 @@ impl TestbedConfig {
             time_scale,
             seed: plan.seed,
             faults: scalebench_core::fault::FaultPlan::default(),
+            kube: None,
         }
     }
 
@@ -139,6 +143,7 @@ impl TestbedConfig {
             time_scale: 1.0,
             seed: 1,
             faults: scalebench_core::fault::FaultPlan::default(),
+            kube: None,
         }
     }
 
@@ -165,6 +170,9 @@ impl TestbedConfig {
                 "setup {:?} uses node billing but has no node pool",
                 self.setup.name
             ));
+        }
+        if let Some(k) = &self.kube {
+            k.validate()?;
         }
         if let Some(p) = self
             .setup

@@ -20,11 +20,18 @@
 //! - `POST /admin/faults`: one `scalebench_core::fault::Fault` as JSON (`at` is ignored: it strikes now),
 //!   answers its [`FaultEvent`] record; `GET /admin/faults` lists the records so far (their
 //!   counts grow as a fault plays out); `GET /admin/snapshot`: the [`Snapshot`] as JSON.
+//!
+//! With [`TestbedConfig::kube`] set it also serves a Kubernetes API on 127.0.0.1 (the
+//! `kubeapi` crate's server, [`Testbed::kube_addr`]) whose Pods, Nodes, Deployment and HPA
+//! are the model's, kept current, and which carries out what its clients ask (scale, evict,
+//! cordon, taint, delete a node) on the model: kubectl and the cluster driver work against
+//! the testbed as against a cluster (see the `kube` module).
 
 mod bed;
 mod config;
 mod driver;
 mod http;
+mod kube;
 pub mod metrics;
 mod shared;
 
@@ -41,6 +48,7 @@ use tokio::task::JoinHandle;
 
 pub use config::TestbedConfig;
 pub use driver::TestbedDriver;
+pub use kube::{KUBECONFIG_NAME, KubeMirror, ModelNode, ModelPod, SYNC_EVERY, kubeconfig};
 pub use model::FaultError;
 
 use bed::Bed;
@@ -67,6 +75,9 @@ pub enum TestbedError {
     /// The bound socket's address could not be read.
     #[error("failed to read the testbed's listening address")]
     LocalAddr(#[source] std::io::Error),
+    /// The Kubernetes API could not be served.
+    #[error("failed to serve the testbed's Kubernetes API")]
+    KubeApi(#[source] std::io::Error),
 }
 
 /// The testbed's state at one instant.
@@ -170,6 +181,8 @@ pub struct Testbed {
     stop_clock: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
     control: Option<JoinHandle<()>>,
+    /// The Kubernetes API, when it is served.
+    kube: Option<kube::Mirror>,
 }
 
 impl std::fmt::Debug for Testbed {
@@ -198,14 +211,20 @@ pub async fn start(config: TestbedConfig, listen: SocketAddr) -> Result<Testbed,
     let control = tokio::spawn(clock_task(shared.clone(), stop_clock_rx));
     let server = tokio::spawn(http::serve(listener, shared.clone(), stop_rx));
     tracing::info!(%addr, "testbed listening");
-    Ok(Testbed {
+    let mut bed = Testbed {
         addr,
         shared,
         stop,
         stop_clock,
         server: Some(server),
         control: Some(control),
-    })
+        kube: None,
+    };
+    if let Some(mirror) = &config.kube {
+        // On an error, dropping the testbed stops what was started.
+        bed.kube = Some(kube::start(bed.shared.clone(), mirror, &config).await?);
+    }
+    Ok(bed)
 }
 
 /// Steps the model when its next event is due, until told to stop: sleeps until the next
@@ -235,6 +254,34 @@ impl Testbed {
         self.addr
     }
 
+    /// The address of its Kubernetes API, when it serves one ([`TestbedConfig::kube`]).
+    pub fn kube_addr(&self) -> Option<SocketAddr> {
+        self.kube.as_ref().map(|k| k.addr)
+    }
+
+    /// A kubeconfig for its Kubernetes API ([`kubeconfig`]), when it serves one.
+    pub fn kubeconfig(&self) -> Option<String> {
+        self.kube.as_ref().map(|k| kubeconfig(k.addr, &k.namespace))
+    }
+
+    /// Every pod the model has created, in id order, gone ones included: what the
+    /// Kubernetes API mirrors (pod `<deployment>-<id>`).
+    pub fn model_pods(&self) -> Vec<ModelPod> {
+        self.shared.now().model_pods()
+    }
+
+    /// Every node the model has requested, in id order, gone ones included (node
+    /// `<pool>-<id>`).
+    pub fn model_nodes(&self) -> Vec<ModelNode> {
+        self.shared.now().model_nodes()
+    }
+
+    /// The wall-clock time of scenario time `ns`: the start's plus `ns` / `time_scale`, as
+    /// the Kubernetes API writes the model's instants.
+    pub fn wall_time(&self, ns: u64) -> std::time::SystemTime {
+        self.shared.clock.wall(ns)
+    }
+
     /// The state now.
     pub fn snapshot(&self) -> Snapshot {
         self.shared.now().snapshot()
@@ -260,6 +307,9 @@ impl Testbed {
     /// at most a few seconds (their service ends as events the clock task handles, so it stops
     /// last), and stops the clock task.
     pub async fn shutdown(mut self) {
+        if let Some(kube) = self.kube.take() {
+            kube.shutdown().await;
+        }
         self.shared.now().close();
         let _ = self.stop.send(true);
         if let Some(mut server) = self.server.take()

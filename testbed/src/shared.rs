@@ -3,16 +3,20 @@
 //! task when a handler set a timer earlier than the one it sleeps for.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::bed::Bed;
 
-/// Maps real (tokio) time to scenario time: scenario seconds = real seconds x `scale`.
+/// Maps real (tokio) time to scenario time: scenario seconds = real seconds x `scale`; and
+/// scenario time to the wall clock, for the times the Kubernetes mirror writes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Clock {
     start: Instant,
+    /// The wall-clock time of scenario time zero.
+    wall: SystemTime,
     scale: f64,
 }
 
@@ -21,8 +25,14 @@ impl Clock {
     pub(crate) fn new(scale: f64) -> Clock {
         Clock {
             start: Instant::now(),
+            wall: SystemTime::now(),
             scale,
         }
+    }
+
+    /// The wall-clock time of scenario time `ns`: the start's, plus `ns` / `scale`.
+    pub(crate) fn wall(&self, ns: u64) -> SystemTime {
+        self.wall + self.real(ns)
     }
 
     /// Scenario nanoseconds since the start.
