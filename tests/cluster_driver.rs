@@ -215,6 +215,7 @@ fn a_run_on_the_cluster_measures_what_the_testbed_did_and_puts_the_nodes_back() 
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report"))
             .expect("JSON");
+    common::validate_report(&report, "the cluster run's report");
     let setup = &report["setups"][0];
     assert_eq!(report["driver"], "cluster", "{report:#}");
     let timeline = setup["timeline"].as_array().expect("a timeline");

@@ -65,8 +65,9 @@ impl Played {
         }
     }
 
-    /// Counts evictions into record `index`: the pods evicted, those a budget still refused at
-    /// the deadline (`blocked`), and the refusals retried on the way (`retried`).
+    /// Counts evictions into record `index`: the pods evicted and those a budget still refused
+    /// at the deadline (`blocked`); each refusal on the way is in the report's `cluster`
+    /// section.
     fn count(&self, index: usize, evictions: &[Eviction]) {
         self.record(index, |e| {
             for ev in evictions {
@@ -75,7 +76,6 @@ impl Played {
                     Evicted::Refused(_) => e.blocked += 1,
                     Evicted::Gone => {}
                 }
-                e.retried += u64::from(ev.refusals);
             }
         });
     }
@@ -101,9 +101,9 @@ pub(crate) fn play(
                 kind: f.kind().to_string(),
                 target: f.target(),
                 pods_lost: 0,
-                requests_failed: 0,
+                requests_failed: None,
                 blocked: 0,
-                retried: 0,
+                retried: None,
             });
         }
     }
@@ -113,8 +113,6 @@ pub(crate) fn play(
             async move {
                 let at = start + Duration::from_nanos(fault.at().as_nanos());
                 tokio::time::sleep_until(at).await;
-                let struck = start.elapsed().as_secs_f64();
-                played.record(index, |e| e.t_s = struck);
                 played.mark(format!("{}@{}", fault.kind(), fault.at()));
                 tracing::info!(kind = fault.kind(), target = %fault.target(), "fault strikes");
                 if let Err(e) = strike(&fault, index, seed, &faults, &observer, &played).await {
