@@ -310,3 +310,89 @@ fn sigterm_in_the_middle_of_a_notice_still_removes_the_taint() {
     let d = kubectl(&bed.kubeconfig, &["get", "deployment", "model"]);
     assert_eq!(d["spec"]["replicas"], 2, "{d}");
 }
+
+#[test]
+fn a_dry_run_measures_but_leaves_the_cluster_alone_and_prints_each_write() {
+    let dir = tempfile::tempdir().expect("dir");
+    let bed_file = dir.path().join("bed.toml");
+    let bed_text = scenario("8s", "2s", "2s");
+    std::fs::write(&bed_file, &bed_text).expect("write");
+    let bed = start_bed(dir.path(), &bed_file);
+    let run_file = dir.path().join("run.toml");
+    std::fs::write(&run_file, with_kubernetes(&bed_text, &bed, None)).expect("write");
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .args(["run", "--driver", "cluster", "--dry-run", "--out"])
+        .arg(&out)
+        .arg(&run_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("scalebench run starts");
+    // Meanwhile nothing is ever tainted or cordoned.
+    while child.try_wait().expect("wait").is_none() {
+        assert_eq!(disturbed_nodes(&bed.kubeconfig), Vec::<String>::new());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let output = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("dry run: would PATCH /apis/apps/v1/namespaces/default/deployments/model/scale (scale to 2)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(taint scalebench.io/interruption="),
+        "the notice it would have given: {stderr}"
+    );
+    assert!(
+        stderr.contains("/eviction (evict)"),
+        "the evictions at the reclaim: {stderr}"
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report"))
+            .expect("JSON");
+    let setup = &report["setups"][0];
+    assert_eq!(setup["cluster"]["dry_run"], true);
+    assert_eq!(setup["cluster"]["undo"], Value::Null, "nothing to undo");
+    // Both pods served throughout: nothing was evicted.
+    let ready: Vec<Option<u64>> = setup["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|w| w["replicas_ready"].as_u64())
+        .collect();
+    assert!(ready[1..].iter().all(|r| *r == Some(2)), "{ready:?}");
+    assert!(
+        !out.join("cluster-journal.jsonl").exists() || {
+            let j = std::fs::read_to_string(out.join("cluster-journal.jsonl")).unwrap_or_default();
+            j.trim().is_empty()
+        }
+    );
+}
+
+#[test]
+fn a_scenario_without_a_cluster_is_refused_with_exit_2() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("s.toml");
+    std::fs::write(&file, scenario("5s", "1s", "1s")).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .args(["run", "--driver", "cluster", "--out"])
+        .arg(dir.path().join("out"))
+        .arg(&file)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("setup \"fixed-2\" has no [kubernetes] table"),
+        "{stderr}"
+    );
+    let dry = Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .args(["run", "--dry-run"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert_eq!(dry.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&dry.stderr).contains("needs --driver cluster"));
+}
