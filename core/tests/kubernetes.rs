@@ -204,3 +204,22 @@ fn each_mistake_is_located_and_named() {
         assert!(e.contains(expected), "{line}: {e}");
     }
 }
+
+#[test]
+fn the_worked_example_of_the_docs_parses() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/kubernetes.md");
+    let text = std::fs::read_to_string(&docs).expect("docs/kubernetes.md");
+    let start = text
+        .find("   name = \"bench\"\n   duration = \"20m\"")
+        .expect("the worked example's scenario");
+    let end = start + text[start..].find("   ```").expect("its end");
+    let scenario: String = text[start..end]
+        .lines()
+        .map(|l| l.strip_prefix("   ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let plan = Plan::parse(Path::new("bench.toml"), &scenario).unwrap_or_else(|e| panic!("{e}"));
+    let keda = plan.setups[1].kubernetes.as_ref().expect("a cluster");
+    assert_eq!(keda.target.hpa_name().as_deref(), Some("keda-hpa-model"));
+    assert_eq!(keda.manifests, Some(PathBuf::from("setups/keda-warm.yaml")));
+}
