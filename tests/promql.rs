@@ -5,15 +5,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use common::{get, post, prometheus, testbed};
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-const PROMETHEUS: &str = "/usr/bin/prometheus";
 
 /// Two replicas of concurrency 2 serving 300 ms on average: 12 rps keeps a queue coming and
 /// going; an eviction during the run takes one replica away for the 3 s its replacement takes.
@@ -39,141 +35,6 @@ name = "fixed"
 [setup.fixed]
 replicas = 2
 "#;
-
-/// A child process killed and reaped when dropped, however the test ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `GET path` on `addr` (HTTP/1.0, bounded by 2 s): the status and the body.
-fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
-}
-
-/// `POST path` with a JSON body on `addr`: the status.
-fn post(addr: SocketAddr, path: &str, json: &str) -> Option<u16> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        s,
-        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
-        json.len()
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    text.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Polls `f` every 100 ms until it is true, for at most `limit`.
-fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
-
-/// A port free on 127.0.0.1 a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
-}
-
-/// Starts the testbed binary on a free port with `scenario`; its address.
-fn testbed(scenario: &Path) -> (Killed, SocketAddr) {
-    use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scalebench"))
-        .args(["testbed", "--listen", "127.0.0.1:0", "--scenario"])
-        .arg(scenario)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn the testbed: {e}"));
-    let stdout = child.stdout.take();
-    let child = Killed(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        if let Some(out) = stdout {
-            let _ = std::io::BufReader::new(out).read_line(&mut line);
-        }
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .unwrap_or_else(|_| panic!("the testbed did not say where it listens"));
-    let addr = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("http://"))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    (child, addr)
-}
-
-/// Starts Prometheus on 127.0.0.1 scraping `target` every second, its data in `dir`; waits
-/// (bounded) until it is ready and has scraped the target.
-fn prometheus(dir: &Path, target: SocketAddr) -> (Killed, SocketAddr) {
-    assert!(
-        Path::new(PROMETHEUS).exists(),
-        "{PROMETHEUS} not found: run scripts/test-deps (apt-get install prometheus)"
-    );
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  \
-             - job_name: testbed\n    static_configs:\n      - targets: ['{target}']\n"
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap_or_else(|e| panic!("{e}"));
-    let child = Command::new(PROMETHEUS)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address={addr}"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn prometheus: {e}"));
-    let child = Killed(child);
-    let log = || std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
-    let ready = wait_until(Duration::from_secs(30), || {
-        get(addr, "/-/ready").is_some_and(|(s, _)| s == 200)
-    });
-    assert!(ready, "Prometheus not ready within 30 s:\n{}", log());
-    let scraped = wait_until(Duration::from_secs(20), || {
-        get(addr, "/api/v1/query?query=scalebench_replicas_ready")
-            .is_some_and(|(_, body)| body.contains("\"value\""))
-    });
-    assert!(
-        scraped,
-        "Prometheus did not scrape the testbed within 20 s:\n{}",
-        log()
-    );
-    (child, addr)
-}
 
 /// What the testbed's own `/metrics` said, and when (Unix seconds).
 type Seen = Vec<(f64, live::Observed)>;

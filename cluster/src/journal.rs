@@ -68,6 +68,14 @@ impl Entry {
         }
     }
 
+    /// The node it is about (`None` for [`Entry::Undone`]).
+    pub fn node(&self) -> Option<&str> {
+        match self {
+            Entry::Taint { node, .. } | Entry::Cordon { node, .. } => Some(node),
+            Entry::Undone { .. } => None,
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Entry::Taint {
@@ -203,8 +211,17 @@ pub async fn undo_journal(path: &Path, client: kube::Client) -> Result<UndoRepor
 /// Undoes the journal's pending entries, newest first. A failed entry stays pending and is
 /// reported; the others are still undone.
 pub(crate) async fn undo(journal: &Journal, act: &Act) -> Result<UndoReport, FaultError> {
+    undo_matching(journal, act, |_| true).await
+}
+
+/// [`undo`] of the pending entries `which` picks (the nodes of an outage that ended).
+pub(crate) async fn undo_matching(
+    journal: &Journal,
+    act: &Act,
+    which: impl Fn(&Entry) -> bool,
+) -> Result<UndoReport, FaultError> {
     let mut report = UndoReport::default();
-    for entry in journal.pending()?.into_iter().rev() {
+    for entry in journal.pending()?.into_iter().rev().filter(|e| which(e)) {
         match undo_entry(act, &entry).await {
             Ok(what) => {
                 journal.append(|_| Entry::Undone { seq: entry.seq() })?;

@@ -7,8 +7,8 @@
 //! richer [`State`] (pods by phase and why they wait, nodes by pool and capacity type,
 //! cordoned and tainted nodes, cold starts from the pods' conditions, watch errors).
 //!
-//! What to watch and how to price it is a [`Target`] (TOML, the future `[setups.cluster]`
-//! table). `docs/kubernetes.md` ("The cluster observer") says how each figure is derived and
+//! What to watch and how to price it is a [`Target`] (the scenario's `[kubernetes]` table,
+//! defined in `scalebench_core::kubernetes`). `docs/kubernetes.md` ("The cluster observer") says how each figure is derived and
 //! when it is `null`.
 //!
 //! The driver's hands: every write goes through [`Act`], which calls kube or, under
@@ -25,12 +25,13 @@
 //! Deployment, whose `spec.replicas` is read.
 
 mod act;
-mod config;
+mod driver;
 mod fault;
 mod guard;
 pub mod journal;
 pub mod labels;
 mod observer;
+mod play;
 mod pod;
 mod rails;
 mod setup;
@@ -38,6 +39,7 @@ mod state;
 mod track;
 
 pub use act::{Act, ActError, Call, Evicted, FIELD_MANAGER, Outcome};
+pub use driver::{CALLS_FILE, ClusterDriver};
 pub use fault::{
     Backoff, Eviction, FaultConfig, FaultError, Faults, INTERRUPTION_TAINT, Outage, Reclaim,
     Refusal,
@@ -46,7 +48,7 @@ pub use guard::{BLOCKING_UNDO_TIMEOUT, UndoGuard, undo_journal_blocking};
 pub use journal::{UndoReport, undo_journal};
 pub use setup::{Applied, Settle, Setup, SetupError};
 
-pub use config::{Autoscaler, AutoscalerKind, ConfigError, Price, Target};
 pub use labels::POOL_LABELS;
 pub use observer::{ConnectError, Observer, connect, kube_config, kube_config_from};
+pub use scalebench_core::kubernetes::{Autoscaler, AutoscalerKind, ConfigError, Price, Target};
 pub use state::{NodeState, PodState, State, WatchError};

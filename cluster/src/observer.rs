@@ -15,9 +15,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{ConfigError, Target};
 use crate::state::State;
 use crate::track::{Feed, Tracker};
+use scalebench_core::kubernetes::{ConfigError, Target};
 
 /// Why a kube client could not be made for a [`Target`].
 #[derive(Debug, thiserror::Error)]
@@ -270,7 +270,7 @@ async fn follow<K>(
             let mut tracker = shared.lock();
             match item {
                 Ok(event) => {
-                    tracker.ok(feed);
+                    tracker.ok(feed, now);
                     fold(&mut tracker, event, now);
                 }
                 Err(e) => tracker.error(feed, &e, now),

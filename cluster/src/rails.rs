@@ -8,10 +8,10 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::ListParams;
 
-use crate::config::Target;
 use crate::fault::FaultError;
 use crate::labels::pool_of;
 use crate::pod;
+use scalebench_core::kubernetes::Target;
 
 /// What a fault may touch.
 #[derive(Debug, Clone)]

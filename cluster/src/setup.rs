@@ -220,6 +220,25 @@ impl Setup {
         })
     }
 
+    /// Brings the Deployment `name` to `replicas` before the run (through its scale
+    /// subresource) and back after, whatever the objects say: the scenario's setup decides
+    /// where a run starts. With no objects, this alone is the setup.
+    pub fn scaling(mut self, name: &str, replicas: i32) -> Setup {
+        self.deployment = Some((name.to_string(), replicas));
+        self
+    }
+
+    /// A setup with no objects of its own, in `namespace`: see [`Setup::scaling`].
+    pub fn empty(act: Act, namespace: &str) -> Setup {
+        Setup {
+            act,
+            namespace: namespace.to_string(),
+            objects: Vec::new(),
+            deployment: None,
+            applied: None,
+        }
+    }
+
     fn api(&self, resource: &ApiResource) -> Api<DynamicObject> {
         Api::namespaced_with(self.act.client().clone(), &self.namespace, resource)
     }
@@ -266,12 +285,9 @@ impl Setup {
                     why: e.to_string(),
                 })?;
         }
-        if let Some((name, _)) = &self.deployment
-            && self
-                .objects
-                .iter()
-                .any(|o| o.resource.kind == "Deployment" && o.original.is_some())
-        {
+        if let Some((name, _)) = &self.deployment {
+            // It must exist (a setup changes the workload, never creates it): a 404 here
+            // says so before anything is written.
             report.original_replicas = Some(self.rollout(name).await?.desired);
         }
         // Recorded before the first write, so that a failed apply can still be restored.

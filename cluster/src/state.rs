@@ -8,7 +8,7 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 use scalebench_core::scenario::CapacityType;
 
-use scalebench_core::run::ColdStartSample;
+use scalebench_core::run::{ColdStartSample, PoolRun};
 
 /// Everything the observer knows at one instant.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,12 +52,20 @@ pub struct State {
     pub gpus_allocated: u32,
     /// Cost so far (`None`: a billed node has no price, or nothing is priced).
     pub cost_usd: Option<f64>,
+    /// The bill so far by pool, as the simulator's (`None` when [`State::cost_usd`] is).
+    pub pools: Option<BTreeMap<String, PoolRun>>,
+    /// The most ready replicas at once (the Deployment's `status.readyReplicas`) since the
+    /// observer started.
+    pub max_ready: u32,
     /// Cold starts of the pods created during the run that became ready, in the order seen.
     pub cold_starts: Vec<ColdStartSample>,
     /// Pods created during the run that have not become ready (yet, or ever: deleted first).
     pub unfinished_cold_starts: u32,
     /// Lists after each watcher's first (restarts after a 410 Gone or a lost resourceVersion).
     pub relists: u32,
+    /// The longest stretch any watcher was behind so far (from its first error to its next
+    /// event, or to now while it still fails); `None`: never.
+    pub longest_stale: Option<Duration>,
     /// Every watch error, oldest first.
     pub errors: Vec<WatchError>,
 }

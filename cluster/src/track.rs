@@ -12,11 +12,12 @@ use kube::runtime::watcher;
 use live::Observed;
 use scalebench_core::scenario::CapacityType;
 
-use crate::config::Target;
 use crate::labels::{INSTANCE_TYPE_LABEL, capacity_of, pool_of};
 use crate::pod;
 use crate::state::{NodeState, PodState, State, WatchError};
-use scalebench_core::run::ColdStartSample;
+use kube_objects::GPU_RESOURCE;
+use scalebench_core::kubernetes::Target;
+use scalebench_core::run::{ColdStartSample, PoolRun};
 
 /// One watched resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +62,8 @@ struct FeedState {
 #[derive(Debug, Clone)]
 struct Bill {
     node: String,
+    pool: String,
+    gpus: u32,
     instance_type: Option<String>,
     capacity_type: CapacityType,
     start: Timestamp,
@@ -71,6 +74,8 @@ struct Bill {
 struct NodeEntry {
     state: NodeState,
     first_seen: Timestamp,
+    /// Its allocatable `nvidia.com/gpu`.
+    gpus: u32,
 }
 
 /// Ready replicas integrated over time (for a per-replica price).
@@ -79,6 +84,8 @@ struct ReplicaClock {
     ready: u32,
     since: Timestamp,
     seconds: f64,
+    /// The most ready at once.
+    max: u32,
 }
 
 impl ReplicaClock {
@@ -90,6 +97,7 @@ impl ReplicaClock {
         self.seconds = self.seconds_at(now);
         self.since = self.since.max(now);
         self.ready = ready;
+        self.max = self.max.max(ready);
     }
 }
 
@@ -123,6 +131,8 @@ pub(crate) struct Tracker {
     cold_order: Vec<ColdStartSample>,
     evicted: BTreeSet<String>,
     errors: Vec<WatchError>,
+    /// The longest stretch a watcher was behind and recovered from, in seconds.
+    longest_stale: f64,
     markers: Vec<String>,
     warned: BTreeSet<(String, &'static str)>,
 }
@@ -144,12 +154,14 @@ impl Tracker {
                 ready: 0,
                 since: run_start,
                 seconds: 0.0,
+                max: 0,
             },
             created: BTreeSet::new(),
             cold: BTreeMap::new(),
             cold_order: Vec::new(),
             evicted: BTreeSet::new(),
             errors: Vec::new(),
+            longest_stale: 0.0,
             markers: Vec::new(),
             warned: BTreeSet::new(),
         }
@@ -181,9 +193,12 @@ impl Tracker {
         std::mem::take(&mut self.markers)
     }
 
-    /// A watcher yielded an event: it is healthy again.
-    pub(crate) fn ok(&mut self, feed: Feed) {
-        self.feed(feed).failing_since = None;
+    /// A watcher yielded an event: it is healthy again (the stretch it was behind counts
+    /// towards [`State::longest_stale`]).
+    pub(crate) fn ok(&mut self, feed: Feed, now: Timestamp) {
+        if let Some(since) = self.feed(feed).failing_since.take() {
+            self.longest_stale = self.longest_stale.max(secs(since, now));
+        }
     }
 
     /// A watcher yielded an error: recorded, marked, and the state kept.
@@ -381,8 +396,20 @@ impl Tracker {
             hosts_selected: 0,
         };
         let first_seen = self.nodes.get(&name).map_or(now, |e| e.first_seen);
-        self.nodes
-            .insert(name.clone(), NodeEntry { state, first_seen });
+        let gpus = n
+            .status
+            .as_ref()
+            .and_then(|s| s.allocatable.as_ref()?.get(GPU_RESOURCE))
+            .and_then(|q| q.0.trim().parse::<u32>().ok())
+            .unwrap_or(0);
+        self.nodes.insert(
+            name.clone(),
+            NodeEntry {
+                state,
+                first_seen,
+                gpus,
+            },
+        );
         if self.target.node_selector.is_some() || self.hosts.contains(&name) {
             self.open_bill(name);
         }
@@ -412,6 +439,8 @@ impl Tracker {
         };
         self.bills.push(Bill {
             node: name.clone(),
+            pool: e.state.pool.clone(),
+            gpus: e.gpus,
             instance_type: e.state.instance_type.clone(),
             capacity_type: e.state.capacity_type,
             start,
@@ -423,6 +452,15 @@ impl Tracker {
     /// The cost so far, or `None` when a billed node has no price (warned once per instance
     /// type and capacity type) or nothing is priced at all.
     fn cost(&mut self, now: Timestamp) -> Option<f64> {
+        self.pools(now)
+            .map(|pools| pools.values().map(|p| p.usd).sum())
+    }
+
+    /// The bill so far by pool (a pool `replicas` for the per-replica price), as the
+    /// simulator's: node-seconds, cost, GPU-seconds and the most nodes at once; `None` when a
+    /// billed node has no price (warned once per instance type and capacity type) or nothing
+    /// is priced at all.
+    pub(crate) fn pools(&mut self, now: Timestamp) -> Option<BTreeMap<String, PoolRun>> {
         let per_replica = self.target.per_replica_usd_per_hour;
         if self.target.prices.is_empty() && per_replica.is_none() {
             if self.warned.insert((String::new(), "")) {
@@ -432,9 +470,22 @@ impl Tracker {
             }
             return None;
         }
-        let mut total = per_replica.map_or(0.0, |p| p * self.replicas.seconds_at(now) / 3600.0);
+        let mut out = BTreeMap::new();
+        if let Some(p) = per_replica {
+            let seconds = self.replicas.seconds_at(now);
+            out.insert(
+                "replicas".to_string(),
+                PoolRun {
+                    capacity_type: CapacityType::OnDemand.as_str().to_string(),
+                    unit_seconds: seconds,
+                    usd: p * seconds / 3600.0,
+                    gpu_seconds: 0.0,
+                    max_units: self.replicas.max,
+                },
+            );
+        }
         if self.target.prices.is_empty() {
-            return Some(total);
+            return Some(out);
         }
         let mut unknown = false;
         for b in &self.bills {
@@ -442,23 +493,58 @@ impl Tracker {
                 .instance_type
                 .as_deref()
                 .and_then(|it| self.target.price(it, b.capacity_type));
-            match price {
-                Some(p) => total += p * secs(b.start, b.end.unwrap_or(now)) / 3600.0,
-                None => {
-                    unknown = true;
-                    let it = b.instance_type.clone().unwrap_or_default();
-                    if self.warned.insert((it.clone(), b.capacity_type.as_str())) {
-                        tracing::warn!(
-                            node = %b.node,
-                            instance_type = if it.is_empty() { "(no node.kubernetes.io/instance-type label)" } else { it.as_str() },
-                            capacity_type = b.capacity_type.as_str(),
-                            "no price for this node in the cluster target's prices: cost is unknown (null)"
-                        );
-                    }
+            let Some(price) = price else {
+                unknown = true;
+                let it = b.instance_type.clone().unwrap_or_default();
+                if self.warned.insert((it.clone(), b.capacity_type.as_str())) {
+                    tracing::warn!(
+                        node = %b.node,
+                        instance_type = if it.is_empty() { "(no node.kubernetes.io/instance-type label)" } else { it.as_str() },
+                        capacity_type = b.capacity_type.as_str(),
+                        "no price for this node in the cluster target's prices: cost is unknown (null)"
+                    );
                 }
+                continue;
+            };
+            let seconds = secs(b.start, b.end.unwrap_or(now));
+            let pool = out.entry(b.pool.clone()).or_insert_with(|| PoolRun {
+                capacity_type: b.capacity_type.as_str().to_string(),
+                unit_seconds: 0.0,
+                usd: 0.0,
+                gpu_seconds: 0.0,
+                max_units: 0,
+            });
+            pool.unit_seconds += seconds;
+            pool.usd += price * seconds / 3600.0;
+            pool.gpu_seconds += f64::from(b.gpus) * seconds;
+        }
+        if unknown {
+            return None;
+        }
+        for (name, pool) in &mut out {
+            if name != "replicas" || per_replica.is_none() {
+                pool.max_units = self.most_nodes_at_once(name, now);
             }
         }
-        (!unknown).then_some(total)
+        Some(out)
+    }
+
+    /// The most nodes of `pool` on the bill at one instant.
+    fn most_nodes_at_once(&self, pool: &str, now: Timestamp) -> u32 {
+        // +1 at each start, -1 at each end; ends sort before starts at the same instant.
+        let mut edges: Vec<(Timestamp, i32)> = self
+            .bills
+            .iter()
+            .filter(|b| b.pool == pool)
+            .flat_map(|b| [(b.start, 1), (b.end.unwrap_or(now).max(b.start), -1)])
+            .collect();
+        edges.sort();
+        let (mut now_on, mut most) = (0i32, 0i32);
+        for (_, d) in edges {
+            now_on += d;
+            most = most.max(now_on);
+        }
+        u32::try_from(most).unwrap_or(0)
     }
 
     /// Nodes counted now: those the node selector selects, else those hosting a selected pod
@@ -626,9 +712,16 @@ impl Tracker {
             nodes,
             gpus_allocated: self.gpus(),
             cost_usd: self.cost(now),
+            pools: self.pools(now),
+            max_ready: self.replicas.max,
             cold_starts: self.cold_order.clone(),
             unfinished_cold_starts: u32::try_from(unfinished).unwrap_or(u32::MAX),
             relists: self.feeds.iter().map(|f| f.relists).sum(),
+            longest_stale: {
+                let now_stale = self.stale(now).map_or(0.0, |d| d.as_secs_f64());
+                let longest = self.longest_stale.max(now_stale);
+                (longest > 0.0).then(|| std::time::Duration::from_secs_f64(longest))
+            },
             errors: self.errors.clone(),
         }
     }

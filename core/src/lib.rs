@@ -17,6 +17,7 @@ pub mod drive;
 pub mod error;
 pub mod fault;
 pub mod figure;
+pub mod kubernetes;
 pub mod policy;
 pub mod prometheus;
 pub mod record;

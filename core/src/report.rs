@@ -540,14 +540,16 @@ pub struct FaultEvent {
     pub target: String,
     /// Pods lost.
     pub pods_lost: u32,
-    /// Requests failed because of it.
-    pub requests_failed: u64,
+    /// Requests failed because of it; `None` where the driver cannot attribute failures to a
+    /// fault (a real cluster: its failed requests are in the timeline's errors).
+    pub requests_failed: Option<u64>,
     /// Evictions a disruption budget blocked.
     #[serde(default)]
     pub blocked: u32,
-    /// Requests killed with their pods and sent again (setups with `retry_killed`).
+    /// Requests killed with their pods and sent again (setups with `retry_killed`); `None`
+    /// where the driver cannot see it (a real cluster), and in reports older than the field.
     #[serde(default)]
-    pub retried: u64,
+    pub retried: Option<u64>,
 }
 
 /// One window of the timeline. The recorder fills the client side (`t_s` to `errors`) when

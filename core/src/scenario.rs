@@ -47,6 +47,8 @@ struct ScenarioFile {
     gate: Option<Spanned<GateFile>>,
     #[serde(default)]
     prometheus: Option<Spanned<PrometheusFile>>,
+    #[serde(default)]
+    kubernetes: Option<Spanned<crate::kubernetes::KubernetesFile>>,
 }
 
 /// `[prometheus]`: a Prometheus server to fill the timeline of live runs from.
@@ -356,6 +358,8 @@ struct SetupFile {
     initial_replicas: Option<u32>,
     #[serde(default)]
     retry_killed: bool,
+    #[serde(default)]
+    kubernetes: Option<Spanned<crate::kubernetes::KubernetesFile>>,
 }
 
 /// One autoscaler setup to compare, resolved against the scenario's defaults.
@@ -385,6 +389,10 @@ pub struct Setup {
     /// Requests killed with their pod (eviction, reclaim) are sent again, keeping their intended
     /// time, instead of failing: a client or gateway that retries.
     pub retry_killed: bool,
+    /// Where it runs on a real cluster (`--driver cluster`): `[kubernetes]` with the setup's
+    /// `[setup.kubernetes]` over it; `None` when the scenario has neither.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<crate::kubernetes::Kubernetes>,
 }
 
 /// A validated scenario, ready for a driver.

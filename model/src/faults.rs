@@ -47,9 +47,9 @@ impl<W: Request> Model<W> {
                 kind: f.kind().to_string(),
                 target: f.target(),
                 pods_lost: 0,
-                requests_failed: 0,
+                requests_failed: Some(0),
                 blocked: 0,
-                retried: 0,
+                retried: Some(0),
             });
             host.schedule(f.at().as_nanos(), Timer::Fault { index: i as u32 });
         }
@@ -110,9 +110,9 @@ impl<W: Request> Model<W> {
             kind: kind.to_string(),
             target,
             pods_lost: 0,
-            requests_failed: 0,
+            requests_failed: Some(0),
             blocked: 0,
-            retried: 0,
+            retried: Some(0),
         });
         let at = scalebench_core::Duration::from_nanos(self.now);
         self.markers.push(format!("{kind}@{at}"));
@@ -293,8 +293,8 @@ impl<W: Request> Model<W> {
         }
         if let Some(record) = fault.and_then(|f| self.fault_events.get_mut(f as usize)) {
             record.pods_lost += victims.len() as u32;
-            record.requests_failed += failed;
-            record.retried += retried;
+            *record.requests_failed.get_or_insert(0) += failed;
+            *record.retried.get_or_insert(0) += retried;
         }
         self.reconcile(host);
     }

@@ -303,8 +303,8 @@ impl<W: Request> Model<W> {
         let (failed, retried) = self.kill_pod(p, host);
         if let Some(f) = self.pods[p as usize].fault {
             let record = &mut self.fault_events[f as usize];
-            record.requests_failed += failed;
-            record.retried += retried;
+            *record.requests_failed.get_or_insert(0) += failed;
+            *record.retried.get_or_insert(0) += retried;
         }
     }
 

@@ -209,7 +209,8 @@ pub fn fault_table(report: &Report) -> Option<String> {
                 f.kind.clone(),
                 f.target.clone(),
                 f.pods_lost.to_string(),
-                f.requests_failed.to_string(),
+                f.requests_failed
+                    .map_or_else(|| "-".to_string(), |n| n.to_string()),
             ]);
         }
     }

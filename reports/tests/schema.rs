@@ -32,7 +32,7 @@ fn full_report() -> Report {
     });
     let kpa = &mut report.setups[0];
     kpa.faults[0].blocked = 1;
-    kpa.faults[0].retried = 4;
+    kpa.faults[0].retried = Some(4);
     kpa.timeline[1].budget_held_back = 2;
     kpa.load = Some(LoadReport {
         schedule_lag_ms: Latency {

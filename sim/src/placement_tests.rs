@@ -87,7 +87,7 @@ fn a_spot_notice_starts_replacements_on_demand_before_the_reclaim() {
         "[[faults]]\nkind = \"spot-interruption\"\npool = \"spot\"\nat = \"1m\"\nnodes = 1\nnotice = \"2m\"",
     );
     let f = &run.faults[0];
-    assert_eq!((f.pods_lost, f.requests_failed), (1, 0), "{f:?}");
+    assert_eq!((f.pods_lost, f.requests_failed), (1, Some(0)), "{f:?}");
     // Notice at 60 s, reclaim at 180 s. The replacement is asked for at the decision that
     // follows the notice (60 s), on demand: a node at 120 s, ready at 150 s, while the noticed
     // pod still serves.

@@ -82,3 +82,43 @@ fn undo(u: Undo) -> Result<(), Failure> {
         )))
     }
 }
+
+/// Prints the writes a `--dry-run` would have made (the run's list of calls), one per line on
+/// stderr (stdout may carry the report's JSON): `would PATCH /api/v1/nodes/n1 (cordon)`.
+pub fn print_calls(path: &std::path::Path) -> Result<(), Failure> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(Failure::env(anyhow!("cannot read {}: {e}", path.display())));
+        }
+    };
+    let mut n = 0;
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let call: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| Failure::env(anyhow!("{}:{}: not a call: {e}", path.display(), i + 1)))?;
+        let field = |k: &str| {
+            call.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("?")
+                .to_string()
+        };
+        eprintln!(
+            "dry run: would {} {} ({})",
+            field("method"),
+            field("path"),
+            field("summary")
+        );
+        n += 1;
+    }
+    eprintln!(
+        "dry run: {n} write{} to the cluster not made (listed in {})",
+        if n == 1 { "" } else { "s" },
+        path.display()
+    );
+    Ok(())
+}

@@ -19,15 +19,28 @@ pub enum DriverKind {
     Sim,
     /// A local HTTP emulator per setup, driven by the live load engine in real time.
     Testbed,
+    /// A real Kubernetes cluster, as the scenario's `[kubernetes]` tables name it: each setup
+    /// applied, loaded, observed and faulted through the API, then restored.
+    Cluster,
 }
 
 impl DriverKind {
-    /// The driver, ready to run.
-    pub fn driver(self, time_scale: f64) -> Result<Box<dyn Driver>, Failure> {
+    /// The driver, ready to run; `out` is the run's output directory (the cluster driver
+    /// keeps its journal and its list of calls there), `dry_run` keeps the cluster driver's
+    /// hands off the cluster.
+    pub fn driver(
+        self,
+        time_scale: f64,
+        out: &std::path::Path,
+        dry_run: bool,
+    ) -> Result<Box<dyn Driver>, Failure> {
         Ok(match self {
             DriverKind::Sim => Box::new(sim::Simulator),
             DriverKind::Testbed => {
                 Box::new(testbed::TestbedDriver::new(time_scale).map_err(super::drive_failure)?)
+            }
+            DriverKind::Cluster => {
+                Box::new(cluster::ClusterDriver::new(out, dry_run).map_err(super::drive_failure)?)
             }
         })
     }
@@ -78,6 +91,11 @@ pub struct Args {
     /// a setup fails the gate, since its numbers are not the target's.
     #[arg(long)]
     allow_generator_limited: bool,
+    /// With `--driver cluster`: make no write to the cluster (no apply, scale, eviction, taint
+    /// or cordon) and print each one it would make; the load is still sent and the cluster
+    /// observed.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// Runs the scenario.
@@ -125,12 +143,32 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
                 plan.path.display()
             )));
         }
+        if args.driver == DriverKind::Cluster {
+            return Err(Failure::input(anyhow!(
+                "{}: closed-loop users (executor = \"users\") run on the testbed only; the cluster driver sends open-loop arrivals",
+                plan.path.display()
+            )));
+        }
         // Before our own SIGINT handler: Goose would replace it (see users::take_ctrl_c). Taken
         // even when SIGINT was inherited as ignored, since our own handler answers it anyway.
         users::take_ctrl_c();
     }
     choose(&plan, &args.setups)?;
-    let driver = args.driver.driver(args.time_scale)?;
+    if args.dry_run && args.driver != DriverKind::Cluster {
+        return Err(Failure::input(anyhow!(
+            "--dry-run keeps the cluster driver from writing to a cluster; it needs --driver cluster"
+        )));
+    }
+    if args.driver == DriverKind::Cluster && args.time_scale != 1.0 {
+        return Err(Failure::input(anyhow!(
+            "--time-scale is for the testbed: a real cluster runs in real time"
+        )));
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(&plan.name));
+    let driver = args.driver.driver(args.time_scale, &out, args.dry_run)?;
     let cancel = super::cancel_on_signals()?;
     let plans: Vec<Plan> = seeds
         .iter()
@@ -177,9 +215,9 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     // Repeats that Ctrl-C kept from starting leave the report short of what was asked for.
     report.interrupted |= cancel.load(Ordering::Relaxed);
     super::stamp(&mut report, Some(&args.scenario));
-    let out = args
-        .out
-        .unwrap_or_else(|| PathBuf::from("out").join(&plan.name));
+    if args.dry_run {
+        super::cluster::print_calls(&out.join(cluster::CALLS_FILE))?;
+    }
     let stdout = super::Stdout::from_flag(args.json);
     super::publish(&report, Some(out.clone()), &plan.name, stdout)?;
     // Thresholds of setups left out with --setup have nothing to judge.

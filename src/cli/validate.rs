@@ -47,6 +47,23 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
             f.target()
         ));
     }
+    for s in &plan.setups {
+        let Some(k) = &s.kubernetes else { continue };
+        let t = &k.target;
+        super::print(&format!(
+            "  setup {} on a cluster: deployment {}/{} ({}), load at {}{}\n",
+            s.name,
+            t.namespace,
+            t.deployment,
+            t.context
+                .as_deref()
+                .map_or_else(|| "current context".to_string(), |c| format!("context {c}")),
+            k.url,
+            k.manifests
+                .as_ref()
+                .map_or_else(String::new, |m| format!(", applies {}", m.display()))
+        ));
+    }
     for t in &plan.gate.thresholds {
         let scope = t.setup.as_deref().unwrap_or("every setup");
         super::print(&format!("  threshold {} ({scope})\n", t.text));

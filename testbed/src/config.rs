@@ -103,6 +103,7 @@ impl TestbedConfig {
             speed: 1.0,
             initial_replicas: 1,
             retry_killed: false,
+            kubernetes: None,
         };
         let capacity_rps = 10.0 * 4.0 / service.time.mean_secs();
         let plan = Plan {

@@ -1,7 +1,10 @@
 //! Helpers shared by the end-to-end tests of the binary. Each test file uses some of them.
 #![allow(dead_code)]
 
+mod procs;
 mod report_schema;
+#[allow(unused_imports)] // each test file uses some
+pub use procs::*;
 pub use report_schema::*;
 
 use std::path::Path;

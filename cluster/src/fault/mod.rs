@@ -13,11 +13,11 @@ use kube::Api;
 use serde_json::json;
 
 use crate::act::{Act, Evicted};
-use crate::config::Target;
 use crate::guard::UndoGuard;
 use crate::journal::{self, Entry, Journal, UndoReport, get_node};
 use crate::pod;
 use crate::rails::Rails;
+use scalebench_core::kubernetes::Target;
 
 mod types;
 
@@ -101,6 +101,21 @@ impl Faults {
     pub async fn undo(&self) -> Result<UndoReport, FaultError> {
         match &self.journal {
             Some(j) => journal::undo(j, &self.act).await,
+            None => Ok(UndoReport::default()),
+        }
+    }
+
+    /// The end of a pool outage: the cordons it journaled on `nodes` are undone (nodes that
+    /// were cordoned before stay so). Nothing under dry-run.
+    pub async fn end_outage(&self, nodes: &[String]) -> Result<UndoReport, FaultError> {
+        match &self.journal {
+            Some(j) => {
+                journal::undo_matching(j, &self.act, |e| {
+                    matches!(e, Entry::Cordon { .. })
+                        && e.node().is_some_and(|n| nodes.iter().any(|x| x == n))
+                })
+                .await
+            }
             None => Ok(UndoReport::default()),
         }
     }

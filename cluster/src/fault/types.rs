@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::CONFLICT_RETRIES;
 use crate::act::{ActError, Evicted};
-use crate::config::ConfigError;
+use scalebench_core::kubernetes::ConfigError;
 
 /// Why a fault, or its undo, failed.
 #[derive(Debug, thiserror::Error)]

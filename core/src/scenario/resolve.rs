@@ -65,7 +65,8 @@ impl Resolver<'_> {
         let mut names = HashSet::new();
         let mut setups = Vec::with_capacity(f.setups.len());
         for s in &f.setups {
-            let setup = self.resolve_setup(s, &f.cluster, &pools, &service)?;
+            let mut setup = self.resolve_setup(s, &f.cluster, &pools, &service)?;
+            setup.kubernetes = self.resolve_kubernetes(f.kubernetes.as_ref(), s)?;
             if !names.insert(setup.name.clone()) {
                 return self.err(s.span(), format!("two setups are named {:?}", setup.name));
             }
@@ -344,6 +345,35 @@ impl Resolver<'_> {
         Ok(out)
     }
 
+    /// `[kubernetes]` with the setup's `[setup.kubernetes]` over it, checked; `None` when neither
+    /// is written. An error points at the setup's table when it has one (a value may be
+    /// missing from both), else at `[kubernetes]`.
+    fn resolve_kubernetes(
+        &self,
+        top: Option<&Spanned<crate::kubernetes::KubernetesFile>>,
+        s: &Spanned<SetupFile>,
+    ) -> Result<Option<crate::kubernetes::Kubernetes>, Located> {
+        let own = s.get_ref().kubernetes.as_ref();
+        let span = match (own, top) {
+            (None, None) => return Ok(None),
+            (Some(k), _) => k.span(),
+            (None, Some(k)) => k.span(),
+        };
+        let base = top.map(|t| t.get_ref().clone()).unwrap_or_default();
+        let merged = match own {
+            Some(k) => k.get_ref().over(&base),
+            None => base,
+        };
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        match merged.resolve(dir) {
+            Ok(k) => Ok(Some(k)),
+            Err(e) => self.err(
+                span,
+                format!("setup {:?}: {}", s.get_ref().name, kube_message(&e)),
+            ),
+        }
+    }
+
     fn resolve_setup(
         &self,
         s: &Spanned<SetupFile>,
@@ -468,6 +498,7 @@ impl Resolver<'_> {
             speed,
             initial_replicas,
             retry_killed: f.retry_killed,
+            kubernetes: None,
         })
     }
 
@@ -501,5 +532,15 @@ impl Resolver<'_> {
             return self.err(t.span(), "rates are given as a share of capacity, but capacity is zero: set traffic.capacity (rps) or traffic.capacity_replicas");
         }
         Ok(cap)
+    }
+}
+
+/// A [`crate::kubernetes::ConfigError`] as a scenario message: `kubernetes.FIELD ...`.
+fn kube_message(e: &crate::kubernetes::ConfigError) -> String {
+    match e {
+        crate::kubernetes::ConfigError::Invalid { field, expected } => {
+            format!("kubernetes.{field} {expected}")
+        }
+        other => other.to_string(),
     }
 }

@@ -204,9 +204,9 @@ pub fn report() -> Report {
             kind: "spot-interruption".to_owned(),
             target: "gpu-spot".to_owned(),
             pods_lost: 2,
-            requests_failed: 17,
+            requests_failed: Some(17),
             blocked: 0,
-            retried: 0,
+            retried: Some(0),
         }],
         load: None,
         cold_start: Some(cold_starts(

@@ -1,13 +1,20 @@
-//! What to observe: [`Target`], the future `[setups.cluster]` table of a scenario. Plain data
-//! (serde, TOML-friendly), checked by [`Target::validate`] so that a mistake names its field.
+//! A real Kubernetes cluster as a scenario names it: the `[kubernetes]` table (defaults for
+//! every setup) and `[setup.kubernetes]` (a setup's own values, field by field over those).
+//!
+//! [`Target`] is what the cluster driver's observer watches and how it prices the nodes;
+//! [`Kubernetes`] adds what a run needs beside it (the endpoint, the setup's objects, where
+//! faults may act, how long to wait for a settled start). Plain data, checked so that a
+//! mistake names its field; the `cluster` crate turns it into API calls.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use scalebench_core::scenario::CapacityType;
+use crate::scenario::CapacityType;
+use crate::units::Duration;
 use serde::{Deserialize, Serialize};
 
-/// The serving workload to observe and how to price its nodes.
+/// The serving workload to observe and how to price its nodes (also readable on its own, as
+/// TOML, by [`Target::from_toml`]).
 ///
 /// ```toml
 /// namespace = "bench"
@@ -41,8 +48,8 @@ pub struct Target {
     /// The autoscaler whose desired replicas are read; default `none`.
     #[serde(default)]
     pub autoscaler: Autoscaler,
-    /// A node label naming the pool, tried before the known ones
-    /// ([`crate::POOL_LABELS`]).
+    /// A node label naming the pool, tried before the known ones (Karpenter's nodepool, EKS's
+    /// nodegroup, GKE's node pool, AKS's agent pool).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_label: Option<String>,
     /// A node label whose value (`spot`, `on-demand`, in any case, `_` for `-`) says the capacity
@@ -287,5 +294,163 @@ impl Target {
             ));
         }
         Ok(())
+    }
+}
+
+/// What a setup run on a real cluster needs: the workload to observe and price ([`Target`]),
+/// the endpoint to load, the objects to apply before the run, where faults may act, and how
+/// long to wait for a settled start. From `[kubernetes]` and `[setup.kubernetes]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Kubernetes {
+    /// The workload to observe and how to price it.
+    pub target: Target,
+    /// The endpoint the load goes to (the Service, Ingress or gateway in front of the pods).
+    pub url: String,
+    /// A YAML file of the setup's objects (a Deployment, an HPA, a KEDA ScaledObject, a Knative
+    /// Service, as `scalebench manifests` writes them), server-side applied before the run and
+    /// restored after; `None`: nothing is applied, the Deployment is only scaled to the setup's
+    /// initial replicas. Resolved against the scenario's directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifests: Option<PathBuf>,
+    /// The namespaces faults may act in (evict pods); default: the target's namespace only.
+    pub allow_namespaces: Vec<String>,
+    /// A spot interruption deletes the Node when its notice ends (after evicting its pods);
+    /// default false: the node stays, tainted, until the run ends and the taint is undone.
+    pub delete_interrupted_nodes: bool,
+    /// How long ready must equal desired, without a break, before the load starts (30 s).
+    pub settle: Duration,
+    /// The bound on that wait (10 min): past it the setup fails, naming what is not ready.
+    pub settle_timeout: Duration,
+}
+
+/// The default of [`Kubernetes::settle`].
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
+/// The default of [`Kubernetes::settle_timeout`].
+pub const DEFAULT_SETTLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// `[kubernetes]` or `[setup.kubernetes]` as written: every field optional, a setup's over the
+/// scenario's ([`KubernetesFile::over`]), then checked as a whole ([`KubernetesFile::resolve`]).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesFile {
+    /// See [`Kubernetes::url`].
+    pub url: Option<String>,
+    /// See [`Target::context`].
+    pub context: Option<String>,
+    /// See [`Target::in_cluster`].
+    pub in_cluster: Option<bool>,
+    /// See [`Target::kubeconfig`].
+    pub kubeconfig: Option<PathBuf>,
+    /// See [`Target::namespace`].
+    pub namespace: Option<String>,
+    /// See [`Target::selector`].
+    pub selector: Option<String>,
+    /// See [`Target::deployment`].
+    pub deployment: Option<String>,
+    /// See [`Target::autoscaler`].
+    pub autoscaler: Option<Autoscaler>,
+    /// See [`Target::pool_label`].
+    pub pool_label: Option<String>,
+    /// See [`Target::capacity_label`].
+    pub capacity_label: Option<String>,
+    /// See [`Target::node_selector`].
+    pub node_selector: Option<String>,
+    /// See [`Target::prices`].
+    pub prices: Option<Vec<Price>>,
+    /// See [`Target::per_replica_usd_per_hour`].
+    pub per_replica_usd_per_hour: Option<f64>,
+    /// See [`Kubernetes::manifests`].
+    pub manifests: Option<PathBuf>,
+    /// See [`Kubernetes::allow_namespaces`].
+    pub allow_namespaces: Option<Vec<String>>,
+    /// See [`Kubernetes::delete_interrupted_nodes`].
+    pub delete_interrupted_nodes: Option<bool>,
+    /// See [`Kubernetes::settle`].
+    pub settle: Option<Duration>,
+    /// See [`Kubernetes::settle_timeout`].
+    pub settle_timeout: Option<Duration>,
+}
+
+impl KubernetesFile {
+    /// This table's fields over `base`'s: each field this one sets wins.
+    pub fn over(&self, base: &KubernetesFile) -> KubernetesFile {
+        let s = self.clone();
+        let b = base.clone();
+        KubernetesFile {
+            url: s.url.or(b.url),
+            context: s.context.or(b.context),
+            in_cluster: s.in_cluster.or(b.in_cluster),
+            kubeconfig: s.kubeconfig.or(b.kubeconfig),
+            namespace: s.namespace.or(b.namespace),
+            selector: s.selector.or(b.selector),
+            deployment: s.deployment.or(b.deployment),
+            autoscaler: s.autoscaler.or(b.autoscaler),
+            pool_label: s.pool_label.or(b.pool_label),
+            capacity_label: s.capacity_label.or(b.capacity_label),
+            node_selector: s.node_selector.or(b.node_selector),
+            prices: s.prices.or(b.prices),
+            per_replica_usd_per_hour: s.per_replica_usd_per_hour.or(b.per_replica_usd_per_hour),
+            manifests: s.manifests.or(b.manifests),
+            allow_namespaces: s.allow_namespaces.or(b.allow_namespaces),
+            delete_interrupted_nodes: s.delete_interrupted_nodes.or(b.delete_interrupted_nodes),
+            settle: s.settle.or(b.settle),
+            settle_timeout: s.settle_timeout.or(b.settle_timeout),
+        }
+    }
+
+    /// The whole of it checked; relative paths (`kubeconfig`, `manifests`) are taken from
+    /// `dir`, the scenario's directory. The error names the field and what was expected.
+    pub fn resolve(self, dir: &Path) -> Result<Kubernetes, ConfigError> {
+        let required = |v: Option<String>, field: &str, example: &str| {
+            v.ok_or_else(|| invalid(field, format!("is required (e.g. {field} = {example:?})")))
+        };
+        let url = required(self.url, "url", "http://model.bench.svc/predict")?;
+        if !matches!(url.split_once("://"), Some(("http" | "https", rest)) if !rest.is_empty()) {
+            return Err(invalid(
+                "url",
+                format!("must be an http:// or https:// URL, found {url:?}"),
+            ));
+        }
+        let target = Target {
+            context: self.context,
+            in_cluster: self.in_cluster.unwrap_or(false),
+            kubeconfig: self.kubeconfig.map(|p| dir.join(p)),
+            namespace: required(self.namespace, "namespace", "bench")?,
+            selector: required(self.selector, "selector", "app=model")?,
+            deployment: required(self.deployment, "deployment", "model")?,
+            autoscaler: self.autoscaler.unwrap_or_default(),
+            pool_label: self.pool_label,
+            capacity_label: self.capacity_label,
+            node_selector: self.node_selector,
+            prices: self.prices.unwrap_or_default(),
+            per_replica_usd_per_hour: self.per_replica_usd_per_hour,
+        };
+        target.validate()?;
+        let allow_namespaces = self
+            .allow_namespaces
+            .unwrap_or_else(|| vec![target.namespace.clone()]);
+        if let Some(bad) = allow_namespaces.iter().find(|n| !is_dns_label(n)) {
+            return Err(invalid(
+                "allow_namespaces",
+                format!("must list namespaces (DNS-1123 labels), found {bad:?}"),
+            ));
+        }
+        let settle = self.settle.unwrap_or(DEFAULT_SETTLE);
+        let settle_timeout = self.settle_timeout.unwrap_or(DEFAULT_SETTLE_TIMEOUT);
+        if settle_timeout <= settle {
+            return Err(invalid(
+                "settle_timeout",
+                format!("must be longer than settle ({settle}), found {settle_timeout}"),
+            ));
+        }
+        Ok(Kubernetes {
+            target,
+            url,
+            manifests: self.manifests.map(|p| dir.join(p)),
+            allow_namespaces,
+            delete_interrupted_nodes: self.delete_interrupted_nodes.unwrap_or(false),
+            settle,
+            settle_timeout,
+        })
     }
 }
