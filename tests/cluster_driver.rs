@@ -263,6 +263,70 @@ fn a_run_on_the_cluster_measures_what_the_testbed_did_and_puts_the_nodes_back() 
         "gpu_util from Prometheus"
     );
 
+    // What the watchers saw is what the testbed itself said: every window's ready replicas and
+    // GPUs are among the values Prometheus scraped from the testbed's /metrics around the
+    // window's end (scrapes are a second apart, so within 2 s before it to 1 s after).
+    let start = setup["prometheus"]["start_unix_s"].as_f64().expect("start");
+    let series = |metric: &str| -> Vec<(f64, f64)> {
+        let path = format!(
+            "/api/v1/query_range?query={metric}&start={:.3}&end={:.3}&step=0.25",
+            start - 2.0,
+            start + timeline.len() as f64 + 2.0
+        );
+        let (status, body) = common::get(prom, &path).expect("Prometheus answers");
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).expect("JSON");
+        v["data"]["result"][0]["values"]
+            .as_array()
+            .expect("one series")
+            .iter()
+            .map(|p| {
+                let t = p[0].as_f64().expect("time");
+                let x: f64 = p[1].as_str().expect("value").parse().expect("number");
+                (t, x)
+            })
+            .collect()
+    };
+    for (field, metric) in [
+        ("replicas_ready", "scalebench_replicas_ready"),
+        ("gpus_allocated", "scalebench_gpus_allocated"),
+    ] {
+        let truth = series(metric);
+        for (i, w) in timeline.iter().enumerate().skip(1) {
+            let end = start + (i + 1) as f64;
+            let seen = w[field].as_f64().expect("observed");
+            let around: Vec<f64> = truth
+                .iter()
+                .filter(|(t, _)| (end - 2.0..=end + 1.0).contains(t))
+                .map(|(_, x)| *x)
+                .collect();
+            assert!(
+                around.contains(&seen),
+                "window {i}: {field} {seen}, the testbed said {around:?}"
+            );
+        }
+    }
+    // The cost: the testbed's own bill over the run, within what the run's edges explain (the
+    // observer bills the nodes hosting the service; the testbed every node it has).
+    let at = |t: f64| -> f64 {
+        let (_, body) = common::get(
+            prom,
+            &format!("/api/v1/query?query=scalebench_cost_usd_total&time={t:.3}"),
+        )
+        .expect("Prometheus answers");
+        let v: Value = serde_json::from_str(&body).expect("JSON");
+        v["data"]["result"][0]["value"][1]
+            .as_str()
+            .expect("a value")
+            .parse()
+            .expect("number")
+    };
+    let billed = at(start + timeline.len() as f64) - at(start);
+    assert!(
+        (cost - billed).abs() <= 0.25 * billed,
+        "the report says ${cost:.5}, the testbed billed ${billed:.5}"
+    );
+
     // Every taint and cordon undone; the calls listed.
     assert_eq!(disturbed_nodes(&bed.kubeconfig), Vec::<String>::new());
     let calls = std::fs::read_to_string(out.join("cluster-calls.jsonl")).expect("calls");
