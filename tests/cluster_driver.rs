@@ -107,6 +107,21 @@ fn scenario(duration: &str, fault_at: &str, notice: &str) -> String {
         .replace("NOTICE", notice)
 }
 
+/// The setup's own object: an autoscaling/v2 HPA that does not exist before the run, so the
+/// restore deletes it.
+const HPA: &str = r#"apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: model-extra
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: model
+  minReplicas: 2
+  maxReplicas: 4
+"#;
+
 fn with_kubernetes(bed_scenario: &str, bed: &Bed, prometheus: Option<SocketAddr>) -> String {
     let prometheus = prometheus.map_or(String::new(), |p| {
         format!(
@@ -126,6 +141,7 @@ selector = "app=model"
 deployment = "model"
 settle = "1s"
 settle_timeout = "60s"
+manifests = "hpa.yaml"
 prices = [
     {{ instance_type = "spot", capacity_type = "spot", usd_per_hour = 1.0 }},
     {{ instance_type = "ondemand", capacity_type = "on-demand", usd_per_hour = 3.0 }},
@@ -169,6 +185,16 @@ fn disturbed_nodes(kubeconfig: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The HPAs in `default`, by name.
+fn hpas(kubeconfig: &Path) -> Vec<String> {
+    kubectl(kubeconfig, &["get", "hpa"])["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|h| h["metadata"]["name"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
 /// Waits for `child`, at most [`WAIT`], killing it past that.
 fn wait_bounded(child: &mut Child, what: &str) -> std::process::ExitStatus {
     let start = Instant::now();
@@ -205,6 +231,7 @@ fn a_run_on_the_cluster_measures_what_the_testbed_did_and_puts_the_nodes_back() 
     std::fs::write(&bed_file, &bed_text).expect("write");
     let bed = start_bed(dir.path(), &bed_file);
     let (_prom, prom) = prometheus(dir.path(), bed.addr);
+    std::fs::write(dir.path().join("hpa.yaml"), HPA).expect("write");
     let run_file = dir.path().join("run.toml");
     std::fs::write(&run_file, with_kubernetes(&bed_text, &bed, Some(prom))).expect("write");
     let out = dir.path().join("out");
@@ -334,6 +361,12 @@ fn a_run_on_the_cluster_measures_what_the_testbed_did_and_puts_the_nodes_back() 
     assert!(calls.contains("/eviction"), "{calls}");
     let journal = std::fs::read_to_string(out.join("cluster-journal.jsonl")).expect("journal");
     assert!(journal.contains("\"op\":\"undone\""), "{journal}");
+    // The setup's HPA was server-side applied before the run and deleted after it.
+    assert!(
+        calls.contains("horizontalpodautoscalers/model-extra"),
+        "{calls}"
+    );
+    assert_eq!(hpas(&bed.kubeconfig), Vec::<String>::new());
 }
 
 #[test]
@@ -343,6 +376,7 @@ fn sigterm_in_the_middle_of_a_notice_still_removes_the_taint() {
     let bed_text = scenario("60s", "3s", "50s");
     std::fs::write(&bed_file, &bed_text).expect("write");
     let bed = start_bed(dir.path(), &bed_file);
+    std::fs::write(dir.path().join("hpa.yaml"), HPA).expect("write");
     let run_file = dir.path().join("run.toml");
     std::fs::write(&run_file, with_kubernetes(&bed_text, &bed, None)).expect("write");
     let out = dir.path().join("out");
@@ -357,6 +391,11 @@ fn sigterm_in_the_middle_of_a_notice_still_removes_the_taint() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    assert_eq!(
+        hpas(&bed.kubeconfig),
+        ["model-extra"],
+        "the setup's HPA is applied while it runs"
+    );
     let pid = run.id().to_string();
     let killed = Command::new("kill")
         .args(["-TERM", &pid])
@@ -370,7 +409,8 @@ fn sigterm_in_the_middle_of_a_notice_still_removes_the_taint() {
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report"))
             .expect("JSON");
     assert_eq!(report["interrupted"], true);
-    // The Deployment is back at its replicas.
+    // The setup's HPA is gone again, and the Deployment is back at its replicas.
+    assert_eq!(hpas(&bed.kubeconfig), Vec::<String>::new());
     let d = kubectl(&bed.kubeconfig, &["get", "deployment", "model"]);
     assert_eq!(d["spec"]["replicas"], 2, "{d}");
 }
@@ -382,6 +422,7 @@ fn a_dry_run_measures_but_leaves_the_cluster_alone_and_prints_each_write() {
     let bed_text = scenario("8s", "2s", "2s");
     std::fs::write(&bed_file, &bed_text).expect("write");
     let bed = start_bed(dir.path(), &bed_file);
+    std::fs::write(dir.path().join("hpa.yaml"), HPA).expect("write");
     let run_file = dir.path().join("run.toml");
     std::fs::write(&run_file, with_kubernetes(&bed_text, &bed, None)).expect("write");
     let out = dir.path().join("out");
@@ -396,6 +437,7 @@ fn a_dry_run_measures_but_leaves_the_cluster_alone_and_prints_each_write() {
     // Meanwhile nothing is ever tainted or cordoned.
     while child.try_wait().expect("wait").is_none() {
         assert_eq!(disturbed_nodes(&bed.kubeconfig), Vec::<String>::new());
+        assert_eq!(hpas(&bed.kubeconfig), Vec::<String>::new());
         std::thread::sleep(Duration::from_millis(300));
     }
     let output = child.wait_with_output().expect("output");
@@ -404,6 +446,10 @@ fn a_dry_run_measures_but_leaves_the_cluster_alone_and_prints_each_write() {
     assert!(
         stderr.contains("dry run: would PATCH /apis/apps/v1/namespaces/default/deployments/model/scale (scale to 2)"),
         "{stderr}"
+    );
+    assert!(
+        stderr.contains("/horizontalpodautoscalers/model-extra"),
+        "the apply it would have made: {stderr}"
     );
     assert!(
         stderr.contains("(taint scalebench.io/interruption="),
