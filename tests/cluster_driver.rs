@@ -233,7 +233,12 @@ fn a_run_on_the_cluster_measures_what_the_testbed_did_and_puts_the_nodes_back() 
     let (_prom, prom) = prometheus(dir.path(), bed.addr);
     std::fs::write(dir.path().join("hpa.yaml"), HPA).expect("write");
     let run_file = dir.path().join("run.toml");
-    std::fs::write(&run_file, with_kubernetes(&bed_text, &bed, Some(prom))).expect("write");
+    // A second setup after the first, on the same cluster, from the same start.
+    let two_setups = format!(
+        "{}\n[[setup]]\nname = \"again\"\n[setup.fixed]\nreplicas = 2\n",
+        with_kubernetes(&bed_text, &bed, Some(prom))
+    );
+    std::fs::write(&run_file, two_setups).expect("write");
     let out = dir.path().join("out");
     let mut run = run_cluster(&run_file, &out);
     let status = wait_bounded(&mut run, "scalebench run --driver cluster");
@@ -243,8 +248,36 @@ fn a_run_on_the_cluster_measures_what_the_testbed_did_and_puts_the_nodes_back() 
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report"))
             .expect("JSON");
     common::validate_report(&report, "the cluster run's report");
-    let setup = &report["setups"][0];
+    let named = |name: &str| {
+        report["setups"]
+            .as_array()
+            .expect("setups")
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("setup {name}"))
+    };
+    let setup = named("fixed-2");
     assert_eq!(report["driver"], "cluster", "{report:#}");
+    // The second setup started where the first did: two ready replicas, the interruption's
+    // taint gone, and it went through its own interruption.
+    let again = named("again");
+    let again_ready: Vec<Option<u64>> = again["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|w| w["replicas_ready"].as_u64())
+        .collect();
+    assert_eq!(again_ready[1..6], [Some(2); 5], "{again_ready:?}");
+    assert!(
+        again["faults"][0]["pods_lost"].as_u64().unwrap_or(0) >= 1,
+        "{}",
+        again["faults"]
+    );
+    assert_eq!(
+        again["cluster"]["undo"]["undone"], 1,
+        "{}",
+        again["cluster"]
+    );
     let timeline = setup["timeline"].as_array().expect("a timeline");
     assert!(timeline.len() >= 15, "{} windows", timeline.len());
     // The testbed's 2 replicas, seen through the watchers, in every window after the first.
