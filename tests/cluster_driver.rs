@@ -101,6 +101,16 @@ fn start_bed(dir: &Path, scenario: &Path) -> Bed {
     }
 }
 
+/// In `dir`: the testbed of `scenario(duration, fault_at, notice)` with its Kubernetes API,
+/// and the setup's manifests (`hpa.yaml`); the scenario's text.
+fn arrange(dir: &Path, duration: &str, fault_at: &str, notice: &str) -> (Bed, String) {
+    let bed_file = dir.join("bed.toml");
+    let bed_text = scenario(duration, fault_at, notice);
+    std::fs::write(&bed_file, &bed_text).expect("write");
+    std::fs::write(dir.join("hpa.yaml"), HPA).expect("write");
+    (start_bed(dir, &bed_file), bed_text)
+}
+
 fn scenario(duration: &str, fault_at: &str, notice: &str) -> String {
     BED.replace("DURATION", duration)
         .replace("FAULT_AT", fault_at)
@@ -226,12 +236,8 @@ fn run_cluster(scenario: &Path, out: &Path) -> Child {
 #[test]
 fn a_run_on_the_cluster_measures_what_the_testbed_did_and_puts_the_nodes_back() {
     let dir = tempfile::tempdir().expect("dir");
-    let bed_file = dir.path().join("bed.toml");
-    let bed_text = scenario("20s", "6s", "3s");
-    std::fs::write(&bed_file, &bed_text).expect("write");
-    let bed = start_bed(dir.path(), &bed_file);
+    let (bed, bed_text) = arrange(dir.path(), "20s", "6s", "3s");
     let (_prom, prom) = prometheus(dir.path(), bed.addr);
-    std::fs::write(dir.path().join("hpa.yaml"), HPA).expect("write");
     let run_file = dir.path().join("run.toml");
     // A second setup after the first, on the same cluster, from the same start.
     let two_setups = format!(
@@ -405,11 +411,7 @@ fn a_run_on_the_cluster_measures_what_the_testbed_did_and_puts_the_nodes_back() 
 #[test]
 fn sigterm_in_the_middle_of_a_notice_still_removes_the_taint() {
     let dir = tempfile::tempdir().expect("dir");
-    let bed_file = dir.path().join("bed.toml");
-    let bed_text = scenario("60s", "3s", "50s");
-    std::fs::write(&bed_file, &bed_text).expect("write");
-    let bed = start_bed(dir.path(), &bed_file);
-    std::fs::write(dir.path().join("hpa.yaml"), HPA).expect("write");
+    let (bed, bed_text) = arrange(dir.path(), "60s", "3s", "50s");
     let run_file = dir.path().join("run.toml");
     std::fs::write(&run_file, with_kubernetes(&bed_text, &bed, None)).expect("write");
     let out = dir.path().join("out");
@@ -451,11 +453,7 @@ fn sigterm_in_the_middle_of_a_notice_still_removes_the_taint() {
 #[test]
 fn a_dry_run_measures_but_leaves_the_cluster_alone_and_prints_each_write() {
     let dir = tempfile::tempdir().expect("dir");
-    let bed_file = dir.path().join("bed.toml");
-    let bed_text = scenario("8s", "2s", "2s");
-    std::fs::write(&bed_file, &bed_text).expect("write");
-    let bed = start_bed(dir.path(), &bed_file);
-    std::fs::write(dir.path().join("hpa.yaml"), HPA).expect("write");
+    let (bed, bed_text) = arrange(dir.path(), "8s", "2s", "2s");
     let run_file = dir.path().join("run.toml");
     std::fs::write(&run_file, with_kubernetes(&bed_text, &bed, None)).expect("write");
     let out = dir.path().join("out");
