@@ -63,27 +63,10 @@ mod tests {
     use scalebench_core::run::{ColdStartSample, ColdStarts};
 
     fn report(setups: Vec<(&str, Option<ColdStartReport>)>) -> Report {
-        let mut r: Report = serde_json::from_str(
-            r#"{"schema":"scalebench.report/v1","scenario":"s","driver":"load","seed":1,
-            "duration_s":1,"window_s":1,"slo":{"latency_ms":1,"percentile":99,"timeout_ms":1},
-            "setups":[]}"#,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        for (i, (name, cold_start)) in setups.into_iter().enumerate() {
-            let mut s: SetupReport = serde_json::from_str(
-                r#"{"name":"x","rank":1,"policy":"fixed",
-                "requests":{"scheduled":0,"sent":0,"ok":0,"failed":0,"rejected":0,"timed_out":0,"not_sent":0},
-                "latency_ms":{"p50":0,"p90":0,"p95":0,"p99":0,"p999":0,"max":0,"mean":0},
-                "slo":{"attainment":1,"met":true,"violation_s":0,"recoveries":[]},
-                "cost":{"total_usd":null,"per_1k_requests_usd":null,"gpu_hours":null,"by_pool":{},"idle_fraction":null},
-                "scaling":{"max_replicas":null,"cold_starts":null,"scale_up_reaction_s":null,"max_nodes":{}},
-                "classes":[],"faults":[],"timeline":[]}"#,
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
-            s.name = name.to_owned();
-            s.rank = i as u32 + 1;
+        let names: Vec<&str> = setups.iter().map(|(name, _)| *name).collect();
+        let mut r = crate::html::bare_report("load", &names);
+        for (s, (_, cold_start)) in r.setups.iter_mut().zip(setups) {
             s.cold_start = cold_start;
-            r.setups.push(s);
         }
         r
     }
