@@ -111,7 +111,7 @@ pub(crate) fn play(
         let (faults, observer, played) = (faults.clone(), observer.clone(), played.clone());
         set.spawn_on(
             async move {
-                let at = start + Duration::from_nanos(fault.at().as_nanos());
+                let at = start + Duration::from(fault.at());
                 tokio::time::sleep_until(at).await;
                 played.mark(format!("{}@{}", fault.kind(), fault.at()));
                 tracing::info!(kind = fault.kind(), target = %fault.target(), "fault strikes");
@@ -181,7 +181,7 @@ async fn strike(
                     Err(e) => tracing::error!(node, error = %e, "interruption notice failed"),
                 }
             }
-            tokio::time::sleep(Duration::from_nanos(notice.as_nanos())).await;
+            tokio::time::sleep((*notice).into()).await;
             for node in &noticed {
                 let reclaim = faults.spot_reclaim(node).await?;
                 played.count(index, &reclaim.evictions);
@@ -190,7 +190,7 @@ async fn strike(
         Fault::PoolOutage { pool, length, .. } => {
             let outage = faults.pool_outage(pool).await?;
             played.count(index, &outage.evictions);
-            tokio::time::sleep(Duration::from_nanos(length.as_nanos())).await;
+            tokio::time::sleep((*length).into()).await;
             let undone = faults.end_outage(&outage.nodes).await?;
             if !undone.failed.is_empty() {
                 tracing::error!(failed = ?undone.failed, "the outage's cordons could not all be undone; the run's end tries again");

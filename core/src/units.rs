@@ -72,6 +72,13 @@ impl std::ops::Add for Duration {
     }
 }
 
+impl From<Duration> for std::time::Duration {
+    /// The same length, for timers and sleeps.
+    fn from(d: Duration) -> std::time::Duration {
+        std::time::Duration::from_nanos(d.0)
+    }
+}
+
 impl fmt::Display for Duration {
     /// Formats in the same notation the parser reads, e.g. `1h30m`, `90s` becomes `1m30s`, `250ms`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -319,7 +319,7 @@ fn query_all(
         return Vec::new();
     }
     let end = UNIX_EPOCH + Duration::from_millis(grid.last_ms().max(0) as u64);
-    let settle = Duration::from_nanos(spec.settle.as_nanos());
+    let settle = Duration::from(spec.settle);
     let deadline = end + settle;
     let until = |t: SystemTime| t.duration_since(SystemTime::now()).unwrap_or_default();
     std::thread::sleep(until(end + MARGIN.min(settle)));
