@@ -164,7 +164,7 @@ impl ClusterDriver {
             let _enter = self.rt.enter();
             kube::Client::try_from(config.clone()).map_err(DriveError::env)?
         };
-        let act = Act::new(client.clone(), self.dry_run);
+        let act = Act::new(client, self.dry_run);
         let mut objects = match &k.manifests {
             Some(path) => {
                 let yaml = std::fs::read_to_string(path).map_err(|e| {
@@ -186,8 +186,8 @@ impl ClusterDriver {
             i32::try_from(replicas).unwrap_or(i32::MAX),
         );
         let settle = Settle {
-            settle: std::time::Duration::from_nanos(k.settle.as_nanos()),
-            timeout: std::time::Duration::from_nanos(k.settle_timeout.as_nanos()),
+            settle: k.settle.into(),
+            timeout: k.settle_timeout.into(),
             ..Settle::default()
         };
         tracing::info!(setup = %setup.name, namespace = %k.target.namespace, deployment = %k.target.deployment, replicas, "applying the setup");
@@ -198,7 +198,7 @@ impl ClusterDriver {
             }
         });
         let result = match applied {
-            Some(Ok(_)) => self.measure(plan, setup, k, client, act.clone(), config, cancel),
+            Some(Ok(_)) => self.measure(plan, setup, k, act.clone(), config, cancel),
             Some(Err(e)) => Err(DriveError::env(format!("setup {:?}: {e}", setup.name))),
             // Cut short before the load: the engine, cancelled, returns an empty run marked
             // interrupted.
@@ -231,20 +231,19 @@ impl ClusterDriver {
     }
 
     /// The observed, loaded and faulted part of a setup's run, after its setup settled.
-    #[allow(clippy::too_many_arguments)]
     fn measure(
         &self,
         plan: &Plan,
         setup: &PlanSetup,
         k: &Kubernetes,
-        client: kube::Client,
         act: Act,
         config: kube::Config,
         cancel: &AtomicBool,
     ) -> Result<SetupRun, DriveError> {
         let handle = self.rt.handle().clone();
-        let observer =
-            Arc::new(Observer::start(client, &k.target, &handle).map_err(DriveError::input)?);
+        let observer = Arc::new(
+            Observer::start(act.client().clone(), &k.target, &handle).map_err(DriveError::input)?,
+        );
         let synced = self.rt.block_on(observer.synced(SYNC_TIMEOUT));
         if !synced {
             tracing::warn!(setup = %setup.name, "the cluster's watchers have not listed everything within {SYNC_TIMEOUT:?}: the timeline's service side is null until they do");
@@ -356,8 +355,8 @@ impl ClusterDriver {
                     message: r.message,
                 })
                 .collect(),
-            // The setup's writes so far; the restore's are added by the caller.
-            api_calls: u32::try_from(faults.act().calls().len()).unwrap_or(u32::MAX),
+            // Counted by run_setup once the restore has written too.
+            api_calls: 0,
             dry_run: self.dry_run,
             undo: match undone {
                 Ok(r) if r.undone.is_empty() && r.failed.is_empty() => None,
