@@ -17,6 +17,7 @@ use rand_pcg::Pcg64Mcg;
 
 use crate::Plan;
 use crate::dist::Sampler;
+use crate::llm::{TokenLengths, TokenModel, Tokens};
 use crate::traffic::{ArrivalKind, Shape, Traffic};
 
 /// One scheduled request.
@@ -26,8 +27,11 @@ pub struct Arrival {
     pub t_ns: u64,
     /// Its request class: an index into the scenario's classes (0 when there are none).
     pub class: u16,
-    /// Its service time on a speed-1 replica, in seconds.
+    /// Its service time on a speed-1 replica, in seconds (with a token model: the time of
+    /// its tokens alone on a replica).
     pub service_s: f64,
+    /// Its prompt and output lengths, when the scenario gives them (`[traffic.tokens]`).
+    pub tokens: Option<Tokens>,
 }
 
 /// The longest cell over which the rate is taken as linear.
@@ -64,6 +68,9 @@ pub struct ArrivalStream {
     class_rng: Pcg64Mcg,
     service: Vec<Sampler>,
     service_rng: Pcg64Mcg,
+    tokens: Option<TokenLengths>,
+    token_model: Option<TokenModel>,
+    token_rng: Pcg64Mcg,
     expected: f64,
 }
 
@@ -140,6 +147,9 @@ impl ArrivalStream {
             class_rng: Pcg64Mcg::seed_from_u64(seed ^ 0xa409_3822_299f_31d0),
             service,
             service_rng: Pcg64Mcg::seed_from_u64(seed ^ 0x082e_fa98_ec4e_6c89),
+            tokens: traffic.tokens,
+            token_model: plan.service.llm,
+            token_rng: Pcg64Mcg::seed_from_u64(seed ^ 0xbe54_66cf_34e9_0c6c),
             expected: expected_renewal + burst_total as f64,
         }
     }
@@ -163,11 +173,16 @@ impl ArrivalStream {
                 .unwrap_or(self.class_cdf.len() - 1);
             i as u16
         };
-        let service_s = self.service[class as usize].sample_secs(&mut self.service_rng);
+        let tokens = self.tokens.map(|t| t.sample(&mut self.token_rng));
+        let service_s = match (self.token_model, tokens) {
+            (Some(m), Some(t)) => m.alone_ns(t) as f64 / 1e9,
+            _ => self.service[class as usize].sample_secs(&mut self.service_rng),
+        };
         Arrival {
             t_ns: (t * 1e9) as u64,
             class,
             service_s,
+            tokens,
         }
     }
 }

@@ -151,7 +151,7 @@ impl DurationDist {
 
 /// The standard normal quantile function, by Acklam's rational approximation (relative error
 /// below 1.2e-9 over (0, 1)); infinite at 0 and 1.
-fn inverse_normal_cdf(p: f64) -> f64 {
+pub(crate) fn inverse_normal_cdf(p: f64) -> f64 {
     const A: [f64; 6] = [
         -3.969_683_028_665_376e1,
         2.209_460_984_245_205e2,

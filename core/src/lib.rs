@@ -18,6 +18,7 @@ pub mod error;
 pub mod fault;
 pub mod figure;
 pub mod kubernetes;
+pub mod llm;
 pub mod policy;
 pub mod prometheus;
 pub mod record;

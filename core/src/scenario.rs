@@ -107,7 +107,9 @@ pub struct Service {
     /// Requests that may wait for a free replica; beyond it arrivals are rejected (503).
     #[serde(default = "default_queue")]
     pub queue: u32,
-    /// The service time of one request.
+    /// The service time of one request. With `[service.llm]` it is the token model's time of
+    /// a request alone on a replica, and may be left out.
+    #[serde(default = "unset_time")]
     pub time: DurationDist,
     /// GPUs one replica needs (0 for a CPU service).
     #[serde(default = "one")]
@@ -115,6 +117,16 @@ pub struct Service {
     /// How long each phase of a pod's life takes.
     #[serde(default)]
     pub lifecycle: Lifecycle,
+    /// `[service.llm]`: the replica serves an LLM by continuous batching ([`crate::llm`]);
+    /// its `max_batch` is the replica's concurrency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<crate::llm::TokenModel>,
+}
+
+/// A service time left out of the file: zero, which resolving refuses unless the token model
+/// gives the time.
+fn unset_time() -> DurationDist {
+    DurationDist::fixed(Duration::ZERO)
 }
 
 fn one() -> u32 {

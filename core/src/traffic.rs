@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dist::DurationDist;
+use crate::llm::TokenLengths;
 use crate::template::RequestSpec;
 use crate::units::{Duration, Rate};
 use crate::users::{Executor, Users};
@@ -66,6 +67,9 @@ pub struct Traffic {
     /// The `[traffic.users]` table, for `executor = "users"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Users>,
+    /// `[traffic.tokens]`: the prompt and output lengths of each request, for an LLM service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokenLengths>,
 }
 
 fn default_timeout() -> Duration {

@@ -82,6 +82,7 @@ impl TestbedConfig {
             },
             gpus: 1,
             lifecycle: lifecycle.clone(),
+            llm: None,
         };
         let setup = Setup {
             name: "demo-hpa".into(),
@@ -127,6 +128,7 @@ impl TestbedConfig {
                 classes: Vec::new(),
                 executor: Default::default(),
                 users: None,
+                tokens: None,
             },
             capacity_rps,
             service,

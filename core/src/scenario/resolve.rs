@@ -42,7 +42,9 @@ impl Resolver<'_> {
         if slo.latency.is_zero() {
             return self.err(f.slo.span(), "slo.latency must be longer than zero");
         }
-        let service = f.service.get_ref().clone();
+        let mut service = f.service.get_ref().clone();
+        self.resolve_llm(&mut service, f.traffic.get_ref())
+            .or_else(|msg| self.err(f.service.span(), msg))?;
         if service.concurrency == 0 || service.concurrency > MAX_CONCURRENCY {
             return self.err(
                 f.service.span(),
@@ -53,7 +55,10 @@ impl Resolver<'_> {
             );
         }
         if service.time.mean_secs() <= 0.0 {
-            return self.err(f.service.span(), "service.time must have a mean above zero");
+            return self.err(
+                f.service.span(),
+                "service.time must have a mean above zero (or give [service.llm], the token model, and [traffic.tokens])",
+            );
         }
         crate::users::check(f.traffic.get_ref(), duration)
             .or_else(|msg| self.err(f.traffic.span(), msg))?;
@@ -522,7 +527,10 @@ impl Resolver<'_> {
                 .max()
                 .unwrap_or(0)
         });
-        let per_replica = service.concurrency as f64 / service.time.mean_secs();
+        let per_replica = match (&service.llm, &traffic.tokens) {
+            (Some(m), Some(t)) => m.capacity_rps(t.prompt.mean(), t.output.mean()),
+            _ => service.concurrency as f64 / service.time.mean_secs(),
+        };
         let cap = replicas as f64 * per_replica;
         let needs = traffic
             .shapes
@@ -532,6 +540,33 @@ impl Resolver<'_> {
             return self.err(t.span(), "rates are given as a share of capacity, but capacity is zero: set traffic.capacity (rps) or traffic.capacity_replicas");
         }
         Ok(cap)
+    }
+}
+
+impl Resolver<'_> {
+    /// With `[service.llm]`: checks the token model, makes its batch the replica's
+    /// concurrency, and, when `service.time` was left out, sets it to the time of a request of
+    /// mean lengths alone on a replica (what capacity and the timeouts' defaults read).
+    fn resolve_llm(&self, service: &mut Service, traffic: &Traffic) -> Result<(), String> {
+        let Some(m) = service.llm else {
+            return Ok(());
+        };
+        m.check()?;
+        let Some(t) = traffic.tokens else {
+            return Err(
+                "[service.llm] needs the requests' token counts: add [traffic.tokens] with prompt and output"
+                    .into(),
+            );
+        };
+        service.concurrency = m.max_batch;
+        if service.time.mean_secs() <= 0.0 {
+            let mean = crate::llm::Tokens {
+                prompt: t.prompt.mean().round() as u32,
+                output: (t.output.mean().round() as u32).max(1),
+            };
+            service.time = crate::dist::DurationDist::fixed(Duration::from_nanos(m.alone_ns(mean)));
+        }
+        Ok(())
     }
 }
 
