@@ -83,6 +83,22 @@ pub struct ServiceState {
     pub scale_up_reaction_s: Option<f64>,
     /// Every fault so far, with its effects.
     pub faults: Vec<FaultEvent>,
+    /// The token model's batches now, when the service is an LLM: vLLM's gauges, summed (or
+    /// averaged, for the cache) over the pods.
+    pub llm: Option<LlmState>,
+}
+
+/// The token model's state over all pods: what vLLM exports per replica as
+/// `vllm:num_requests_running`, `vllm:num_requests_waiting` and `vllm:kv_cache_usage_perc`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LlmState {
+    /// Sequences in a batch, decoding.
+    pub running: u32,
+    /// Requests waiting to join a batch: holding a pod's slot, or in the service's queue.
+    pub waiting: u32,
+    /// KV-cache tokens reserved over the KV cache of the pods that are up (ready or
+    /// terminating), 0-1; 0 with no such pod.
+    pub kv_cache_usage: f64,
 }
 
 /// What the model contributes to a setup's Run at its end.
@@ -371,6 +387,28 @@ impl<W: Request> Model<W> {
         }
     }
 
+    /// The token model's batches now (None without a token model).
+    pub fn llm_state(&self) -> Option<LlmState> {
+        let m = self.llm?;
+        let mut st = LlmState {
+            waiting: self.queue.len() as u32,
+            ..LlmState::default()
+        };
+        let (mut used, mut pods) = (0u64, 0u64);
+        for p in &self.pods {
+            if matches!(p.state, PodPhase::Ready | PodPhase::Terminating) {
+                st.running += p.batch.running();
+                st.waiting += p.batch.waiting();
+                used += p.batch.kv_used();
+                pods += 1;
+            }
+        }
+        if pods > 0 {
+            st.kv_cache_usage = (used as f64 / (pods * m.kv_cache_tokens) as f64).min(1.0);
+        }
+        Some(st)
+    }
+
     /// The service's state now.
     pub fn state(&self, now: u64) -> ServiceState {
         let c = &self.counts;
@@ -398,6 +436,7 @@ impl<W: Request> Model<W> {
             cold_starts: self.cold_starts,
             scale_up_reaction_s: self.scale_up_reaction.map(|ns| ns as f64 / 1e9),
             faults: self.fault_events.clone(),
+            llm: self.llm_state(),
         }
     }
 

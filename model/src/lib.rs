@@ -27,6 +27,9 @@
 //! interruptions) come from streams seeded by the plan.
 
 mod agenda;
+mod batch;
+#[cfg(test)]
+mod batch_tests;
 mod cluster;
 mod control;
 mod faults;
@@ -56,7 +59,7 @@ use scalebench_core::scenario::Billing;
 use scalebench_core::{Plan, Setup};
 
 pub use agenda::Agenda;
-pub use control::{Bill, Outcome, ServiceState};
+pub use control::{Bill, LlmState, Outcome, ServiceState};
 pub use faults::FaultError;
 pub use ops::Refused;
 pub use pods::{PodPhase, secs_to_ns};
@@ -80,6 +83,10 @@ pub trait Request {
     /// True while its client still waits for the answer. A request killed with its pod is sent
     /// again (a setup that retries) only while it is wanted.
     fn wanted(&self) -> bool;
+    /// Its prompt and output lengths, for a service with a token model (`[service.llm]`).
+    fn tokens(&self) -> Option<scalebench_core::llm::Tokens> {
+        None
+    }
     /// True when a request may stop being wanted while it waits in the queue (a client that
     /// hangs up), so the model takes such requests out at every metric sample. False lets the
     /// model skip the scan.
@@ -152,6 +159,11 @@ pub enum Timer {
     },
     /// A one-second metrics sample.
     Sample,
+    /// `pod`'s decode step ends (token model).
+    Step {
+        /// The pod.
+        pod: u32,
+    },
 }
 
 /// What the model asks of whoever steps it.
@@ -167,6 +179,25 @@ pub trait Host<W> {
     /// The 95th and 99th percentile latency (ms) its metrics saw since the last call, for a
     /// policy that reads latency; `None` when nothing finished.
     fn latency_sample(&mut self) -> Option<(f64, f64)>;
+
+    /// Token model: `w` took `slot` now and waits there to join the pod's batch (the host
+    /// may arm its client's timeout on the slot, as for [`Host::serve`]).
+    fn joined(&mut self, _now: u64, _slot: SlotId, _w: &mut W) {}
+    /// Token model: `w` (in `slot`) produced its first token now. Under the token model the
+    /// model does not call [`Host::serve`]: it steps the batch itself and hands the request
+    /// back through [`Host::done`].
+    fn first_token(&mut self, _now: u64, _slot: SlotId, _w: &mut W) {}
+    /// Token model: a decode step of `gap_ns` ended now and gave `continuing` sequences their
+    /// next token after the first: each of them saw an inter-token gap of `gap_ns`.
+    fn decode_step(&mut self, _now: u64, _gap_ns: u64, _continuing: u32) {}
+    /// Token model, for a host that streams tokens ([`Host::STREAMS`]): `w` produced its
+    /// `n`-th token now (`last` when it has all of them).
+    fn token(&mut self, _now: u64, _slot: SlotId, _w: &mut W, _n: u32, _last: bool) {}
+    /// Token model: `w` produced its last token now; its slot is free.
+    fn done(&mut self, _now: u64, _w: W) {}
+    /// True when the host wants [`Host::token`] for every token of every sequence (the
+    /// testbed, which streams them); the simulator only needs the first and the gaps.
+    const STREAMS: bool = false;
 }
 
 /// Samplers of the pod lifecycle phases.
@@ -192,6 +223,8 @@ struct Settings {
     price_per_replica_hour: f64,
     /// The cost-aware policy's budget ceiling, USD per hour.
     budget_per_hour: Option<f64>,
+    /// The setup's speed (the token model's steps are divided by it and the pod's).
+    speed: f64,
 }
 
 /// One setup's service: pods on nodes, the router and queue, the autoscaler and the bill.
@@ -203,6 +236,8 @@ pub struct Model<W> {
     end: u64,
     timeout_ns: u64,
     concurrency: u32,
+    /// The token model, when the service is an LLM.
+    llm: Option<scalebench_core::llm::TokenModel>,
     pods: Vec<Pod<W>>,
     /// Pods that count toward the replica count (not draining, not gone), oldest first.
     live: Vec<u32>,
@@ -311,11 +346,13 @@ impl<W: Request> Model<W> {
                 scrape_delay_ns: setup.scrape_delay.as_nanos(),
                 price_per_replica_hour: setup.price_per_replica_hour,
                 budget_per_hour,
+                speed: setup.speed,
             },
             now: 0,
             end: plan.duration.as_nanos(),
             timeout_ns: plan.traffic.timeout.as_nanos(),
             concurrency: plan.service.concurrency,
+            llm: plan.service.llm,
             pods: Vec::new(),
             live: Vec::new(),
             unbound: VecDeque::new(),

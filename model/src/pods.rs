@@ -75,6 +75,8 @@ pub(crate) struct Pod<W> {
     pub(crate) group: Option<u16>,
     /// How fast it serves (its node's pool's speed).
     pub(crate) speed: f64,
+    /// Its continuous batching, under the token model.
+    pub(crate) batch: crate::batch::Batch,
 }
 
 /// Pods per phase.
@@ -144,6 +146,7 @@ impl<W: Request> Model<W> {
             fault: None,
             group,
             speed: 1.0,
+            batch: Default::default(),
         });
         self.live.push(id);
         self.replicas.add(self.now, 1);
@@ -356,6 +359,7 @@ impl<W: Request> Model<W> {
         pod.deleting = pod.deleting.or(Some(self.now));
         pod.slots = Vec::new();
         pod.free = Vec::new();
+        pod.batch = Default::default();
         if was != PodPhase::Pending {
             self.allocated.sub(self.now, 1);
         }

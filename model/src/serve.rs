@@ -80,6 +80,7 @@ impl<W: Request> Model<W> {
             Timer::Sample => self.sample(host),
             Timer::Fault { index } => self.planned_fault(index, host),
             Timer::Reclaim { node, fault } => self.lose_node(node, Some(fault), host),
+            Timer::Step { pod } => self.step_done(pod, host),
         }
     }
 
@@ -134,6 +135,13 @@ impl<W: Request> Model<W> {
         let w = s.req.insert(w);
         p.in_flight += 1;
         let load = p.in_flight;
+        if self.llm.is_some() {
+            host.joined(now, id, w);
+            self.router.set_load(pod, load);
+            self.in_flight.add(now, 1);
+            self.join_batch(pod, slot, host);
+            return;
+        }
         host.serve(now, id, w, service_ns);
         self.router.set_load(pod, load);
         self.in_flight.add(now, 1);

@@ -32,6 +32,8 @@ impl Sim<'_> {
             service_ns: model::secs_to_ns(a.service_s / self.speed),
             class: a.class,
             waiting: true,
+            tokens: a.tokens,
+            first_token: None,
         };
         self.model.offer(a.t_ns, w, &mut self.clients);
     }

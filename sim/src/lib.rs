@@ -20,6 +20,7 @@ use model::{Agenda, Bill, Model, SlotId, Timer};
 use scalebench_core::arrivals::ArrivalStream;
 use scalebench_core::drive::Control;
 use scalebench_core::fault::FaultPlan;
+use scalebench_core::llm::Tokens;
 use scalebench_core::record::Recorder;
 use scalebench_core::run::SetupRun;
 use scalebench_core::{Plan, Setup};
@@ -86,6 +87,10 @@ struct Req {
     class: u16,
     /// Its client still waits for the answer (it has not timed out).
     waiting: bool,
+    /// Its prompt and output lengths (token model).
+    tokens: Option<Tokens>,
+    /// When its first token came (token model), ns.
+    first_token: Option<u64>,
 }
 
 impl model::Request for Req {
@@ -104,6 +109,10 @@ impl model::Request for Req {
     #[inline]
     fn wanted(&self) -> bool {
         self.waiting
+    }
+    #[inline]
+    fn tokens(&self) -> Option<Tokens> {
+        self.tokens
     }
 }
 
@@ -156,6 +165,21 @@ impl model::Host<Req> for Clients {
 
     fn latency_sample(&mut self) -> Option<(f64, f64)> {
         self.rec.take_sample_latency()
+    }
+
+    fn joined(&mut self, _now: u64, slot: SlotId, w: &mut Req) {
+        self.agenda
+            .push(w.intended + self.timeout_ns, Event::ClientTimeout(slot));
+    }
+
+    fn first_token(&mut self, now: u64, _slot: SlotId, w: &mut Req) {
+        w.first_token = Some(now);
+    }
+
+    fn done(&mut self, now: u64, w: Req) {
+        if w.waiting {
+            self.rec.ok(w.class, now - w.intended);
+        }
     }
 }
 
