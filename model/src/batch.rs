@@ -79,6 +79,7 @@ fn tokens_of<W: Request>(w: &W) -> Tokens {
 impl<W: Request> Model<W> {
     /// A request took `slot` of `pod` under the token model: it waits to join the batch.
     pub(crate) fn join_batch(&mut self, pod: u32, slot: u32, host: &mut impl Host<W>) {
+        self.batch_waiting.add(self.now, 1);
         let b = &mut self.pods[pod as usize].batch;
         b.waiting.push_back(slot);
         if b.step_started.is_none() && !b.ending {
@@ -101,6 +102,7 @@ impl<W: Request> Model<W> {
             let Some(w) = p.slots.get(slot as usize).and_then(|s| s.req.as_ref()) else {
                 // Its request is gone (cannot happen while the pod lives; be safe).
                 b.waiting.pop_front();
+                self.batch_waiting.sub(now, 1);
                 continue;
             };
             let t = tokens_of(w);
@@ -118,6 +120,9 @@ impl<W: Request> Model<W> {
                 kv,
             });
             joined += 1;
+        }
+        if joined > 0 {
+            self.batch_waiting.sub(now, u64::from(joined));
         }
         if b.running.is_empty() {
             b.step_started = None;

@@ -49,6 +49,8 @@ struct Log {
     /// (ns, request) of each end.
     done: Vec<(u64, u32)>,
     served: u32,
+    /// (ns, request, why) of each request dropped.
+    dropped: Vec<(u64, u32, Dropped)>,
 }
 
 impl Host<Ask> for Log {
@@ -59,8 +61,8 @@ impl Host<Ask> for Log {
     fn serve(&mut self, _: u64, _: SlotId, _: &mut Ask, _: u64) {
         self.served += 1;
     }
-    fn drop_request(&mut self, _: u64, w: Ask, why: Dropped) {
-        panic!("request {} dropped: {why:?}", w.id);
+    fn drop_request(&mut self, now: u64, w: Ask, why: Dropped) {
+        self.dropped.push((now, w.id, why));
     }
     fn latency_sample(&mut self) -> Option<(f64, f64)> {
         None
@@ -107,6 +109,8 @@ rate = 1
 [traffic.tokens]
 prompt = 100
 output = 3
+[service]
+lifecycle = {{ schedule = "0s", start = "1s", load = "1s", grace_period = "1s" }}
 [service.llm]
 prefill_per_token = "0.1ms"
 step = "20ms"
@@ -196,7 +200,15 @@ fn the_kv_cache_holds_a_sequence_back_until_another_leaves() {
         "B holds a slot, waiting to join"
     );
     assert!((st.kv_cache_usage - 103.0 / 500.0).abs() < 1e-12);
+    assert_eq!(
+        m.batch_waiting.get(),
+        1,
+        "a policy on the queue sees B waiting"
+    );
     log.run_until(&mut m, 1_000 * MS);
+    assert_eq!(m.batch_waiting.get(), 0);
+    // B waited from 1 ms to 70 ms: 69 ms of one request waiting.
+    assert_eq!(m.batch_waiting.integral(70 * MS), 69 * MS as u128);
     // A alone: 30, 50, 70 ms. Then B: 40 ms prefill + 20 ms -> 130 ms, 150 ms.
     assert_eq!(log.done, vec![(70 * MS, 1), (150 * MS, 2)]);
     assert_eq!(log.first, vec![(30 * MS, 1), (130 * MS, 2)]);
@@ -221,4 +233,32 @@ fn a_full_batch_leaves_requests_in_the_queue_until_a_slot_frees() {
     log.run_until(&mut m, 1_000 * MS);
     // A: 30, 50 ms; B then: 30 ms more.
     assert_eq!(log.done, vec![(50 * MS, 1), (80 * MS, 2)]);
+}
+
+#[test]
+fn an_evicted_pod_finishes_its_batch_in_its_grace_period_or_loses_it() {
+    use crate::PodPhase;
+    let (mut m, mut log) = model(8, 100_000);
+    m.offer(0, ask(1, 0, 100, 10), &mut log);
+    m.offer(0, ask(2, 0, 100, 100), &mut log);
+    log.run_until(&mut m, 35 * MS);
+    m.evict_pod(35 * MS, 0, &mut log).expect("pod 0 serves");
+    log.run_until(&mut m, 5_000 * MS);
+    // Request 1 ends within the 1 s grace period; request 2 (100 tokens at about 21 ms) does
+    // not, and fails with its pod: its step timers after that are stale and do nothing.
+    assert_eq!(log.done.iter().map(|d| d.1).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(log.dropped, vec![(1_035 * MS, 2, Dropped::Killed)]);
+    let first = m.pods().next().expect("pod 0");
+    assert_eq!(first.phase, PodPhase::Gone);
+    assert_eq!(m.batch_waiting.get(), 0);
+    // The replacement serves the next request from the start.
+    let ready = m
+        .pods()
+        .find(|p| p.phase == PodPhase::Ready)
+        .expect("a replacement")
+        .id;
+    assert_ne!(ready, 0);
+    m.offer(5_000 * MS, ask(3, 5_000 * MS, 100, 1), &mut log);
+    log.run_until(&mut m, 6_000 * MS);
+    assert_eq!(log.done.last(), Some(&(5_030 * MS, 3)));
 }

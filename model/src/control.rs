@@ -299,7 +299,7 @@ impl<W: Request> Model<W> {
         }
         let (fi, wq, al) = (
             self.in_flight.integral(now),
-            self.waiting.integral(now),
+            self.waiting.integral(now) + self.batch_waiting.integral(now),
             self.allocated.integral(now),
         );
         let dt = SECOND as f64;

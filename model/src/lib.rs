@@ -265,6 +265,9 @@ pub struct Model<W> {
     in_flight: Gauge,
     /// Requests waiting.
     waiting: Gauge,
+    /// Requests holding a slot but waiting to join a batch (token model): with `waiting`,
+    /// what vLLM calls requests waiting, which a policy on the queue reads.
+    batch_waiting: Gauge,
     /// Pods that exist (any state but gone): paid under replica billing.
     replicas: Gauge,
     /// Pods bound to a node or past binding (capacity held), for utilisation.
@@ -272,7 +275,8 @@ pub struct Model<W> {
     samples: Vec<MetricSample>,
     /// Arrivals since the last metric sample.
     sample_arrivals: u64,
-    /// Integrals at the last metric sample: (in-flight, waiting, allocated).
+    /// Integrals at the last metric sample: (in-flight, waiting and waiting to join a batch,
+    /// allocated).
     last_sample: (u128, u128, u128),
     /// Integrals at the last service sample: (in-flight, allocated).
     last_window: (u128, u128),
@@ -376,6 +380,7 @@ impl<W: Request> Model<W> {
             max_held_back: 0,
             in_flight: Gauge::default(),
             waiting: Gauge::default(),
+            batch_waiting: Gauge::default(),
             replicas: Gauge::default(),
             allocated: Gauge::default(),
             samples: Vec::new(),

@@ -359,7 +359,11 @@ impl<W: Request> Model<W> {
         pod.deleting = pod.deleting.or(Some(self.now));
         pod.slots = Vec::new();
         pod.free = Vec::new();
+        let left = pod.batch.waiting();
         pod.batch = Default::default();
+        if left > 0 {
+            self.batch_waiting.sub(self.now, u64::from(left));
+        }
         if was != PodPhase::Pending {
             self.allocated.sub(self.now, 1);
         }
