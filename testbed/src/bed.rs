@@ -84,6 +84,10 @@ pub(crate) struct Counts {
     pub(crate) rejected: u64,
     pub(crate) killed: u64,
     pub(crate) expired: u64,
+    /// Prompt tokens of the requests that produced a first token (token model).
+    pub(crate) prompt_tokens: u64,
+    /// Tokens generated (token model).
+    pub(crate) generation_tokens: u64,
 }
 
 /// Everything but the model: the agenda, the counters and the latencies the autoscaler's

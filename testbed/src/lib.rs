@@ -134,6 +134,25 @@ pub struct Snapshot {
     /// The faults so far (the plan's, random spot interruptions, injected ones), with their
     /// effects.
     pub faults: Vec<FaultEvent>,
+    /// The token model's batches, when the service is an LLM (`[service.llm]`): exported
+    /// under vLLM's metric names.
+    pub llm: Option<LlmSnapshot>,
+}
+
+/// The token model's state and token counts, as vLLM exports them.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct LlmSnapshot {
+    /// Sequences decoding (`vllm:num_requests_running`).
+    pub running: u32,
+    /// Requests waiting to join a batch (`vllm:num_requests_waiting`).
+    pub waiting: u32,
+    /// KV-cache tokens reserved over the cache of the pods that are up, 0-1
+    /// (`vllm:kv_cache_usage_perc`, a fraction despite its name).
+    pub kv_cache_usage: f64,
+    /// Prompt tokens of the requests that produced a first token (`vllm:prompt_tokens_total`).
+    pub prompt_tokens: u64,
+    /// Tokens generated (`vllm:generation_tokens_total`).
+    pub generation_tokens: u64,
 }
 
 impl Bed {
@@ -165,6 +184,13 @@ impl Bed {
             cold_starts: s.cold_starts,
             scale_up_reaction_s: s.scale_up_reaction_s,
             faults: s.faults,
+            llm: s.llm.map(|l| LlmSnapshot {
+                running: l.running,
+                waiting: l.waiting,
+                kv_cache_usage: l.kv_cache_usage,
+                prompt_tokens: c.prompt_tokens,
+                generation_tokens: c.generation_tokens,
+            }),
         }
     }
 }

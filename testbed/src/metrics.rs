@@ -112,7 +112,51 @@ pub fn render(s: &Snapshot) -> String {
             "scalebench_requests_total{{outcome=\"{outcome}\"}} {n}"
         );
     }
+    if let Some(l) = &s.llm {
+        vllm(&mut out, l);
+    }
     out
+}
+
+/// The token model's state under vLLM's metric names (v1 engine), labelled as one served
+/// model, so that a Prometheus-driven setup reads the testbed as it reads a real vLLM.
+fn vllm(out: &mut String, l: &crate::LlmSnapshot) {
+    const LABEL: &str = "model_name=\"scalebench-testbed\"";
+    for (name, help, v) in [
+        (
+            "vllm:num_requests_running",
+            "Number of requests in model execution batches.",
+            f64::from(l.running),
+        ),
+        (
+            "vllm:num_requests_waiting",
+            "Number of requests waiting to be processed.",
+            f64::from(l.waiting),
+        ),
+        (
+            "vllm:kv_cache_usage_perc",
+            "KV-cache usage. 1 means 100 percent usage.",
+            l.kv_cache_usage,
+        ),
+    ] {
+        family(out, name, help, "gauge");
+        let _ = writeln!(out, "{name}{{{LABEL}}} {}", num(v));
+    }
+    for (name, help, v) in [
+        (
+            "vllm:prompt_tokens_total",
+            "Number of prefill tokens processed.",
+            l.prompt_tokens,
+        ),
+        (
+            "vllm:generation_tokens_total",
+            "Number of generation tokens processed.",
+            l.generation_tokens,
+        ),
+    ] {
+        family(out, name, help, "counter");
+        let _ = writeln!(out, "{name}{{{LABEL}}} {v}");
+    }
 }
 
 fn family(out: &mut String, name: &str, help: &str, kind: &str) {
@@ -164,5 +208,32 @@ mod tests {
         assert!(text.contains("scalebench_nodes{pool=\"a\\\"b\"} 2"));
         assert!(text.contains("scalebench_cost_usd_total 0.5"));
         assert!(text.contains("scalebench_requests_total{outcome=\"killed\"} 0"));
+        assert!(!text.contains("vllm:"), "no token model, no vLLM names");
+    }
+
+    #[test]
+    fn a_token_model_is_exported_under_vllms_names() {
+        let s = Snapshot {
+            llm: Some(crate::LlmSnapshot {
+                running: 7,
+                waiting: 3,
+                kv_cache_usage: 0.25,
+                prompt_tokens: 1200,
+                generation_tokens: 345,
+            }),
+            ..Snapshot::default()
+        };
+        let text = render(&s);
+        for line in [
+            "# TYPE vllm:num_requests_running gauge",
+            "vllm:num_requests_running{model_name=\"scalebench-testbed\"} 7",
+            "vllm:num_requests_waiting{model_name=\"scalebench-testbed\"} 3",
+            "vllm:kv_cache_usage_perc{model_name=\"scalebench-testbed\"} 0.25",
+            "# TYPE vllm:prompt_tokens_total counter",
+            "vllm:prompt_tokens_total{model_name=\"scalebench-testbed\"} 1200",
+            "vllm:generation_tokens_total{model_name=\"scalebench-testbed\"} 345",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
     }
 }
