@@ -7,12 +7,15 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
 use model::{Agenda, Dropped, Host, Model, SlotId, Timer};
+use openai::ResponseWriter;
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use scalebench_core::dist::Sampler;
+use scalebench_core::llm::{TokenLengths, Tokens};
 use scalebench_core::window_hist::WindowHist;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::TestbedConfig;
 
@@ -41,6 +44,37 @@ pub(crate) struct Req {
     /// Its service time on its pod.
     served_ns: u64,
     reply: Option<oneshot::Sender<Reply>>,
+    /// Its tokens and its stream, under the token model.
+    llm: Option<Box<LlmReq>>,
+}
+
+/// What an OpenAI-style request carries through the model.
+#[derive(Debug)]
+pub(crate) struct LlmReq {
+    pub(crate) tokens: Tokens,
+    /// Where its server-sent events go, when it streams (the body of its HTTP answer).
+    pub(crate) stream: Option<mpsc::UnboundedSender<Bytes>>,
+    /// Writes its chunks.
+    pub(crate) writer: ResponseWriter,
+    /// It asked for the usage chunk (`stream_options.include_usage`).
+    pub(crate) include_usage: bool,
+    /// The pod that serves it.
+    pod: u32,
+}
+
+/// The text of every generated token: one token in every tiktoken encoding.
+pub(crate) const TOKEN_TEXT: &str = " the";
+
+impl LlmReq {
+    fn send(&self, event: Vec<u8>) {
+        if let Some(tx) = &self.stream
+            && !event.is_empty()
+        {
+            // The client may be gone: the replica goes on decoding, as a real one does until
+            // it notices.
+            let _ = tx.send(Bytes::from(event));
+        }
+    }
 }
 
 impl Req {
@@ -64,6 +98,9 @@ impl model::Request for Req {
     }
     fn wanted(&self) -> bool {
         self.reply.as_ref().is_some_and(|tx| !tx.is_closed())
+    }
+    fn tokens(&self) -> Option<Tokens> {
+        self.llm.as_ref().map(|l| l.tokens)
     }
     const MAY_LEAVE: bool = true;
 }
@@ -117,7 +154,60 @@ impl Host<Req> for Side {
             Dropped::Killed => self.counts.killed += 1,
             Dropped::Expired => self.counts.expired += 1,
         }
+        if let Some(l) = &w.llm {
+            // A stream that has started ends with an error event, as vLLM's does.
+            let (kind, code) = match why {
+                Dropped::Rejected | Dropped::Shed => ("ServiceUnavailable", 503),
+                Dropped::Expired => ("Timeout", 504),
+                Dropped::Killed => ("InternalServerError", 502),
+            };
+            l.send(
+                l.writer
+                    .error(crate::http::dropped_message(why), kind, code),
+            );
+        }
         w.answer(Reply::Dropped(why));
+    }
+
+    const STREAMS: bool = true;
+
+    fn joined(&mut self, now: u64, slot: SlotId, w: &mut Req) {
+        w.started = now;
+        if let Some(l) = &mut w.llm {
+            l.pod = slot.pod;
+        }
+    }
+
+    fn token(&mut self, _now: u64, _slot: SlotId, w: &mut Req, n: u32, _last: bool) {
+        let Some(l) = &w.llm else { return };
+        self.counts.generation_tokens += 1;
+        if n == 1 {
+            self.counts.prompt_tokens += u64::from(l.tokens.prompt);
+            l.send(l.writer.role());
+        }
+        l.send(l.writer.content(TOKEN_TEXT));
+    }
+
+    fn done(&mut self, now: u64, mut w: Req) {
+        self.counts.ok += 1;
+        if let Some(h) = self.latency.as_mut() {
+            h.record(now.saturating_sub(w.arrived) / 1000);
+        }
+        let mut pod = 0;
+        if let Some(l) = &w.llm {
+            pod = l.pod;
+            l.send(l.writer.finish("length"));
+            if l.include_usage {
+                l.send(l.writer.usage(l.tokens.prompt, l.tokens.output));
+            }
+            l.send(l.writer.done());
+        }
+        let reply = Reply::Served {
+            pod,
+            queued_ns: w.started.saturating_sub(w.arrived),
+            service_ns: now.saturating_sub(w.started),
+        };
+        w.answer(reply);
     }
 
     fn latency_sample(&mut self) -> Option<(f64, f64)> {
@@ -143,6 +233,8 @@ pub(crate) struct Bed {
     class_index: HashMap<String, u16>,
     speed: f64,
     rng: Pcg64Mcg,
+    /// The scenario's token lengths, for a request that does not say its output length.
+    lengths: Option<TokenLengths>,
     /// The model's accounting when the scenario's time ran out.
     at_end: Option<model::Outcome>,
 }
@@ -187,6 +279,7 @@ impl Bed {
                 .collect(),
             speed: setup.speed,
             rng: Pcg64Mcg::seed_from_u64(cfg.seed ^ 0x7e57_bed0),
+            lengths: plan.traffic.tokens,
             at_end: None,
         }
     }
@@ -266,9 +359,57 @@ impl Bed {
             started: 0,
             served_ns: 0,
             reply: Some(tx),
+            llm: None,
         };
         self.model.offer(now, w, &mut self.side);
         rx
+    }
+
+    /// True when the service has a token model (`[service.llm]`).
+    pub(crate) fn serves_tokens(&self) -> bool {
+        self.model.llm_state().is_some()
+    }
+
+    /// An output length for a request that did not give one: a draw from the scenario's
+    /// `[traffic.tokens]`, else 16 (OpenAI's default `max_tokens` for completions).
+    pub(crate) fn default_output(&mut self) -> u32 {
+        self.lengths.map_or(16, |l| l.output.sample(&mut self.rng))
+    }
+
+    /// An OpenAI-style request arrives now (token model): the receiver tells how it ends;
+    /// its events go to `llm.stream` as its tokens come.
+    pub(crate) fn admit_tokens(&mut self, llm: LlmReq) -> oneshot::Receiver<Reply> {
+        let now = self.now;
+        let (tx, rx) = oneshot::channel();
+        let w = Req {
+            class: 0,
+            arrived: now,
+            service_ns: 0,
+            started: 0,
+            served_ns: 0,
+            reply: Some(tx),
+            llm: Some(Box::new(llm)),
+        };
+        self.model.offer(now, w, &mut self.side);
+        rx
+    }
+}
+
+impl LlmReq {
+    /// A request of `tokens` answered by `writer`, streamed to `stream` when given.
+    pub(crate) fn new(
+        tokens: Tokens,
+        writer: ResponseWriter,
+        stream: Option<mpsc::UnboundedSender<Bytes>>,
+        include_usage: bool,
+    ) -> LlmReq {
+        LlmReq {
+            tokens,
+            stream,
+            writer,
+            include_usage,
+            pod: 0,
+        }
     }
 }
 

@@ -31,6 +31,9 @@ pub struct TestbedConfig {
     /// Also serve a Kubernetes API that mirrors the service (pods, nodes, the Deployment and
     /// its HPA) and carries out what its clients ask; none by default.
     pub kube: Option<KubeMirror>,
+    /// The tokenizer that counts the prompts of OpenAI requests (token model); cl100k_base by
+    /// default.
+    pub encoding: openai::Encoding,
 }
 
 impl TestbedConfig {
@@ -43,6 +46,7 @@ impl TestbedConfig {
             seed: plan.seed,
             faults: scalebench_core::fault::FaultPlan::default(),
             kube: None,
+            encoding: openai::Encoding::default(),
         }
     }
 
@@ -146,6 +150,7 @@ impl TestbedConfig {
             seed: 1,
             faults: scalebench_core::fault::FaultPlan::default(),
             kube: None,
+            encoding: openai::Encoding::default(),
         }
     }
 

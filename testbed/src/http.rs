@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -31,7 +31,10 @@ const MAX_BODY: usize = 1 << 20;
 /// The longest service time a request may ask for, in (scenario) milliseconds: a day.
 pub(crate) const MAX_SERVICE_MS: f64 = 86_400_000.0;
 
-type Resp = Response<Full<Bytes>>;
+pub(crate) type Resp = Response<Full<Bytes>>;
+
+/// An answer: a whole body, or a stream of server-sent events (an LLM's tokens).
+pub(crate) type Answer = Response<Either<Full<Bytes>, crate::llm::EventStream>>;
 
 /// Accepts connections until `stop` turns true, then waits for the open ones to finish
 /// (each is told to stop gracefully; the caller bounds the wait).
@@ -83,10 +86,22 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>, stop: watch::Receive
     let _ = conn.await;
 }
 
-async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Infallible> {
+async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Answer, Infallible> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let api = match path.as_str() {
+        "/v1/completions" => Some(openai::Api::Completions),
+        "/v1/chat/completions" => Some(openai::Api::Chat),
+        _ => None,
+    };
+    if let Some(api) = api {
+        if method != Method::POST {
+            return Ok(not_allowed("POST").map(Either::Left));
+        }
+        return Ok(crate::llm::complete(req, &shared, api).await);
+    }
     let resp = match (&method, path.as_str()) {
+        (&Method::GET, "/v1/models") => crate::llm::models(&shared),
         (&Method::POST, "/predict") => predict(req, &shared).await,
         (&Method::GET, "/metrics") => {
             let text = metrics::render(&snapshot(&shared));
@@ -102,11 +117,30 @@ async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Resp, Infa
         (&Method::GET, "/admin/snapshot") => reply(StatusCode::OK, json!(snapshot(&shared))),
         (&Method::GET, "/healthz") => reply(StatusCode::OK, json!({"status": "ok"})),
         (_, "/predict") => not_allowed("POST"),
-        (_, "/metrics" | "/admin/snapshot" | "/healthz") => not_allowed("GET"),
+        (_, "/metrics" | "/admin/snapshot" | "/healthz" | "/v1/models") => not_allowed("GET"),
         (_, "/admin/faults") => not_allowed("GET, POST"),
         _ => error(StatusCode::NOT_FOUND, format!("no route for {path}")),
     };
-    Ok(resp)
+    Ok(resp.map(Either::Left))
+}
+
+/// Why a request was not served, as its answer says.
+pub(crate) fn dropped_message(why: Dropped) -> &'static str {
+    match why {
+        Dropped::Rejected => "queue full",
+        Dropped::Shed => "shed from the full queue for a higher-priority request",
+        Dropped::Expired => "waited in the queue past the client timeout",
+        Dropped::Killed => "the replica was killed while serving the request",
+    }
+}
+
+/// The status a request that was not served is answered with.
+pub(crate) fn dropped_status(why: Dropped) -> StatusCode {
+    match why {
+        Dropped::Rejected | Dropped::Shed => StatusCode::SERVICE_UNAVAILABLE,
+        Dropped::Expired => StatusCode::GATEWAY_TIMEOUT,
+        Dropped::Killed => StatusCode::BAD_GATEWAY,
+    }
 }
 
 fn snapshot(shared: &Shared) -> crate::Snapshot {
@@ -141,21 +175,7 @@ async fn predict(req: Request<Incoming>, shared: &Shared) -> Resp {
                 "class": class,
             }),
         ),
-        Ok(Reply::Dropped(Dropped::Rejected)) => {
-            error(StatusCode::SERVICE_UNAVAILABLE, "queue full")
-        }
-        Ok(Reply::Dropped(Dropped::Shed)) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shed from the full queue for a higher-priority request",
-        ),
-        Ok(Reply::Dropped(Dropped::Expired)) => error(
-            StatusCode::GATEWAY_TIMEOUT,
-            "waited in the queue past the client timeout",
-        ),
-        Ok(Reply::Dropped(Dropped::Killed)) => error(
-            StatusCode::BAD_GATEWAY,
-            "the replica was killed while serving the request",
-        ),
+        Ok(Reply::Dropped(why)) => error(dropped_status(why), dropped_message(why)),
         Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the testbed is stopping"),
     }
 }
@@ -246,7 +266,7 @@ pub(crate) fn parse_fault(body: &[u8]) -> Result<scalebench_core::fault::Fault, 
     })
 }
 
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, Resp> {
+pub(crate) async fn read_body(req: Request<Incoming>) -> Result<Bytes, Resp> {
     match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) => Err(error(
@@ -256,7 +276,7 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, Resp> {
     }
 }
 
-fn reply(status: StatusCode, body: Value) -> Resp {
+pub(crate) fn reply(status: StatusCode, body: Value) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = status;
     r.headers_mut()
@@ -264,7 +284,7 @@ fn reply(status: StatusCode, body: Value) -> Resp {
     r
 }
 
-fn error(status: StatusCode, msg: impl Into<String>) -> Resp {
+pub(crate) fn error(status: StatusCode, msg: impl Into<String>) -> Resp {
     reply(status, json!({ "error": msg.into() }))
 }
 

@@ -32,6 +32,7 @@ mod config;
 mod driver;
 mod http;
 mod kube;
+mod llm;
 pub mod metrics;
 mod shared;
 
@@ -231,7 +232,11 @@ pub async fn start(config: TestbedConfig, listen: SocketAddr) -> Result<Testbed,
         })?;
     let addr = listener.local_addr().map_err(TestbedError::LocalAddr)?;
     let bed = Bed::new(&config);
-    let shared = Arc::new(Shared::new(bed, Clock::new(config.time_scale)));
+    let shared = Arc::new(Shared::new(
+        bed,
+        Clock::new(config.time_scale),
+        config.encoding,
+    ));
     let (stop, stop_rx) = watch::channel(false);
     let (stop_clock, stop_clock_rx) = watch::channel(false);
     let control = tokio::spawn(clock_task(shared.clone(), stop_clock_rx));

@@ -56,6 +56,8 @@ impl Clock {
 pub(crate) struct Shared {
     bed: Mutex<Bed>,
     pub(crate) clock: Clock,
+    /// Counts the prompts' tokens of OpenAI requests.
+    pub(crate) encoding: openai::Encoding,
     /// Wakes the clock task: a timer earlier than the one it sleeps for was set.
     pub(crate) wake: Notify,
 }
@@ -93,10 +95,11 @@ impl Drop for Now<'_> {
 
 impl Shared {
     /// Shared state around a bed, at scenario time zero now.
-    pub(crate) fn new(bed: Bed, clock: Clock) -> Shared {
+    pub(crate) fn new(bed: Bed, clock: Clock, encoding: openai::Encoding) -> Shared {
         Shared {
             bed: Mutex::new(bed),
             clock,
+            encoding,
             wake: Notify::new(),
         }
     }
