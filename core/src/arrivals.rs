@@ -53,8 +53,17 @@ struct Burst {
     left: u64,
 }
 
+/// The requests of a replayed trace, cut at the run's end.
+#[derive(Debug)]
+struct TraceArrivals {
+    replay: traces::Replay,
+    end_ns: u64,
+    /// Why the replay stopped early, if it did.
+    failed: Option<String>,
+}
+
 /// The lazy, seeded arrival stream of a plan.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ArrivalStream {
     rate: RateCells,
     gaps: Gaps,
@@ -71,6 +80,8 @@ pub struct ArrivalStream {
     tokens: Option<TokenLengths>,
     token_model: Option<TokenModel>,
     token_rng: Pcg64Mcg,
+    /// The trace replayed instead of the rate shapes, if any.
+    trace: Option<TraceArrivals>,
     expected: f64,
 }
 
@@ -136,7 +147,7 @@ impl ArrivalStream {
                 .map(|c| c.service.unwrap_or(plan.service.time).sampler())
                 .collect()
         };
-        ArrivalStream {
+        let mut stream = ArrivalStream {
             rate,
             gaps,
             gap_rng,
@@ -150,8 +161,71 @@ impl ArrivalStream {
             tokens: traffic.tokens,
             token_model: plan.service.llm,
             token_rng: Pcg64Mcg::seed_from_u64(seed ^ 0xbe54_66cf_34e9_0c6c),
+            trace: None,
             expected: expected_renewal + burst_total as f64,
+        };
+        if let Some(spec) = &traffic.trace {
+            stream.renewal_next = None;
+            stream.bursts.clear();
+            stream.expected = plan.trace.map_or(0.0, |t| t.expected);
+            let (replay, failed) = match traces::open(spec) {
+                Ok(r) => (Some(r), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            if let Some(msg) = &failed {
+                tracing::error!(error = %msg, "the trace cannot be replayed");
+            }
+            stream.trace = replay.map(|replay| TraceArrivals {
+                replay,
+                end_ns: plan.duration.as_nanos(),
+                failed,
+            });
         }
+        stream
+    }
+
+    /// Why the trace's replay stopped before the run's end (the file changed or went away
+    /// since the scenario was loaded), if it did.
+    pub fn trace_error(&self) -> Option<&str> {
+        self.trace.as_ref().and_then(|t| t.failed.as_deref())
+    }
+
+    /// Malformed rows of the trace skipped so far (with `malformed = "skip"`).
+    pub fn trace_skipped(&self) -> u64 {
+        self.trace.as_ref().map_or(0, |t| t.replay.skipped())
+    }
+
+    /// The next request of the trace, before the run's end.
+    fn next_traced(&mut self) -> Option<Arrival> {
+        let tr = self.trace.as_mut()?;
+        if tr.failed.is_some() {
+            return None;
+        }
+        let r = match tr.replay.next()? {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "the trace's replay stopped");
+                tr.failed = Some(e.to_string());
+                return None;
+            }
+        };
+        if r.t_ns >= tr.end_ns {
+            return None;
+        }
+        let made = self.tokens.map(|t| t.sample(&mut self.token_rng));
+        let tokens = match (r.prompt_tokens, r.output_tokens, made) {
+            (None, None, made) => made,
+            (p, o, made) => Some(Tokens {
+                prompt: p.or(made.map(|m| m.prompt)).unwrap_or(0),
+                output: o.or(made.map(|m| m.output)).unwrap_or(1).max(1),
+            }),
+        };
+        let mut a = self.request(r.t_ns as f64 / 1e9, tokens);
+        a.t_ns = r.t_ns;
+        if let Some(d) = r.duration_ns {
+            a.service_s = d as f64 / 1e9;
+        }
+        Some(a)
     }
 
     /// The expected number of arrivals: the integral of the rate over the run plus the bursts'
@@ -161,7 +235,7 @@ impl ArrivalStream {
     }
 
     #[inline]
-    fn request(&mut self, t: f64) -> Arrival {
+    fn request(&mut self, t: f64, tokens: Option<Tokens>) -> Arrival {
         let class = if self.class_cdf.is_empty() {
             0
         } else {
@@ -173,7 +247,6 @@ impl ArrivalStream {
                 .unwrap_or(self.class_cdf.len() - 1);
             i as u16
         };
-        let tokens = self.tokens.map(|t| t.sample(&mut self.token_rng));
         let service_s = match (self.token_model, tokens) {
             (Some(m), Some(t)) => m.alone_ns(t) as f64 / 1e9,
             _ => self.service[class as usize].sample_secs(&mut self.service_rng),
@@ -192,6 +265,9 @@ impl Iterator for ArrivalStream {
 
     #[inline]
     fn next(&mut self) -> Option<Arrival> {
+        if self.trace.is_some() {
+            return self.next_traced();
+        }
         // The earliest burst instant, if any burst has requests left.
         let mut burst: Option<(usize, f64)> = None;
         for (i, b) in self.bursts.iter().enumerate() {
@@ -209,7 +285,8 @@ impl Iterator for ArrivalStream {
                 if b.left > 0 {
                     b.next = next_sorted_uniform(tb, b.end, b.left, &mut self.burst_rng);
                 }
-                Some(self.request(tb))
+                let tokens = self.tokens.map(|t| t.sample(&mut self.token_rng));
+                Some(self.request(tb, tokens))
             }
         }
     }
@@ -220,7 +297,8 @@ impl ArrivalStream {
     fn next_renewal(&mut self, t: f64) -> Option<Arrival> {
         let gap = sample_gap(&self.gaps, &mut self.gap_rng);
         self.renewal_next = self.rate.advance(gap);
-        Some(self.request(t))
+        let tokens = self.tokens.map(|t| t.sample(&mut self.token_rng));
+        Some(self.request(t, tokens))
     }
 }
 

@@ -443,6 +443,8 @@ pub struct Plan {
     /// `[prometheus]`: where live runs read their timeline's service side from afterwards
     /// (the simulator ignores it).
     pub prometheus: Option<PrometheusSpec>,
+    /// What loading learnt of the trace it replays (`[traffic.trace]`), if any.
+    pub trace: Option<crate::traffic::TraceInfo>,
 }
 
 /// The most windows a timeline has; longer runs get longer windows.

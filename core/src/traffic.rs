@@ -67,9 +67,32 @@ pub struct Traffic {
     /// The `[traffic.users]` table, for `executor = "users"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Users>,
-    /// `[traffic.tokens]`: the prompt and output lengths of each request, for an LLM service.
+    /// `[traffic.tokens]`: the prompt and output lengths of each request, for an LLM service
+    /// (a trace's own token counts win where it has them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<TokenLengths>,
+    /// `[traffic.trace]`: replay a request trace instead of the rate shapes (the `traces`
+    /// crate: formats, window, speed, rate scale, looping). Its `file` is resolved against
+    /// the scenario's folder when the scenario is loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<traces::ReplaySpec>,
+}
+
+/// What loading a scenario learnt of its trace (`[traffic.trace]`) in one pass over it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TraceInfo {
+    /// Requests in the whole trace.
+    pub requests: u64,
+    /// Malformed rows skipped (with `malformed = "skip"`).
+    pub skipped: u64,
+    /// The trace's span, first to last request, in seconds of trace time.
+    pub span_s: f64,
+    /// The requests the run is expected to send: the trace's, windowed, scaled and looped,
+    /// within the run's duration (pro rata when the run ends inside a pass).
+    pub expected: f64,
+    /// The mean prompt and output lengths of the trace's first requests (up to 100,000),
+    /// when it carries token counts.
+    pub mean_tokens: Option<(f64, f64)>,
 }
 
 fn default_timeout() -> Duration {

@@ -114,3 +114,97 @@ fn a_token_model_without_token_counts_or_with_bad_settings_is_refused() {
         "{e}"
     );
 }
+
+/// The Azure LLM trace's first 300 rows, shipped with the traces crate's tests (CC-BY 4.0:
+/// Patel et al., "Splitwise", ISCA 2024; see traces/tests/data/README.md).
+fn trace_scenario(extra_trace: &str, traffic_extra: &str) -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../traces/tests/data");
+    LLM.replace(
+        "[[traffic.shape]]\nkind = \"steady\"\nrate = \"50%\"\n",
+        &format!(
+            "{traffic_extra}[traffic.trace]\nfile = \"{dir}/azure-llm-2023-conv-head.csv\"\nformat = \"azure-llm\"\n{extra_trace}"
+        ),
+    )
+    .replace(
+        "[traffic.tokens]\nprompt = { dist = \"uniform\", min = 300, max = 500 }\noutput = 100\n",
+        "",
+    )
+}
+
+#[test]
+fn a_trace_replays_its_instants_and_token_counts() {
+    let src = trace_scenario("", "");
+    let p = parse(&src).unwrap_or_else(|e| panic!("{e}"));
+    let info = p.trace.expect("trace info");
+    assert_eq!(info.requests, 300);
+    let (prompt, output) = info.mean_tokens.expect("the trace has tokens");
+    assert!(prompt > 100.0 && output > 10.0, "{prompt} {output}");
+    let arrivals: Vec<_> = ArrivalStream::new(&p).collect();
+    // The run (10 minutes) holds every request of the trace's first ~55 s.
+    assert_eq!(arrivals.len(), 300);
+    assert_eq!(arrivals[0].t_ns, 0);
+    assert_eq!(
+        arrivals[0].tokens,
+        Some(Tokens {
+            prompt: 374,
+            output: 44
+        })
+    );
+    // 18:15:50.9951690 - 18:15:46.6805900
+    assert_eq!(arrivals[1].t_ns, 4_314_579_000);
+    assert_eq!(
+        arrivals[1].tokens,
+        Some(Tokens {
+            prompt: 396,
+            output: 109
+        })
+    );
+    assert!(arrivals.windows(2).all(|w| w[0].t_ns <= w[1].t_ns));
+    // The token model's time alone for each request.
+    let alone = 374.0 * 1e-4 + 44.0 * 0.02;
+    assert!((arrivals[0].service_s - alone).abs() < 1e-9);
+
+    // Twice as fast, looped: the run is cut at its duration.
+    let p =
+        parse(&trace_scenario("speed = 2.0\nloop = true\n", "")).unwrap_or_else(|e| panic!("{e}"));
+    let n = ArrivalStream::new(&p).count();
+    assert!(
+        n > 300 * 10,
+        "{n} requests in 10 minutes of a looped 27 s pass"
+    );
+    let expected = p.trace.expect("info").expected;
+    assert!(
+        (n as f64 - expected).abs() / expected < 0.05,
+        "{n} vs {expected}"
+    );
+}
+
+#[test]
+fn a_trace_with_shapes_or_a_bad_row_is_refused_with_its_file_and_line() {
+    let e = parse(&trace_scenario(
+        "",
+        "[[traffic.shape]]\nkind = \"steady\"\nrate = 1\n",
+    ))
+    .expect_err("both");
+    assert!(e.contains("replaces the rate shapes"), "{e}");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n2023-11-16 18:15:47.0,x,3\n",
+    )
+    .expect("write");
+    let src = trace_scenario("", "").replace(
+        &format!(
+            "{}/azure-llm-2023-conv-head.csv",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../traces/tests/data")
+        ),
+        "bad.csv",
+    );
+    // The trace's file is found beside the scenario.
+    let e = Plan::parse(&dir.path().join("s.toml"), &src)
+        .map_err(|e| e.to_string())
+        .expect_err("a bad row");
+    assert!(e.contains("bad.csv:3"), "{e}");
+    assert!(e.contains("s.toml:"), "{e}");
+}

@@ -133,6 +133,7 @@ impl TestbedConfig {
                 executor: Default::default(),
                 users: None,
                 tokens: None,
+                trace: None,
             },
             capacity_rps,
             service,
@@ -142,6 +143,7 @@ impl TestbedConfig {
             faults: Default::default(),
             gate: Default::default(),
             prometheus: None,
+            trace: None,
         };
         TestbedConfig {
             plan,

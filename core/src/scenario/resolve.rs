@@ -42,8 +42,12 @@ impl Resolver<'_> {
         if slo.latency.is_zero() {
             return self.err(f.slo.span(), "slo.latency must be longer than zero");
         }
+        let mut traffic = f.traffic.get_ref().clone();
+        let trace = self
+            .resolve_trace(&mut traffic, f.seed, duration)
+            .or_else(|msg| self.err(f.traffic.span(), msg))?;
         let mut service = f.service.get_ref().clone();
-        self.resolve_llm(&mut service, f.traffic.get_ref())
+        self.resolve_llm(&mut service, &traffic, trace.as_ref())
             .or_else(|msg| self.err(f.service.span(), msg))?;
         if service.concurrency == 0 || service.concurrency > MAX_CONCURRENCY {
             return self.err(
@@ -77,7 +81,6 @@ impl Resolver<'_> {
             }
             setups.push(setup);
         }
-        let mut traffic = f.traffic.get_ref().clone();
         for c in &mut traffic.classes {
             if let Some(r) = &mut c.request {
                 self.check_request(&c.name, r)
@@ -125,6 +128,7 @@ impl Resolver<'_> {
             faults: FaultPlan::default(),
             gate,
             prometheus: self.resolve_prometheus(f.prometheus.as_ref())?,
+            trace,
         };
         let offered = crate::arrivals::ArrivalStream::new(&plan).expected_count();
         if offered.is_nan() || offered > MAX_REQUESTS {
@@ -201,7 +205,7 @@ impl Resolver<'_> {
             }
             _ => {}
         }
-        if traffic.shapes.is_empty() && traffic.closed_loop().is_none() {
+        if traffic.shapes.is_empty() && traffic.closed_loop().is_none() && traffic.trace.is_none() {
             return self.err(t.span(), "traffic needs at least one [[traffic.shape]] (e.g. kind = \"steady\", rate = \"50%\")");
         }
         for shape in &traffic.shapes {
@@ -544,25 +548,91 @@ impl Resolver<'_> {
 }
 
 impl Resolver<'_> {
+    /// With `[traffic.trace]`: resolves its file against the scenario's folder, seeds it from
+    /// the scenario, and reads the trace once (every row checked: a malformed one is an error
+    /// naming the trace's file and line, unless `malformed = "skip"`).
+    fn resolve_trace(
+        &self,
+        traffic: &mut Traffic,
+        seed: u64,
+        duration: Duration,
+    ) -> Result<Option<crate::traffic::TraceInfo>, String> {
+        let Some(spec) = traffic.trace.as_mut() else {
+            return Ok(None);
+        };
+        if !traffic.shapes.is_empty() {
+            return Err(
+                "[traffic.trace] replaces the rate shapes: remove the [[traffic.shape]] tables (or the trace)"
+                    .into(),
+            );
+        }
+        if spec.file.is_relative() {
+            let dir = self.path.parent().unwrap_or(Path::new("."));
+            spec.file = dir.join(&spec.file);
+        }
+        if spec.seed == 0 {
+            spec.seed = seed ^ 0x7ace_5eed_0000_0001;
+        }
+        let s = traces::scan(spec).map_err(|e| format!("[traffic.trace]: {e}"))?;
+        let pass = s.pass_length.as_secs_f64();
+        let run = duration.as_secs_f64();
+        let expected = if pass <= 0.0 {
+            s.expected_per_pass
+        } else if spec.looping {
+            s.expected_per_pass * run / pass
+        } else {
+            s.expected_per_pass * (run / pass).min(1.0)
+        };
+        let mean_tokens = if s.prompt_tokens || s.output_tokens {
+            let mut replay = traces::open(spec).map_err(|e| format!("[traffic.trace]: {e}"))?;
+            let (mut n, mut p, mut o) = (0u64, 0.0, 0.0);
+            for r in replay.by_ref().take(100_000) {
+                let r = r.map_err(|e| format!("[traffic.trace]: {e}"))?;
+                n += 1;
+                p += f64::from(r.prompt_tokens.unwrap_or(0));
+                o += f64::from(r.output_tokens.unwrap_or(1).max(1));
+            }
+            (n > 0).then(|| (p / n as f64, o / n as f64))
+        } else {
+            None
+        };
+        Ok(Some(crate::traffic::TraceInfo {
+            requests: s.requests,
+            skipped: s.skipped,
+            span_s: s.span.as_secs_f64(),
+            expected,
+            mean_tokens,
+        }))
+    }
+
     /// With `[service.llm]`: checks the token model, makes its batch the replica's
     /// concurrency, and, when `service.time` was left out, sets it to the time of a request of
     /// mean lengths alone on a replica (what capacity and the timeouts' defaults read).
-    fn resolve_llm(&self, service: &mut Service, traffic: &Traffic) -> Result<(), String> {
+    fn resolve_llm(
+        &self,
+        service: &mut Service,
+        traffic: &Traffic,
+        trace: Option<&crate::traffic::TraceInfo>,
+    ) -> Result<(), String> {
         let Some(m) = service.llm else {
             return Ok(());
         };
         m.check()?;
-        let Some(t) = traffic.tokens else {
-            return Err(
-                "[service.llm] needs the requests' token counts: add [traffic.tokens] with prompt and output"
-                    .into(),
-            );
+        let means = match (traffic.tokens, trace.and_then(|t| t.mean_tokens)) {
+            (_, Some(means)) => means,
+            (Some(t), None) => (t.prompt.mean(), t.output.mean()),
+            (None, None) => {
+                return Err(
+                    "[service.llm] needs the requests' token counts: add [traffic.tokens] with prompt and output (or replay a trace that has them)"
+                        .into(),
+                );
+            }
         };
         service.concurrency = m.max_batch;
         if service.time.mean_secs() <= 0.0 {
             let mean = crate::llm::Tokens {
-                prompt: t.prompt.mean().round() as u32,
-                output: (t.output.mean().round() as u32).max(1),
+                prompt: means.0.round() as u32,
+                output: (means.1.round() as u32).max(1),
             };
             service.time = crate::dist::DurationDist::fixed(Duration::from_nanos(m.alone_ns(mean)));
         }
