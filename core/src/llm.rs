@@ -455,5 +455,18 @@ mod tests {
         assert!((rps - 0.32 / 0.040_55).abs() < 1e-9, "{rps}");
         // With 1,000-token prompts the KV cache, not the batch, limits: 16,384 / 1,100 = 14.
         assert_eq!(m.saturated_batch(1000.0, 100.0), 14.0);
+        // llm-trace.toml's model at the Azure conversation trace's mean lengths: 4.6 req/s.
+        let m = TokenModel {
+            prefill_per_token: Duration::from_nanos(50_000),
+            step: Duration::from_millis(15),
+            step_per_sequence: Duration::from_nanos(300_000),
+            max_batch: 32,
+            kv_cache_tokens: 60_000,
+        };
+        assert_eq!(m.saturated_batch(1155.0, 211.0), 32.0);
+        let joins = 32.0 / 211.0;
+        let step = 0.015 + 0.0003 * 31.0 + joins * 1155.0 * 0.000_05;
+        assert!((m.capacity_rps(1155.0, 211.0) - joins / step).abs() < 1e-9);
+        assert!((m.capacity_rps(1155.0, 211.0) - 4.59).abs() < 0.01);
     }
 }
