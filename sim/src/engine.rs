@@ -144,6 +144,7 @@ impl Sim<'_> {
             interrupted: self.interrupted,
             prometheus: None,
             cluster: None,
+            tokens: rec.tokens,
         }
     }
 }
