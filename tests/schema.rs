@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use scalebench_core::figure::Figure;
-use scalebench_core::report::{ClusterRun, SCHEMA, UndoRecord, WatchErrorRecord};
+use scalebench_core::report::{
+    ClusterRun, Goodput, SCHEMA, TokenLatency, TokenReport, UndoRecord, WatchErrorRecord,
+};
 use serde_json::Value;
 
 mod common;
@@ -295,4 +297,62 @@ fn the_schema_rejects_typos_missing_fields_other_versions_and_nulls() {
     assert!(message.contains("typo.json"), "{message}");
     assert!(message.contains("report.schema.json"), "{message}");
     assert!(message.contains("/setups/0/slo: "), "{message}");
+}
+
+/// A run without token figures (every shipped scenario on the simulator, so far) writes none of
+/// their fields; with them (an LLM endpoint's) the schema accepts them, `null` where nothing
+/// measured a figure, and refuses a negative count or a share above 1.
+#[test]
+fn token_figures_are_left_out_without_tokens_and_checked_with_them() {
+    let dir = tempdir();
+    let report = valid_report(dir.path());
+    assert_eq!(report["setups"][0].get("tokens"), None);
+    assert_eq!(report["slo"].get("ttft_ms"), None);
+    assert_eq!(report["setups"][0]["timeline"][0].get("ttft_p99_ms"), None);
+    let p = |p99: f64| TokenLatency {
+        p50: p99 / 2.0,
+        p90: p99 * 0.8,
+        p95: p99 * 0.9,
+        p99,
+        max: p99 * 2.0,
+        mean: p99 / 2.0,
+    };
+    let tokens = serde_json::to_value(TokenReport {
+        ttft_ms: Some(p(412.0)),
+        itl_ms: Some(p(48.0)),
+        tpot_ms: None,
+        output_tokens: 1_234_567,
+        prompt_tokens: None,
+        output_tokens_per_s: 2057.6,
+        goodput: Goodput {
+            requests: 118_000,
+            share: 0.983,
+            rps: 196.7,
+        },
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let with_tokens = |v: &mut Value| {
+        v["slo"]["ttft_ms"] = 500.0.into();
+        v["slo"]["tpot_ms"] = 50.0.into();
+        v["setups"][0]["tokens"] = tokens.clone();
+        let w = &mut v["setups"][0]["timeline"][0];
+        w["ttft_p50_ms"] = 200.5.into();
+        w["ttft_p99_ms"] = 412.0.into();
+        w["itl_p99_ms"] = Value::Null;
+        w["tpot_p99_ms"] = Value::Null;
+        w["tokens_per_s"] = 0.0.into();
+        w["goodput_rps"] = 0.0.into();
+        w["good_share"] = Value::Null;
+    };
+    assert_eq!(errors_after(&report, with_tokens), Vec::<String>::new());
+    let errors = errors_after(&report, |v| {
+        with_tokens(v);
+        v["setups"][0]["tokens"]["output_tokens"] = (-3).into();
+    });
+    assert_error(&errors, "/setups/0/tokens", "-3");
+    let errors = errors_after(&report, |v| {
+        with_tokens(v);
+        v["setups"][0]["timeline"][0]["good_share"] = 1.5.into();
+    });
+    assert_error(&errors, "/setups/0/timeline/0/good_share", "1.5");
 }

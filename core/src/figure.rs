@@ -24,6 +24,8 @@ pub enum Unit {
     Hours,
     /// A count of things (replicas, requests).
     Count,
+    /// A rate: things (tokens, requests) per second.
+    PerSecond,
 }
 
 impl Unit {
@@ -36,6 +38,7 @@ impl Unit {
             Unit::Usd => "usd",
             Unit::Hours => "hours",
             Unit::Count => "count",
+            Unit::PerSecond => "per_second",
         }
     }
 
@@ -48,6 +51,7 @@ impl Unit {
             Unit::Usd => "a plain number (no unit)",
             Unit::Hours => "h (the default) or nothing",
             Unit::Count => "a plain number (no unit)",
+            Unit::PerSecond => "a plain number per second (no unit, or /s)",
         }
     }
 }
@@ -57,7 +61,7 @@ impl Unit {
 pub enum Better {
     /// Smaller is better (latency, cost, errors).
     Lower,
-    /// Larger is better (SLO attainment).
+    /// Larger is better (SLO attainment, goodput, token throughput).
     Higher,
 }
 
@@ -111,11 +115,25 @@ pub enum Figure {
     /// How many ways the live load engine, not the target, limited the run: 0 when it kept up
     /// (live runs only).
     GeneratorLimited,
+    /// Median time to first token, ms (LLM endpoints only).
+    TtftP50,
+    /// 99th percentile time to first token, ms (LLM endpoints only).
+    TtftP99,
+    /// 99th percentile inter-token latency, ms (LLM endpoints only).
+    ItlP99,
+    /// 99th percentile time per output token, ms (LLM endpoints only).
+    TpotP99,
+    /// Share of scheduled requests that met every per-request objective (LLM endpoints only).
+    Goodput,
+    /// Requests per second that met every per-request objective (LLM endpoints only).
+    GoodputRps,
+    /// Output tokens per second (LLM endpoints only).
+    TokensPerS,
 }
 
 impl Figure {
     /// Every figure, in the order tables list them.
-    pub const ALL: [Figure; 23] = [
+    pub const ALL: [Figure; 30] = [
         Figure::P50,
         Figure::P90,
         Figure::P95,
@@ -139,6 +157,13 @@ impl Figure {
         Figure::TimedOut,
         Figure::LagP99,
         Figure::GeneratorLimited,
+        Figure::TtftP50,
+        Figure::TtftP99,
+        Figure::ItlP99,
+        Figure::TpotP99,
+        Figure::Goodput,
+        Figure::GoodputRps,
+        Figure::TokensPerS,
     ];
 
     /// Its one canonical name, as reports and gate results write it.
@@ -167,6 +192,13 @@ impl Figure {
             Figure::TimedOut => "timed_out",
             Figure::LagP99 => "lag_p99",
             Figure::GeneratorLimited => "generator_limited",
+            Figure::TtftP50 => "ttft_p50",
+            Figure::TtftP99 => "ttft_p99",
+            Figure::ItlP99 => "itl_p99",
+            Figure::TpotP99 => "tpot_p99",
+            Figure::Goodput => "goodput",
+            Figure::GoodputRps => "goodput_rps",
+            Figure::TokensPerS => "tokens_per_s",
         }
     }
 
@@ -184,6 +216,12 @@ impl Figure {
             Figure::ColdStartP95 => &["cold_start.total.p95"],
             Figure::LagP99 => &["schedule_lag_p99"],
             Figure::GeneratorLimited => &["generator_limits"],
+            Figure::TtftP50 => &["ttft.p50"],
+            Figure::TtftP99 => &["ttft.p99"],
+            Figure::ItlP99 => &["itl.p99"],
+            Figure::TpotP99 => &["tpot.p99"],
+            Figure::Goodput => &["goodput_share"],
+            Figure::TokensPerS => &["output_tokens_per_s"],
             _ => &[],
         }
     }
@@ -208,8 +246,15 @@ impl Figure {
             | Figure::Mean
             | Figure::LagP99
             | Figure::ColdStartP50
-            | Figure::ColdStartP95 => Unit::Millis,
-            Figure::ErrorRate | Figure::SloAttainment | Figure::IdleFraction => Unit::Fraction,
+            | Figure::ColdStartP95
+            | Figure::TtftP50
+            | Figure::TtftP99
+            | Figure::ItlP99
+            | Figure::TpotP99 => Unit::Millis,
+            Figure::ErrorRate | Figure::SloAttainment | Figure::IdleFraction | Figure::Goodput => {
+                Unit::Fraction
+            }
+            Figure::GoodputRps | Figure::TokensPerS => Unit::PerSecond,
             Figure::ViolationS | Figure::ScaleUpReactionS => Unit::Seconds,
             Figure::Cost | Figure::CostPer1k => Unit::Usd,
             Figure::GpuHours => Unit::Hours,
@@ -224,7 +269,9 @@ impl Figure {
     /// Which way it improves.
     pub const fn better(self) -> Better {
         match self {
-            Figure::SloAttainment => Better::Higher,
+            Figure::SloAttainment | Figure::Goodput | Figure::GoodputRps | Figure::TokensPerS => {
+                Better::Higher
+            }
             _ => Better::Lower,
         }
     }

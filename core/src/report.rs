@@ -45,6 +45,14 @@ pub struct Report {
     pub environment: Option<Environment>,
 }
 
+impl Report {
+    /// True when some setup has token figures (an LLM endpoint's answers): the outputs then
+    /// show the token columns, `-` or empty for the setups without.
+    pub fn has_tokens(&self) -> bool {
+        self.setups.iter().any(|s| s.tokens.is_some())
+    }
+}
+
 /// The scenario file a report came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioSource {
@@ -116,6 +124,14 @@ pub struct SloSpec {
     pub percentile: f64,
     /// The client's timeout.
     pub timeout_ms: f64,
+    /// The time to first token a request must not exceed (`[slo] ttft`); left out when the
+    /// scenario sets none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<f64>,
+    /// The time per output token a request must not exceed (`[slo] tpot`); left out when the
+    /// scenario sets none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot_ms: Option<f64>,
 }
 
 /// One setup's results.
@@ -165,6 +181,62 @@ pub struct SetupReport {
     /// with `[prometheus]` or `load --prometheus` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prometheus: Option<PrometheusReport>,
+    /// The token figures of an LLM endpoint's answers: TTFT, ITL, TPOT, tokens and goodput;
+    /// left out (`null`) when the driver recorded none (any other endpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokenReport>,
+}
+
+/// An LLM endpoint's token figures (`setups[].tokens`), all from the intended send time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenReport {
+    /// Time to first token (first content token - intended send time) of the ok answers;
+    /// `None` (`null`) when no answer had a content token.
+    pub ttft_ms: Option<TokenLatency>,
+    /// Inter-token latency: the gaps between consecutive content tokens; `None` (`null`) when
+    /// no answer had two.
+    pub itl_ms: Option<TokenLatency>,
+    /// Time per output token, (end - first token) / (output tokens - 1), of the ok answers of 2
+    /// tokens or more; `None` (`null`) when there was none.
+    pub tpot_ms: Option<TokenLatency>,
+    /// Output tokens of the ok answers.
+    pub output_tokens: u64,
+    /// Prompt tokens of the ok answers whose prompt length was known; `None` (`null`) when
+    /// none was.
+    pub prompt_tokens: Option<u64>,
+    /// Output tokens per second of offered traffic (`duration_s`).
+    pub output_tokens_per_s: f64,
+    /// The requests that met every per-request objective.
+    pub goodput: Goodput,
+}
+
+/// Percentiles of a token figure, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct TokenLatency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+/// The requests that met every per-request objective of the SLO: answered ok within its
+/// latency, and within its `ttft` and `tpot` when set.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Goodput {
+    /// How many.
+    pub requests: u64,
+    /// Their share of the scheduled requests (1 when none was scheduled).
+    pub share: f64,
+    /// Per second of offered traffic.
+    pub rps: f64,
 }
 
 /// How the timeline's fields were read from Prometheus.
@@ -230,6 +302,13 @@ impl SetupReport {
             Figure::TimedOut => r.timed_out as f64,
             Figure::LagP99 => setup.load.as_ref()?.schedule_lag_ms.p99,
             Figure::GeneratorLimited => setup.load.as_ref()?.limit_count() as f64,
+            Figure::TtftP50 => setup.tokens.as_ref()?.ttft_ms?.p50,
+            Figure::TtftP99 => setup.tokens.as_ref()?.ttft_ms?.p99,
+            Figure::ItlP99 => setup.tokens.as_ref()?.itl_ms?.p99,
+            Figure::TpotP99 => setup.tokens.as_ref()?.tpot_ms?.p99,
+            Figure::Goodput => setup.tokens.as_ref()?.goodput.share,
+            Figure::GoodputRps => setup.tokens.as_ref()?.goodput.rps,
+            Figure::TokensPerS => setup.tokens.as_ref()?.output_tokens_per_s,
         })
     }
 
@@ -552,10 +631,11 @@ pub struct FaultEvent {
     pub retried: Option<u64>,
 }
 
-/// One window of the timeline. The recorder fills the client side (`t_s` to `errors`) when
-/// it closes the window; drivers give the service side and leave the rest to `Default`. A
-/// service-side figure is `None` (`null`) when nothing observed it in that window (a live run
-/// without an observer, a scrape that failed or lacked the metric): unknown, not zero.
+/// One window of the timeline. The recorder fills the client side (`t_s` to `errors`, and the
+/// token figures `ttft_p50_ms` to `good_share` of a run with any) when it closes the window;
+/// drivers give the service side and leave the rest to `Default`. A service-side figure is
+/// `None` (`null`) when nothing observed it in that window (a live run without an observer, a
+/// scrape that failed or lacked the metric): unknown, not zero.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TimelineSample {
     /// End of the window, seconds into the run.
@@ -597,6 +677,32 @@ pub struct TimelineSample {
     /// `kv_cache_usage_perc`, through Prometheus).
     #[serde(default)]
     pub kv_cache_usage: Option<f64>,
+    /// Median time to first token of the answers that ended in the window (an LLM endpoint's
+    /// only; left out, `null`, when none had a first token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_p50_ms: Option<f64>,
+    /// 99th percentile time to first token, like `ttft_p50_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_p99_ms: Option<f64>,
+    /// 99th percentile of the inter-token gaps recorded in the window (left out when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itl_p99_ms: Option<f64>,
+    /// 99th percentile time per output token of the answers that ended in the window (left
+    /// out when none had 2 tokens or more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot_p99_ms: Option<f64>,
+    /// Output tokens of the answers that ended in the window, per second (runs with token
+    /// figures only; left out otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_s: Option<f64>,
+    /// Requests that ended in the window meeting every per-request objective, per second
+    /// (runs with token figures only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput_rps: Option<f64>,
+    /// Their share of the requests that ended in the window (runs with token figures only;
+    /// left out when none ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub good_share: Option<f64>,
     /// Faults that struck in the window (markers such as `spot-interruption@10m`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<String>,

@@ -1,7 +1,8 @@
 //! The Run: what one setup measured, whatever the driver. Histograms and counters only, never
 //! per-request samples, so memory stays flat however long the run (the lists kept grow with
 //! the cluster's events, not the requests: the cold starts, one per replica started,
-//! [`ColdStarts`]; a real cluster's watch errors and budget refusals, [`ClusterRun`]).
+//! [`ColdStarts`]; a real cluster's watch errors and budget refusals, [`ClusterRun`]). An LLM
+//! endpoint's answers add their token figures ([`TokenRun`], [`TokenSample`]).
 
 use std::collections::BTreeMap;
 
@@ -13,8 +14,10 @@ use crate::report::{
 
 mod cluster;
 mod cold_start;
+pub(crate) mod tokens;
 pub use cluster::{ClusterRun, RefusalRecord, UndoRecord, WatchErrorRecord};
 pub use cold_start::{ColdStartSample, ColdStarts};
+pub use tokens::{TokenRun, TokenSample};
 
 /// Significant digits kept by latency histograms (0.1% resolution).
 const SIGFIGS: u8 = 3;
@@ -288,6 +291,10 @@ pub struct SetupRun {
     /// refusals of evictions, the writes made, the undoing of taints and cordons): the cluster
     /// driver's only; `None` for every other driver, so the report says `null`.
     pub cluster: Option<ClusterRun>,
+    /// The token figures of an LLM endpoint's answers (TTFT, ITL, TPOT, tokens, goodput);
+    /// `None` unless the driver recorded any ([`Recorder::tokens`](crate::record::Recorder)),
+    /// so a report of any other endpoint leaves them out.
+    pub tokens: Option<TokenRun>,
 }
 
 impl SetupRun {

@@ -82,7 +82,8 @@ fn default_seed() -> u64 {
     1
 }
 
-/// `[slo]`: the latency objective every setup is scored against.
+/// `[slo]`: the objective every setup is scored against: per request, its latency and, for an
+/// LLM endpoint, its time to first token and time per output token.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Slo {
@@ -91,6 +92,15 @@ pub struct Slo {
     /// The share of requests (in percent) that must meet it; 99 by default.
     #[serde(default = "default_percentile")]
     pub percentile: f64,
+    /// The time to first token (from the intended send time) a request must not exceed; a
+    /// setup meets the SLO only when its TTFT at `percentile` does too. `None`: no bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft: Option<Duration>,
+    /// The time per output token a request must not exceed (an answer of one token has none
+    /// and meets it); a setup meets the SLO only when its TPOT at `percentile` does too.
+    /// `None`: no bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot: Option<Duration>,
 }
 
 fn default_percentile() -> f64 {

@@ -1,9 +1,11 @@
 //! The score: cost against tail latency for every setup of a run, ranked.
 //!
 //! Setups that meet the SLO come first, cheapest per 1k answered requests first; setups that miss
-//! it follow, best attainment first. Besides the whole-run figures, the score derives the
-//! transient figures from the windows: seconds in SLO violation, and for every spike or burst the
-//! time until the windowed objective held again.
+//! it follow, best attainment first. A setup meets the SLO when its attainment reaches the
+//! percentile and, where `[slo]` bounds them, its TTFT and TPOT at that percentile are within
+//! their bounds (at least `percentile`% of the measured values within each). Besides the
+//! whole-run figures, the score derives the transient figures from the windows: seconds in SLO
+//! violation, and for every spike or burst the time until the windowed objective held again.
 //!
 //! A cost nothing measured (a live run has no bill) is unknown, not free: a setup with an
 //! unknown cost is never ranked as cheaper than one with a known cost. Among setups that meet
@@ -41,6 +43,8 @@ pub fn score(plan: &Plan, driver: &str, runs: &[SetupRun]) -> Report {
             latency_ms: plan.slo.latency.as_millis_f64(),
             percentile: plan.slo.percentile,
             timeout_ms: plan.traffic.timeout.as_millis_f64(),
+            ttft_ms: plan.slo.ttft.map(crate::Duration::as_millis_f64),
+            tpot_ms: plan.slo.tpot.map(crate::Duration::as_millis_f64),
         },
         setups,
         source: None,
@@ -168,7 +172,8 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
         latency_ms: run.latency.summary(),
         slo: SloResult {
             attainment,
-            met: attainment >= percentile / 100.0,
+            met: attainment >= percentile / 100.0
+                && crate::run::tokens::slo_met(run.tokens.as_ref(), &plan.slo),
             violation_s,
             recoveries,
         },
@@ -221,6 +226,10 @@ fn score_setup(plan: &Plan, run: &SetupRun) -> SetupReport {
         cluster: run.cluster.clone(),
         repeat: None,
         prometheus: run.prometheus.clone(),
+        tokens: run
+            .tokens
+            .as_ref()
+            .map(|t| t.report(requests.scheduled, run.duration_s)),
     }
 }
 
@@ -338,6 +347,7 @@ mod tests {
             cluster: None,
             repeat: None,
             prometheus: None,
+            tokens: None,
         }
     }
 

@@ -339,6 +339,7 @@ fn value_of(figure: Figure, text: &str, at: usize) -> Result<f64, (usize, String
         (Unit::Fraction, "") => v,
         (Unit::Hours, "" | "h") => v,
         (Unit::Usd | Unit::Count, "") => v,
+        (Unit::PerSecond, "" | "/s") => v,
         _ => return Err(bad_unit()),
     };
     Ok(value)
@@ -457,6 +458,12 @@ mod tests {
         assert_eq!(ok("violation_s<=1m").value, 60.0);
         assert_eq!(ok("max_replicas==20").op, Op::Eq);
         assert_eq!(ok("p99<1e3").value, 1000.0);
+        let t = ok("ttft_p99<500ms");
+        assert_eq!((t.figure, t.op, t.value), (Figure::TtftP99, Op::Lt, 500.0));
+        assert_eq!(ok("ttft.p99<0.5s").value, 500.0);
+        assert!((ok("goodput>=95%").value - 0.95).abs() < 1e-12);
+        assert_eq!(ok("tokens_per_s>=1200/s").value, 1200.0);
+        assert_eq!(ok("llm:goodput_rps>10").setup.as_deref(), Some("llm"));
         assert!(ok("p99<2000").holds(1999.0));
         assert!(!ok("p99<2000").holds(2000.0));
     }
@@ -498,6 +505,8 @@ mod tests {
         assert!(e.contains("expected a figure"), "{e}");
         let e = bad("cost<2ms");
         assert!(e.contains("plain number"), "{e}");
+        let e = bad("tokens_per_s>5ms");
+        assert!(e.contains("per second"), "{e}");
     }
 
     #[test]

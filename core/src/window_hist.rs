@@ -76,6 +76,20 @@ impl<const BITS: u32> LogHist<BITS> {
         self.hi = self.hi.max(i);
     }
 
+    /// Records `n` occurrences of one latency (a bucket holds at most `u32::MAX`).
+    #[inline]
+    pub fn record_n(&mut self, us: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let i = Self::index(us);
+        let before = self.counts[i];
+        self.counts[i] = before.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        self.total += u64::from(self.counts[i] - before);
+        self.lo = self.lo.min(i);
+        self.hi = self.hi.max(i);
+    }
+
     /// Number of recorded values.
     pub fn len(&self) -> u64 {
         self.total
@@ -178,6 +192,25 @@ mod tests {
         h.reset();
         assert!(h.is_empty());
         assert_eq!(h.quantiles_ms([0.5]), [0.0]);
+    }
+
+    #[test]
+    fn recording_n_at_once_is_recording_n_times() {
+        let (mut once, mut each) = (WindowHist::default(), WindowHist::default());
+        once.record_n(20_000, 7);
+        once.record_n(900, 0);
+        once.record_n(40_000, 3);
+        for _ in 0..7 {
+            each.record(20_000);
+        }
+        for _ in 0..3 {
+            each.record(40_000);
+        }
+        assert_eq!(once.len(), 10);
+        assert_eq!(
+            once.quantiles_ms([0.5, 0.7, 0.71, 1.0]),
+            each.quantiles_ms([0.5, 0.7, 0.71, 1.0])
+        );
     }
 
     #[test]

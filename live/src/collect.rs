@@ -318,6 +318,7 @@ impl Collector {
             prometheus: None,
             // A driver that watches a real cluster adds what it saw there.
             cluster: None,
+            tokens: self.rec.tokens,
         }
     }
 }

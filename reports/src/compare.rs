@@ -1,8 +1,9 @@
 //! `scalebench compare`: two or more reports side by side (runs from different drivers, clouds
 //! or dates), setups matched by name, every figure with its change against the first report
-//! (the baseline), and which direction is better. One [`Comparison`] renders as a terminal
-//! table ([`compare_table`]), a stable JSON document ([`Comparison`] serialized, schema
-//! [`COMPARE_SCHEMA`]) and a self-contained HTML page ([`compare_html`]).
+//! (the baseline), and which direction is better; the token figures too when some report has
+//! them (an LLM endpoint). One [`Comparison`] renders as a terminal table ([`compare_table`]), a
+//! stable JSON document ([`Comparison`] serialized, schema [`COMPARE_SCHEMA`]) and a
+//! self-contained HTML page ([`compare_html`]).
 
 use scalebench_core::figure::{self, Figure, Unit};
 use scalebench_core::repeat::judged;
@@ -12,7 +13,7 @@ use tabled::builder::Builder;
 use tabled::settings::object::Columns;
 use tabled::settings::{Alignment, Style};
 
-use crate::format::{duration, ms, pct_floor, secs, sig3, usd};
+use crate::format::{duration, ms, pct_floor, per_s, secs, sig3, trim, usd};
 
 pub use crate::html::compare::compare_html;
 
@@ -68,7 +69,7 @@ fn unit_name<S: serde::Serializer>(u: &Unit, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(u.name())
 }
 
-/// The figures compared, in table order.
+/// The figures compared in every comparison, in table order.
 pub const FIGURES: [Compared; 16] = [
     fig(Figure::P50, "p50"),
     fig(Figure::P95, "p95"),
@@ -90,6 +91,18 @@ pub const FIGURES: [Compared; 16] = [
     // Whether a live measurement can be trusted beside a prediction: `-` for the simulator.
     fig(Figure::LagP99, "schedule lag p99"),
     fig(Figure::GeneratorLimited, "engine limits"),
+];
+
+/// The token figures, compared after [`FIGURES`] when some report has token figures (`-` for a
+/// setup without).
+pub const TOKEN_FIGURES: [Compared; 7] = [
+    fig(Figure::TtftP50, "TTFT p50"),
+    fig(Figure::TtftP99, "TTFT p99"),
+    fig(Figure::ItlP99, "ITL p99"),
+    fig(Figure::TpotP99, "TPOT p99"),
+    fig(Figure::TokensPerS, "tokens/s"),
+    fig(Figure::GoodputRps, "goodput/s"),
+    fig(Figure::Goodput, "goodput share"),
 ];
 
 /// `figure` compared the way the catalogue says it improves.
@@ -159,7 +172,7 @@ pub struct SetupRow {
     pub name: String,
     /// Whether each report has it.
     pub present: Vec<bool>,
-    /// Its figures, in [`FIGURES`] order.
+    /// Its figures, in the order of [`Comparison::figures`].
     pub figures: Vec<FigureRow>,
 }
 
@@ -172,7 +185,8 @@ pub struct Comparison {
     pub baseline: String,
     /// The reports, baseline first.
     pub reports: Vec<RunInfo>,
-    /// The figures compared.
+    /// The figures compared: [`FIGURES`], then [`TOKEN_FIGURES`] when some report has token
+    /// figures.
     pub figures: Vec<Compared>,
     /// Every setup of any report: the baseline's in rank order, then the others' new ones.
     pub setups: Vec<SetupRow>,
@@ -180,6 +194,12 @@ pub struct Comparison {
 
 /// Compares `reports` (label, path, report), the first being the baseline.
 pub fn compare(reports: &[(String, String, Report)]) -> Comparison {
+    let tokens = reports.iter().any(|(_, _, r)| r.has_tokens());
+    let compared: Vec<Compared> = FIGURES
+        .iter()
+        .chain(TOKEN_FIGURES.iter().filter(|_| tokens))
+        .copied()
+        .collect();
     let mut names: Vec<String> = Vec::new();
     for (_, _, r) in reports {
         let mut setups: Vec<&SetupReport> = r.setups.iter().collect();
@@ -197,7 +217,7 @@ pub fn compare(reports: &[(String, String, Report)]) -> Comparison {
                 .iter()
                 .map(|(_, _, r)| r.setups.iter().find(|s| s.name == name))
                 .collect();
-            let figures = FIGURES
+            let figures = compared
                 .iter()
                 .map(|f| {
                     let base = found[0].and_then(|s| mean(s, f.figure));
@@ -241,7 +261,7 @@ pub fn compare(reports: &[(String, String, Report)]) -> Comparison {
                     .unwrap_or(1),
             })
             .collect(),
-        figures: FIGURES.to_vec(),
+        figures: compared,
         setups,
     }
 }
@@ -295,6 +315,7 @@ pub(crate) fn show(unit: Unit, v: Option<f64>) -> String {
         Unit::Hours => sig3(v),
         Unit::Count => format!("{v:.0}"),
         Unit::Seconds => format!("{} s", secs(v)),
+        Unit::PerSecond => per_s(v),
     }
 }
 
@@ -316,6 +337,7 @@ pub(crate) fn show_delta(unit: Unit, c: &Cell) -> String {
         Unit::Hours => sig3(a),
         Unit::Count => format!("{a:.0}"),
         Unit::Seconds => format!("{} s", secs(a)),
+        Unit::PerSecond => format!("{}/s", trim(sig3(a))),
     };
     let mut out = format!("{sign}{abs}");
     if let Some(p) = c.delta_pct {
@@ -385,7 +407,7 @@ pub fn compare_table(c: &Comparison) -> String {
             }
         }
         b.push_record(head);
-        for (f, row) in FIGURES.iter().zip(&s.figures) {
+        for (f, row) in c.figures.iter().zip(&s.figures) {
             let better = match f.better {
                 Better::Lower => "lower",
                 Better::Higher => "higher",

@@ -84,6 +84,11 @@ pub(crate) fn usd(v: f64) -> String {
     }
 }
 
+/// A rate: `1234/s`, `56.7/s`, `0.5/s`.
+pub(crate) fn per_s(v: f64) -> String {
+    format!("{}/s", trim(sig3(v)))
+}
+
 /// `v` shown by `show`, or `-` when nothing measured it.
 pub(crate) fn or_dash<T>(v: Option<T>, show: impl FnOnce(T) -> String) -> String {
     v.map_or_else(|| "-".to_owned(), show)
@@ -199,5 +204,8 @@ mod tests {
         assert_eq!(limit_label("new_kind"), "new_kind");
         assert_eq!(or_dash(None::<f64>, usd), "-");
         assert_eq!(or_dash(Some(0.0), usd), "$0");
+        assert_eq!(per_s(1234.4), "1234/s");
+        assert_eq!(per_s(56.71), "56.7/s");
+        assert_eq!(per_s(0.5), "0.5/s");
     }
 }

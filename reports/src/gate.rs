@@ -266,6 +266,15 @@ fn missing(f: Figure) -> &'static str {
         Figure::ColdStartP50 | Figure::ColdStartP95 => {
             "nothing observed the pods (a live run), or no replica started during the run became ready"
         }
+        Figure::TtftP50
+        | Figure::TtftP99
+        | Figure::ItlP99
+        | Figure::TpotP99
+        | Figure::Goodput
+        | Figure::GoodputRps
+        | Figure::TokensPerS => {
+            "no token was recorded (only an LLM endpoint's answers have token figures), or no answer had this one"
+        }
         _ => "not in the report",
     }
 }

@@ -36,6 +36,7 @@ pub fn value_text(figure: Figure, v: f64) -> String {
         Unit::Hours => format!("{} GPU-h", sig3(v)),
         Unit::Count if v.fract() == 0.0 => format!("{v:.0}"),
         Unit::Count => sig3(v),
+        Unit::PerSecond => crate::format::per_s(v),
     }
 }
 

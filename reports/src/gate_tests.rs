@@ -53,6 +53,7 @@ fn setup(name: &str, p99: f64, cost: f64) -> SetupReport {
         cluster: None,
         repeat: None,
         prometheus: None,
+        tokens: None,
     }
 }
 
@@ -70,6 +71,8 @@ fn report(setups: Vec<SetupReport>) -> Report {
             latency_ms: 500.0,
             percentile: 99.0,
             timeout_ms: 30_000.0,
+            ttft_ms: None,
+            tpot_ms: None,
         },
         setups,
         source: None,

@@ -4,7 +4,8 @@
 //! on shared charts, and where the report came from. A banner near the top names each setup
 //! whose load engine, not the target, limited the run; a figure nothing measured shows as `-`
 //! in tables and as "not observed" in place of its chart. A run on a real cluster adds what
-//! the Kubernetes side did to each setup (`cluster`).
+//! the Kubernetes side did to each setup (`cluster`); an LLM endpoint's token figures add a
+//! table and charts (`tokens`).
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -20,6 +21,7 @@ mod charts;
 mod cluster;
 mod cold_start;
 pub(crate) mod compare;
+mod tokens;
 
 pub(crate) use assets::page;
 
@@ -58,6 +60,7 @@ pub fn render_html(report: &Report) -> String {
     b.push_str("<h2>Setups, best first</h2>\n");
     b.push_str(&ranked_table(report));
     b.push_str(&load_table(report));
+    b.push_str(&tokens::section(report));
     b.push_str(&cold_start::section(report));
     b.push_str(&cluster::section(report));
     b.push_str(&timelines(report));
@@ -311,9 +314,10 @@ fn provenance(report: &Report) -> String {
     kv(
         "SLO",
         &format!(
-            "{} \u{2264} {}, timeout {}",
+            "{} \u{2264} {}{}, timeout {}",
             percentile(slo.percentile),
             ms(slo.latency_ms),
+            crate::table::token_bounds(slo, "\u{2264}"),
             ms(slo.timeout_ms)
         ),
     );
@@ -383,6 +387,8 @@ mod tests {
             latency_ms: 500.0,
             percentile: 99.0,
             timeout_ms: 30_000.0,
+            ttft_ms: None,
+            tpot_ms: None,
         };
         r
     }

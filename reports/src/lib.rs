@@ -25,6 +25,7 @@ pub mod svg;
 pub mod sweep;
 mod table;
 mod timeline;
+mod tokens;
 
 pub use cluster::troubles as cluster_troubles;
 pub use error::{ReportError, WriteError};
@@ -37,6 +38,7 @@ pub use table::{
     ranked_table,
 };
 pub use timeline::{TimelineCsv, write_timeline_csv};
+pub use tokens::token_table;
 
 /// One file format a report can be written in.
 pub trait FileOutput {

@@ -1,8 +1,10 @@
 //! A sweep's outputs: the terminal summary (the Pareto front and the cheapest setting that meets
-//! the SLO), `sweep.csv` (every setting and setup, one row each), `sweep.json` and `sweep.html`.
+//! the SLO), `sweep.csv` (every setting and setup, one row each, with the token figures when
+//! some setup has them), `sweep.json` and `sweep.html`.
 
 use std::io::Write;
 
+use scalebench_core::report::{TokenLatency, TokenReport};
 use scalebench_core::sweep::{Row, Sweep};
 use tabled::builder::Builder;
 use tabled::settings::Alignment;
@@ -10,7 +12,7 @@ use tabled::settings::object::Columns;
 
 use crate::WriteError;
 use crate::format::{ms, or_dash, pct_floor, percentile, usd};
-use crate::table::{finish, render};
+use crate::table::{finish, render, token_bounds};
 
 mod html;
 pub use html::sweep_html;
@@ -41,13 +43,37 @@ pub const CSV_COLUMNS: [&str; 21] = [
     "eligible",
 ];
 
-/// Renders `sweep.csv`: `setting`, one column per key, then [`CSV_COLUMNS`]; one row per setup
-/// of every setting, in grid order.
+/// The columns of `sweep.csv` after [`CSV_COLUMNS`] when some setup has token figures (an LLM
+/// endpoint); empty cells for a setup without, or a figure nothing measured.
+pub const TOKEN_CSV_COLUMNS: [&str; 8] = [
+    "ttft_p50_ms",
+    "ttft_p99_ms",
+    "itl_p99_ms",
+    "tpot_p99_ms",
+    "tokens_per_s",
+    "output_tokens",
+    "goodput",
+    "goodput_rps",
+];
+
+/// Renders `sweep.csv`: `setting`, one column per key, then [`CSV_COLUMNS`] (and
+/// [`TOKEN_CSV_COLUMNS`] when some setup has token figures); one row per setup of every
+/// setting, in grid order.
 pub fn render_sweep_csv(sweep: &Sweep, out: &mut dyn Write) -> Result<(), WriteError> {
     let mut csv = csv::Writer::from_writer(out);
+    let tokens = sweep
+        .settings
+        .iter()
+        .any(|s| s.setups.iter().any(|s| s.tokens.is_some()));
     let header = std::iter::once("setting".to_owned())
         .chain(sweep.keys.iter().cloned())
-        .chain(CSV_COLUMNS.iter().map(|c| (*c).to_owned()));
+        .chain(CSV_COLUMNS.iter().map(|c| (*c).to_owned()))
+        .chain(
+            TOKEN_CSV_COLUMNS
+                .iter()
+                .filter(|_| tokens)
+                .map(|c| (*c).to_owned()),
+        );
     csv.write_record(header)?;
     for row in sweep.rows() {
         let s = row.setup;
@@ -78,6 +104,22 @@ pub fn render_sweep_csv(sweep: &Sweep, out: &mut dyn Write) -> Result<(), WriteE
             row.simulation.to_string(),
             row.eligible.to_string(),
         ]);
+        if tokens {
+            let t = s.tokens.as_ref();
+            let ms = |f: fn(&TokenReport) -> Option<TokenLatency>, p: fn(TokenLatency) -> f64| {
+                cell(t.and_then(f).map(p))
+            };
+            record.extend([
+                ms(|t| t.ttft_ms, |l| l.p50),
+                ms(|t| t.ttft_ms, |l| l.p99),
+                ms(|t| t.itl_ms, |l| l.p99),
+                ms(|t| t.tpot_ms, |l| l.p99),
+                cell(t.map(|t| t.output_tokens_per_s)),
+                cell(t.map(|t| t.output_tokens)),
+                cell(t.map(|t| t.goodput.share)),
+                cell(t.map(|t| t.goodput.rps)),
+            ]);
+        }
         csv.write_record(record)?;
     }
     csv.flush()?;
@@ -90,7 +132,7 @@ pub fn sweep_table(sweep: &Sweep) -> String {
     let rows = sweep.rows();
     let setups = sweep.settings.first().map_or(0, |s| s.setups.len());
     let mut out = format!(
-        "sweep {} | seed {} | {} settings x {} setups | {} distinct simulations | SLO {} <= {}{}\n",
+        "sweep {} | seed {} | {} settings x {} setups | {} distinct simulations | SLO {} <= {}{}{}\n",
         sweep.scenario,
         sweep.seed,
         sweep.settings.len(),
@@ -98,6 +140,7 @@ pub fn sweep_table(sweep: &Sweep) -> String {
         sweep.simulations,
         percentile(sweep.slo.percentile),
         ms(sweep.slo.latency_ms),
+        token_bounds(&sweep.slo, "<="),
         if sweep.interrupted {
             " | INTERRUPTED: partial"
         } else {
@@ -210,9 +253,10 @@ pub fn cheapest_line(sweep: &Sweep) -> String {
             pct_floor(r.setup.slo.attainment),
         ),
         None => format!(
-            "no setting meets the SLO ({} <= {}); the best attainment is {}\n",
+            "no setting meets the SLO ({} <= {}{}); the best attainment is {}\n",
             percentile(sweep.slo.percentile),
             ms(sweep.slo.latency_ms),
+            token_bounds(&sweep.slo, "<="),
             sweep
                 .rows()
                 .iter()

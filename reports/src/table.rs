@@ -1,10 +1,11 @@
 //! The ranked tables printed after a run: a header line, then latency and SLO, then cost and
-//! scaling (two tables so each stays readable in a 160-column terminal), then injected faults
-//! and what budget ceilings held back, when there were any, then the live load engine, a
-//! warning for each setup it limited, and one for each setup whose cluster may have skewed it
-//! (a run on a real cluster). A figure nothing measured shows as `-`, never as 0.
+//! scaling (two tables so each stays readable in a 160-column terminal), then the token figures
+//! of an LLM endpoint, injected faults and what budget ceilings held back, when there were
+//! any, then the live load engine, a warning for each setup it limited, and one for each setup
+//! whose cluster may have skewed it (a run on a real cluster). A figure nothing measured shows
+//! as `-`, never as 0.
 
-use scalebench_core::report::{Recovery, Report, Requests, SetupReport};
+use scalebench_core::report::{Recovery, Report, Requests, SetupReport, SloSpec};
 use tabled::Table;
 use tabled::builder::Builder;
 use tabled::settings::object::Columns;
@@ -22,7 +23,9 @@ const MAX_WIDTH: usize = 160;
 const MIN_SETUP_WIDTH: usize = 16;
 
 /// Renders the report for a terminal: a header line (scenario, driver, seed, duration, SLO), a
-/// latency/SLO table and a cost/scaling table of the setups in rank order, and the
+/// latency/SLO table (with TTFT p99 and goodput columns when some setup has token figures) and
+/// a cost/scaling table of the setups in rank order, the
+/// [`token_table`](crate::token_table) when some setup has token figures, the
 /// [`fault_table`] when any fault was injected, the [`load_table`] of a live run, the
 /// [`generator_warnings`] of the setups its load engine limited and the [`cluster_warnings`]
 /// of those a real cluster may have skewed. Ends with a newline.
@@ -30,9 +33,15 @@ pub fn ranked_table(report: &Report) -> String {
     let setups = by_rank(report);
     let mut out = header(report);
     out.push_str("\nLatency (from intended send time) and SLO\n");
-    out.push_str(&render(latency_table(&setups)));
+    out.push_str(&render(latency_table(&setups, report.has_tokens())));
     out.push_str("\nCost and scaling\n");
     out.push_str(&render(cost_table(&setups)));
+    if let Some(tokens) = crate::tokens::token_table(report) {
+        out.push_str(
+            "\nTokens (from intended send time; goodput: requests meeting every SLO bound)\n",
+        );
+        out.push_str(&tokens);
+    }
     if let Some(faults) = fault_table(report) {
         out.push_str("\nInjected faults\n");
         out.push_str(&faults);
@@ -220,14 +229,15 @@ pub fn fault_table(report: &Report) -> Option<String> {
 }
 
 /// The setups sorted by rank (stable, so ties keep the report's order).
-fn by_rank(report: &Report) -> Vec<&SetupReport> {
+pub(crate) fn by_rank(report: &Report) -> Vec<&SetupReport> {
     let mut setups: Vec<&SetupReport> = report.setups.iter().collect();
     setups.sort_by_key(|s| s.rank);
     setups
 }
 
 /// What a run was: `driver sim`, `seed 42`, `duration 10m`, `window 1s`,
-/// `SLO p99 <= 500 ms (timeout 30.0 s)`; the terminal and report.html join them.
+/// `SLO p99 <= 500 ms (timeout 30.0 s)` (`SLO p99 <= 2.00 s, TTFT <= 500 ms, TPOT <= 50.0 ms
+/// (timeout 30.0 s)` with token bounds); the terminal and report.html join them.
 pub(crate) fn run_facts(report: &Report) -> [String; 5] {
     let slo = &report.slo;
     [
@@ -236,12 +246,22 @@ pub(crate) fn run_facts(report: &Report) -> [String; 5] {
         format!("duration {}", duration(report.duration_s)),
         format!("window {}", duration(report.window_s)),
         format!(
-            "SLO {} <= {} (timeout {})",
+            "SLO {} <= {}{} (timeout {})",
             percentile(slo.percentile),
             ms(slo.latency_ms),
+            token_bounds(slo, "<="),
             ms(slo.timeout_ms)
         ),
     ]
+}
+
+/// `, TTFT <= 500 ms, TPOT <= 50.0 ms` for the SLO's token bounds (`le` the comparison as
+/// written); empty without any.
+pub(crate) fn token_bounds(slo: &SloSpec, le: &str) -> String {
+    [("TTFT", slo.ttft_ms), ("TPOT", slo.tpot_ms)]
+        .into_iter()
+        .filter_map(|(name, bound)| bound.map(|b| format!(", {name} {le} {}", ms(b))))
+        .collect()
 }
 
 /// `scenario spike | driver sim | seed 42 | duration 10m | window 1s | SLO p99 <= 500 ms ...`,
@@ -262,16 +282,21 @@ fn header(report: &Report) -> String {
     out
 }
 
-/// Rank, setup, policy, latency percentiles, SLO attainment, violation, errors, recoveries.
-fn latency_table(setups: &[&SetupReport]) -> Table {
+/// Rank, setup, policy, latency percentiles, SLO attainment, violation, errors, with `tokens`
+/// TTFT p99 and goodput, recoveries.
+fn latency_table(setups: &[&SetupReport], tokens: bool) -> Table {
     let mut b = Builder::default();
-    b.push_record([
+    let mut head = vec![
         "#", "setup", "policy", "p50", "p95", "p99", "p99.9", "SLO att", "met", "viol s", "errors",
-        "recovery",
-    ]);
+    ];
+    if tokens {
+        head.extend(["TTFT p99", "goodput"]);
+    }
+    head.push("recovery");
+    b.push_record(head);
     for s in setups {
         let l = &s.latency_ms;
-        b.push_record([
+        let mut row = vec![
             s.rank.to_string(),
             s.name.clone(),
             s.policy.clone(),
@@ -283,13 +308,20 @@ fn latency_table(setups: &[&SetupReport]) -> Table {
             if s.slo.met { "yes" } else { "no" }.to_owned(),
             secs(s.slo.violation_s),
             errors(&s.requests),
-            recoveries(&s.slo.recoveries),
-        ]);
+        ];
+        if tokens {
+            row.extend(crate::tokens::ranked_cells(s));
+        }
+        row.push(recoveries(&s.slo.recoveries));
+        b.push_record(row);
     }
     let mut table = b.build();
     table.modify(Columns::one(0), Alignment::right());
     table.modify(Columns::new(3..8), Alignment::right());
-    table.modify(Columns::new(9..11), Alignment::right());
+    table.modify(
+        Columns::new(9..if tokens { 13 } else { 11 }),
+        Alignment::right(),
+    );
     finish(table, 1)
 }
 

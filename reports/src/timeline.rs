@@ -10,9 +10,11 @@ use scalebench_core::report::{Report, TimelineSample};
 use crate::{FileOutput, ReportError, WriteError};
 
 /// `timeline.csv`: one row per (setup, window), one `nodes_<pool>` column per node pool seen in
-/// any setup (0 where a setup has no such pool). A figure nothing measured in a window (the
-/// service side of a live run without an observer, the latency of a window in which no request
-/// finished) is an empty cell, never 0.
+/// any setup (0 where a setup has no such pool), and the token columns (`ttft_p50_ms` to
+/// `good_share`) last when some setup has token figures (an LLM endpoint). A figure nothing
+/// measured in a window (the service side of a live run without an observer, the latency of a
+/// window in which no request finished, the token figures of a setup without any) is an empty
+/// cell, never 0.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TimelineCsv;
 
@@ -43,6 +45,17 @@ const TRAILING: [&str; 8] = [
     "kv_cache_usage",
 ];
 
+/// The token figures' columns, last, in reports where some setup has token figures.
+pub(crate) const TOKEN_COLUMNS: [&str; 7] = [
+    "ttft_p50_ms",
+    "ttft_p99_ms",
+    "itl_p99_ms",
+    "tpot_p99_ms",
+    "tokens_per_s",
+    "goodput_rps",
+    "good_share",
+];
+
 impl FileOutput for TimelineCsv {
     fn file_name(&self) -> &'static str {
         "timeline.csv"
@@ -54,16 +67,35 @@ impl FileOutput for TimelineCsv {
 
     fn render(&self, report: &Report, out: &mut dyn Write) -> Result<(), WriteError> {
         let pools = pools(report);
+        let tokens = report.has_tokens();
         let mut csv = csv::Writer::from_writer(out);
         let header = LEADING
             .iter()
             .map(|c| (*c).to_owned())
             .chain(pools.iter().map(|p| format!("nodes_{p}")))
-            .chain(TRAILING.iter().map(|c| (*c).to_owned()));
+            .chain(TRAILING.iter().map(|c| (*c).to_owned()))
+            .chain(
+                TOKEN_COLUMNS
+                    .iter()
+                    .filter(|_| tokens)
+                    .map(|c| (*c).to_owned()),
+            );
         csv.write_record(header)?;
         for setup in &report.setups {
             for sample in &setup.timeline {
-                csv.write_record(row(&setup.name, sample, &pools))?;
+                let mut row = row(&setup.name, sample, &pools);
+                if tokens {
+                    row.extend([
+                        cell(sample.ttft_p50_ms),
+                        cell(sample.ttft_p99_ms),
+                        cell(sample.itl_p99_ms),
+                        cell(sample.tpot_p99_ms),
+                        cell(sample.tokens_per_s),
+                        cell(sample.goodput_rps),
+                        cell(sample.good_share),
+                    ]);
+                }
+                csv.write_record(row)?;
             }
         }
         csv.flush()?;

@@ -119,6 +119,20 @@ fn full_report() -> Report {
     report.setups[1].cold_start = Some(common::cold_starts(&[], 2));
     // What a real cluster did (the other setups' sections stay null).
     report.setups[0].cluster = Some(common::cluster_run());
+    // An LLM endpoint's token figures, bounded by the SLO, with a window that measured them
+    // all (the fixed fleet's ITL and TPOT are null: single tokens).
+    report.slo.ttft_ms = Some(500.0);
+    report.slo.tpot_ms = Some(50.0);
+    report.setups[0].tokens = Some(common::tokens(412.5, 0.9871, true));
+    report.setups[2].tokens = Some(common::tokens(180.0, 1.0, false));
+    let w = &mut report.setups[0].timeline[1];
+    w.ttft_p50_ms = Some(101.5);
+    w.ttft_p99_ms = Some(402.0);
+    w.itl_p99_ms = Some(45.5);
+    w.tpot_p99_ms = Some(40.0);
+    w.tokens_per_s = Some(2002.0);
+    w.goodput_rps = Some(190.0);
+    w.good_share = Some(0.975);
     report
 }
 
@@ -142,9 +156,56 @@ fn a_report_with_every_part_written_by_write_all_conforms() -> TestResult {
     let paths = write_all(&report, &out)?;
     assert_eq!(common::read_report(&paths[0]), report);
 
-    // And so does the shared report, whose optional parts are left out.
+    // And so does the shared report, whose optional parts are left out, and the LLM run.
     write_all(&common::report(), &dir.path().join("plain"))?;
     common::read_report(&dir.path().join("plain/report.json"));
+    let llm = common::llm_report();
+    let paths = write_all(&llm, &dir.path().join("llm"))?;
+    assert_eq!(common::read_report(&paths[0]), llm);
+    Ok(())
+}
+
+/// Token figures are additions only: a report without them is written as before (no new key),
+/// null token figures are read as absent, and the schema refuses a negative or misspelt one.
+#[test]
+fn token_figures_are_absent_without_tokens_and_checked_with_them() -> TestResult {
+    let plain = serde_json::to_string(&common::report())?;
+    for key in ["tokens", "ttft", "tpot", "itl", "goodput", "good_share"] {
+        assert!(
+            !plain.contains(key),
+            "{key} in a report without token figures"
+        );
+    }
+    let mut llm = serde_json::to_value(common::llm_report())?;
+    assert_eq!(common::schema_errors(&llm), Vec::<String>::new());
+    // Written absent, read the same when null.
+    llm["setups"][1]["tokens"] = Value::Null;
+    llm["setups"][0]["timeline"][1]["ttft_p99_ms"] = Value::Null;
+    assert_eq!(common::schema_errors(&llm), Vec::<String>::new());
+    let back: scalebench_core::report::Report = serde_json::from_value(llm.clone())?;
+    assert_eq!(back.setups[1].tokens, None);
+    let mut bad = llm.clone();
+    bad["setups"][0]["tokens"]["goodput"]["share"] = 1.5.into();
+    bad["setups"][0]["timeline"][0]["tokens_per_s"] = (-1).into();
+    let errors = common::schema_errors(&bad);
+    assert!(
+        errors.iter().any(|e| e.starts_with("/setups/0/tokens")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("/setups/0/timeline/0/tokens_per_s")),
+        "{errors:#?}"
+    );
+    let mut typo = llm;
+    let t = typo["setups"][0]["tokens"]
+        .as_object_mut()
+        .ok_or("no tokens")?;
+    let v = t.remove("ttft_ms").ok_or("no ttft_ms")?;
+    t.insert("ttfb_ms".to_owned(), v);
+    let errors = common::schema_errors(&typo);
+    assert!(errors.iter().any(|e| e.contains("ttfb_ms")), "{errors:#?}");
     Ok(())
 }
 
@@ -177,7 +238,7 @@ fn the_schema_defines_exactly_the_fields_the_types_write() -> TestResult {
     // LoadReport, GeneratorLimited, LimitReason, Requests, Latency, SloResult, Recovery, Cost,
     // PoolCost, CapacityCost, BudgetReport, Scaling, ColdStartReport, PhaseMs, ClusterRun,
     // WatchErrorRecord, RefusalRecord, UndoRecord, ClassReport, FaultEvent, TimelineSample,
-    // PrometheusReport, QueryReport.
-    assert_eq!(checked, 30);
+    // PrometheusReport, QueryReport, TokenReport, TokenLatency, Goodput.
+    assert_eq!(checked, 33);
     Ok(())
 }

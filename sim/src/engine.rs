@@ -146,6 +146,7 @@ impl Sim<'_> {
             interrupted: self.interrupted,
             prometheus: None,
             cluster: None,
+            tokens: rec.tokens,
         }
     }
 }

@@ -121,6 +121,8 @@ impl TestbedConfig {
             slo: Slo {
                 latency: secs(1),
                 percentile: 99.0,
+                ttft: None,
+                tpot: None,
             },
             traffic: Traffic {
                 arrival: Default::default(),

@@ -126,6 +126,7 @@ mod tests {
             interrupted: false,
             prometheus: None,
             cluster,
+            tokens: None,
         }
     }
 

@@ -39,6 +39,11 @@ impl Resolver<'_> {
                 ),
             );
         }
+        for (key, bound) in [("ttft", slo.ttft), ("tpot", slo.tpot)] {
+            if bound.is_some_and(Duration::is_zero) {
+                return self.err(f.slo.span(), format!("slo.{key} must be longer than zero"));
+            }
+        }
         if slo.latency.is_zero() {
             return self.err(f.slo.span(), "slo.latency must be longer than zero");
         }

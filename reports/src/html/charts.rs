@@ -1,7 +1,8 @@
 //! The charts of `report.html`: per setup, six charts on one time axis (traffic, latency,
-//! replicas, capacity, queue, cost) with the faults marked on each, and the overlays that put
-//! every setup on shared charts. A window whose figure nothing measured is left out of its line
-//! (no point, never a 0); a chart no window of any setup measured says "not observed".
+//! replicas, capacity, queue, cost; with token figures, two more beside latency: see
+//! `tokens.rs`) with the faults marked on each, and the overlays that put every setup on shared
+//! charts. A window whose figure nothing measured is left out of its line (no point, never a
+//! 0); a chart no window of any setup measured says "not observed".
 
 use scalebench_core::report::{Report, SetupReport, TimelineSample};
 
@@ -12,12 +13,12 @@ use crate::svg::{LineChart, Series, color};
 pub(crate) const MAX_POINTS: usize = 2000;
 
 /// Fixed colours of the per-setup charts' series.
-const BLUE: &str = "#4e79a7";
-const RED: &str = "#e15759";
-const ORANGE: &str = "#f28e2b";
-const GREEN: &str = "#59a14f";
+pub(crate) const BLUE: &str = "#4e79a7";
+pub(crate) const RED: &str = "#e15759";
+pub(crate) const ORANGE: &str = "#f28e2b";
+pub(crate) const GREEN: &str = "#59a14f";
 const GREY: &str = "#9c755f";
-const PURPLE: &str = "#b07aa1";
+pub(crate) const PURPLE: &str = "#b07aa1";
 /// Colours of the node pools' lines, apart from the other series of their chart.
 const POOL_COLORS: [&str; 4] = ["#59a14f", "#9c755f", "#76b7b2", "#e15759"];
 
@@ -109,7 +110,7 @@ pub(crate) fn wants_log(values: impl Iterator<Item = f64>) -> bool {
 }
 
 /// A chart on the report's time axis, with its fault markers.
-fn base(report: &Report, id: &str, title: &str, markers: &[(f64, String)]) -> LineChart {
+pub(crate) fn base(report: &Report, id: &str, title: &str, markers: &[(f64, String)]) -> LineChart {
     let mut c = LineChart::new(id, title)
         .x_range(0.0, report.duration_s.max(report.window_s))
         .x_axis("time into the run", crate::svg::XFormat::Duration);
@@ -191,6 +192,16 @@ pub(crate) fn setup_charts(report: &Report, s: &SetupReport) -> (Vec<Chart>, Lef
             .series(Series::new("p95", ORANGE, latency_points(tl, |t| t.p95_ms)))
             .series(Series::new("p99", RED, latency_points(tl, |t| t.p99_ms))),
     });
+    if report.has_tokens() {
+        match super::tokens::charts(report, s, b) {
+            Some(token_charts) => charts.extend(token_charts),
+            None => {
+                for (id, title) in super::tokens::CHARTS {
+                    leave(id, title, id, false);
+                }
+            }
+        }
+    }
     let replicas = |t: &TimelineSample| {
         sum([t.replicas_desired, t.replicas_ready, t.pods_pending].map(|v| v.map(f64::from)))
     };
@@ -383,6 +394,7 @@ pub(crate) fn overlays(report: &Report) -> Vec<LineChart> {
         cost = cost.series(series(&|t| t.cost_usd));
     }
     let mut out = vec![p99];
+    out.extend(super::tokens::overlay(report, &all_marks));
     if any(report, |t| t.replicas_ready.map(f64::from)) {
         out.push(ready);
     }

@@ -8,7 +8,7 @@ use scalebench_core::report::{Report, TimelineSample};
 
 use super::charts::{faults, latency_points, points, wants_log};
 use super::{page, wrap};
-use crate::compare::{Better, Comparison, FIGURES, Verdict, run_line, show, show_delta};
+use crate::compare::{Better, Comparison, Verdict, run_line, show, show_delta};
 use crate::format::ms;
 use crate::svg::{LineChart, Point, Scatter, Series, XFormat, color, escape};
 
@@ -36,7 +36,7 @@ pub fn compare_html(c: &Comparison, reports: &[Report]) -> String {
             }
         }
         b.push_str("</tr></thead><tbody>\n");
-        for (f, row) in FIGURES.iter().zip(&s.figures) {
+        for (f, row) in c.figures.iter().zip(&s.figures) {
             let better = match f.better {
                 Better::Lower => "lower",
                 Better::Higher => "higher",

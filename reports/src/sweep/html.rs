@@ -21,7 +21,7 @@ pub fn sweep_html(sweep: &Sweep) -> String {
     let mut b = String::new();
     let _ = write!(
         b,
-        "<h1>scalebench sweep: {}</h1>\n<p class=\"small\">seed {} &middot; {} settings of {} &middot; {} distinct simulations &middot; SLO {} &le; {}{}</p>\n",
+        "<h1>scalebench sweep: {}</h1>\n<p class=\"small\">seed {} &middot; {} settings of {} &middot; {} distinct simulations &middot; SLO {} &le; {}{}{}</p>\n",
         escape(&sweep.scenario),
         sweep.seed,
         sweep.settings.len(),
@@ -29,6 +29,7 @@ pub fn sweep_html(sweep: &Sweep) -> String {
         sweep.simulations,
         percentile(sweep.slo.percentile),
         escape(&ms(sweep.slo.latency_ms)),
+        escape(&crate::table::token_bounds(&sweep.slo, "\u{2264}")),
         if sweep.interrupted {
             " &middot; <strong>interrupted: partial</strong>"
         } else {

@@ -11,8 +11,9 @@ use std::path::Path;
 
 use scalebench_core::report::{
     BudgetReport, CapacityCost, ClassReport, ClusterRun, ColdStartReport, Cost, FaultEvent,
-    Latency, PoolCost, Recovery, RefusalRecord, Report, Requests, SCHEMA, Scaling, SetupReport,
-    SloResult, SloSpec, TimelineSample, UndoRecord, WatchErrorRecord,
+    Goodput, Latency, PoolCost, Recovery, RefusalRecord, Report, Requests, SCHEMA, Scaling,
+    SetupReport, SloResult, SloSpec, TimelineSample, TokenLatency, TokenReport, UndoRecord,
+    WatchErrorRecord,
 };
 use scalebench_core::run::{ColdStartSample, ColdStarts};
 use serde_json::Value;
@@ -56,6 +57,7 @@ fn sample(t_s: f64, ready: u32, nodes: BTreeMap<String, u32>, cost_usd: f64) -> 
             vec![]
         },
         budget_held_back: 0,
+        ..TimelineSample::default()
     }
 }
 
@@ -223,6 +225,7 @@ pub fn report() -> Report {
         cluster: None,
         repeat: None,
         prometheus: None,
+        tokens: None,
         timeline: vec![
             sample(1.0, 2, pools([("gpu-spot", 1)]), 0.01),
             sample(2.0, 3, pools([("gpu-spot", 2)]), 0.02),
@@ -264,6 +267,7 @@ pub fn report() -> Report {
         cluster: None,
         repeat: None,
         prometheus: None,
+        tokens: None,
         timeline: vec![
             sample(1.0, 1, pools([("gpu-od", 1), ("gpu-spot", 1)]), 0.01),
             TimelineSample {
@@ -299,6 +303,7 @@ pub fn report() -> Report {
         cluster: None,
         repeat: None,
         prometheus: None,
+        tokens: None,
         timeline: vec![
             sample(1.0, 10, pools([("gpu-od", 3)]), 0.05),
             sample(2.0, 10, pools([("gpu-od", 3)]), 0.1),
@@ -317,9 +322,66 @@ pub fn report() -> Report {
             latency_ms: 500.0,
             percentile: 99.0,
             timeout_ms: 30_000.0,
+            ttft_ms: None,
+            tpot_ms: None,
         },
         setups: vec![kpa, hpa, fixed],
         source: None,
         environment: None,
     }
+}
+
+/// The token figures of an LLM endpoint's setup: every percentile known unless `itl` is false
+/// (no answer had two tokens: ITL and TPOT `null`).
+pub fn tokens(ttft_p99: f64, goodput_share: f64, itl: bool) -> TokenReport {
+    let l = |p50: f64, p99: f64| TokenLatency {
+        p50,
+        p90: (p50 + p99) / 2.0,
+        p95: p99 * 0.9,
+        p99,
+        max: p99 * 1.5,
+        mean: p50 * 1.1,
+    };
+    TokenReport {
+        ttft_ms: Some(l(ttft_p99 / 4.0, ttft_p99)),
+        itl_ms: itl.then(|| l(21.5, 48.0)),
+        tpot_ms: itl.then(|| l(22.0, 41.25)),
+        output_tokens: 1_234_567,
+        prompt_tokens: itl.then_some(7_654_321),
+        output_tokens_per_s: 2057.6,
+        goodput: Goodput {
+            requests: (goodput_share * 120_000.0) as u64,
+            share: goodput_share,
+            rps: goodput_share * 200.0,
+        },
+    }
+}
+
+/// The shared report as an LLM run: `kpa-panic` and `fixed-10` have token figures (the fixed
+/// fleet's answers were single tokens), `hpa-default` none; the SLO bounds TTFT and TPOT, and
+/// the windows carry their token figures (the kpa's second window had no first token).
+pub fn llm_report() -> Report {
+    let mut r = report();
+    r.slo.ttft_ms = Some(500.0);
+    r.slo.tpot_ms = Some(50.0);
+    r.setups[0].tokens = Some(tokens(412.5, 0.9871, true));
+    r.setups[2].tokens = Some(tokens(180.0, 1.0, false));
+    for (i, w) in r.setups[0].timeline.iter_mut().enumerate() {
+        let t = w.t_s;
+        w.ttft_p50_ms = (i != 1).then_some(100.0 + t);
+        w.ttft_p99_ms = (i != 1).then_some(400.0 + t);
+        w.itl_p99_ms = Some(45.5);
+        w.tpot_p99_ms = (i != 1).then_some(40.0);
+        w.tokens_per_s = Some(2000.0 + t);
+        w.goodput_rps = Some(190.0);
+        w.good_share = Some(0.975);
+    }
+    for w in &mut r.setups[2].timeline {
+        w.ttft_p50_ms = Some(120.0);
+        w.ttft_p99_ms = Some(180.0);
+        w.tokens_per_s = Some(200.0);
+        w.goodput_rps = Some(200.0);
+        w.good_share = Some(1.0);
+    }
+    r
 }
