@@ -560,3 +560,67 @@ fn a_setup_that_retries_sends_killed_requests_again_and_counts_them_once() {
         run.latency.summary().max
     );
 }
+
+/// A token model whose requests never meet (one a second, each alone for 210 ms): every
+/// figure is the hand computation's, to the microsecond.
+#[test]
+fn an_idle_token_model_gives_exact_ttft_itl_and_tpot() {
+    let p = plan(
+        r#"
+duration = "1m"
+[slo]
+latency = "1s"
+ttft = "100ms"
+[traffic]
+arrival = "constant"
+[[traffic.shape]]
+kind = "steady"
+rate = 1
+[traffic.tokens]
+prompt = 100
+output = 10
+[service.llm]
+prefill_per_token = "0.1ms"
+step = "20ms"
+max_batch = 4
+kv_cache_tokens = 10000
+[cluster]
+billing = "replica"
+price_per_replica_hour = 1.0
+[[setup]]
+name = "one"
+[setup.fixed]
+replicas = 1
+"#,
+    );
+    let run = run_with(&p, None);
+    let t = run.tokens.as_ref().expect("token figures");
+    let n = run.requests().ok;
+    assert_eq!(n, 60);
+    // TTFT: 10 ms of prefill + a 20 ms step; then 9 steps of 20 ms: TPOT and every ITL 20 ms,
+    // the answer 210 ms after it was due.
+    for (name, h, want_ms) in [
+        ("ttft", &t.ttft, 30.0),
+        ("tpot", &t.tpot, 20.0),
+        ("itl", &t.itl, 20.0),
+    ] {
+        assert!(
+            (h.quantile_ms(0.0) - want_ms).abs() < 0.05,
+            "{name} min {}",
+            h.quantile_ms(0.0)
+        );
+        assert!(
+            (h.quantile_ms(1.0) - want_ms).abs() < 0.05,
+            "{name} max {}",
+            h.quantile_ms(1.0)
+        );
+    }
+    assert_eq!(t.itl.len(), 9 * 60);
+    assert_eq!(t.output_tokens, 600);
+    assert_eq!(t.prompt_tokens, Some(6000));
+    assert_eq!(
+        t.good, 60,
+        "within 1 s end to end and 100 ms to the first token"
+    );
+    assert!((run.latency.quantile_ms(0.5) - 210.0).abs() < 0.1);
+}
