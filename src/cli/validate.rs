@@ -39,6 +39,48 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
         plan.window,
         names.join(", ")
     ));
+    if let (Some(spec), Some(t)) = (&plan.traffic.trace, &plan.trace) {
+        let tokens = t.mean_tokens.map_or_else(
+            || "no token counts".to_string(),
+            |(p, o)| format!("mean {p:.0} prompt and {o:.0} output tokens"),
+        );
+        let skipped = if t.skipped > 0 {
+            format!(", {} malformed rows skipped", t.skipped)
+        } else {
+            String::new()
+        };
+        super::print(&format!(
+            "  trace {} ({}): {} requests over {:.1} s, {tokens}{skipped}\n",
+            spec.file.display(),
+            spec.format.name(),
+            t.requests,
+            t.span_s
+        ));
+    }
+    if let Some(m) = &plan.service.llm {
+        let (p, o) = match (plan.trace.and_then(|t| t.mean_tokens), plan.traffic.tokens) {
+            (Some(means), _) => means,
+            (None, Some(t)) => (t.prompt.mean(), t.output.mean()),
+            (None, None) => (0.0, 1.0),
+        };
+        super::print(&format!(
+            "  token model: batch {}, KV cache {} tokens; one replica sustains about {:.2} requests/s at the mean lengths\n",
+            m.max_batch,
+            m.kv_cache_tokens,
+            m.capacity_rps(p, o)
+        ));
+    }
+    let slo = &plan.slo;
+    if slo.ttft.is_some() || slo.tpot.is_some() {
+        let show = |d: Option<scalebench_core::Duration>| {
+            d.map_or_else(|| "-".to_string(), |d| d.to_string())
+        };
+        super::print(&format!(
+            "  per-request SLO bounds: TTFT {}, TPOT {}\n",
+            show(slo.ttft),
+            show(slo.tpot)
+        ));
+    }
     for f in &faults.faults {
         super::print(&format!(
             "  fault at {}: {} on {}\n",

@@ -92,7 +92,12 @@ impl Resolver<'_> {
                     .or_else(|msg| self.err(f.traffic.span(), msg))?;
             }
         }
-        let capacity_rps = self.capacity(&f.traffic, &service, &setups)?;
+        let capacity_rps = self.capacity(
+            &f.traffic,
+            &service,
+            &setups,
+            trace.and_then(|t| t.mean_tokens),
+        )?;
         let window = match &f.window {
             Some(w) if w.get_ref().is_zero() => {
                 return self.err(w.span(), "window must be longer than zero");
@@ -521,6 +526,7 @@ impl Resolver<'_> {
         t: &Spanned<Traffic>,
         service: &Service,
         setups: &[Setup],
+        trace_tokens: Option<(f64, f64)>,
     ) -> Result<f64, Located> {
         let traffic = t.get_ref();
         if let Some(c) = traffic.capacity {
@@ -536,8 +542,10 @@ impl Resolver<'_> {
                 .max()
                 .unwrap_or(0)
         });
-        let per_replica = match (&service.llm, &traffic.tokens) {
-            (Some(m), Some(t)) => m.capacity_rps(t.prompt.mean(), t.output.mean()),
+        let means =
+            trace_tokens.or_else(|| traffic.tokens.map(|t| (t.prompt.mean(), t.output.mean())));
+        let per_replica = match (&service.llm, means) {
+            (Some(m), Some((prompt, output))) => m.capacity_rps(prompt, output),
             _ => service.concurrency as f64 / service.time.mean_secs(),
         };
         let cap = replicas as f64 * per_replica;
