@@ -308,25 +308,33 @@ fn bad_bodies_say_what_was_expected() {
     }
 }
 
-/// The first fenced block of `lang` in docs/llm.md.
-fn docs_block(lang: &str) -> String {
+/// The first fenced block of `lang` in docs/llm.md that contains `needle`.
+fn docs_block_with(lang: &str, needle: &str) -> String {
     let docs = include_str!("../../docs/llm.md");
     let fence = format!("```{lang}\n");
-    docs.split_once(&fence)
-        .and_then(|(_, rest)| rest.split_once("```"))
-        .map(|(block, _)| block.to_string())
+    docs.split(&fence)
+        .skip(1)
+        .filter_map(|rest| rest.split_once("```").map(|(block, _)| block))
+        .find(|block| block.contains(needle))
         .unwrap_or_default()
+        .to_string()
+}
+
+/// The first fenced block of `lang` in docs/llm.md.
+fn docs_block(lang: &str) -> String {
+    docs_block_with(lang, "")
 }
 
 #[test]
 fn the_docs_example_makes_the_docs_body() {
-    let table: toml::Table = match toml::from_str(&docs_block("toml")) {
+    let table: toml::Table = match toml::from_str(&docs_block_with("toml", "openai]")) {
         Ok(t) => t,
         Err(e) => panic!("docs/llm.md's TOML: {e}"),
     };
-    let openai = table
-        .get("request")
-        .and_then(|r| r.get("openai"))
+    // The request table, wherever the scenario format puts it.
+    let openai = ["request", "traffic"]
+        .iter()
+        .find_map(|t| table.get(*t).and_then(|r| r.get("openai")))
         .cloned()
         .unwrap_or(toml::Value::Boolean(false));
     let spec: RequestSpec = match openai.try_into() {
