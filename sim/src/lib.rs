@@ -23,6 +23,7 @@ use scalebench_core::fault::FaultPlan;
 use scalebench_core::llm::Tokens;
 use scalebench_core::record::Recorder;
 use scalebench_core::run::SetupRun;
+use scalebench_core::run::TokenSample;
 use scalebench_core::{Plan, Setup};
 
 /// Runs one setup of the plan to completion: every scheduled request is answered, fails, is
@@ -176,10 +177,24 @@ impl model::Host<Req> for Clients {
         w.first_token = Some(now);
     }
 
+    fn decode_step(&mut self, _now: u64, gap_ns: u64, continuing: u32) {
+        self.rec.itl(gap_ns, u64::from(continuing));
+    }
+
     fn done(&mut self, now: u64, w: Req) {
-        if w.waiting {
-            self.rec.ok(w.class, now - w.intended);
+        if !w.waiting {
+            return;
         }
+        let output = w.tokens.map_or(1, |t| t.output.max(1));
+        let sample = TokenSample {
+            ttft_ns: w.first_token.map(|f| f - w.intended),
+            tpot_ns: w
+                .first_token
+                .and_then(|f| TokenSample::tpot(f, now, output)),
+            output_tokens: output,
+            prompt_tokens: w.tokens.map(|t| t.prompt),
+        };
+        self.rec.ok_tokens(w.class, now - w.intended, &sample);
     }
 }
 
