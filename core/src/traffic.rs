@@ -76,6 +76,13 @@ pub struct Traffic {
     /// the scenario's folder when the scenario is loaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<traces::ReplaySpec>,
+    /// `[traffic.openai]`: every request is an OpenAI-compatible completion (the `openai`
+    /// crate's [`openai::RequestSpec`]) whose prompt has exactly the arrival's prompt tokens
+    /// and whose `max_tokens` is its output tokens; needs the requests' token counts
+    /// (`[traffic.tokens]`, or a trace that has them). Live drivers send it; the simulator
+    /// serves the token counts alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openai: Option<openai::RequestSpec>,
 }
 
 /// What loading a scenario learnt of its trace (`[traffic.trace]`) in one pass over it.

@@ -208,3 +208,67 @@ fn a_trace_with_shapes_or_a_bad_row_is_refused_with_its_file_and_line() {
     assert!(e.contains("bad.csv:3"), "{e}");
     assert!(e.contains("s.toml:"), "{e}");
 }
+
+#[test]
+fn traffic_openai_is_read_and_checked_with_its_place() {
+    let with = |table: &str| LLM.replace("[service.llm]", &format!("{table}\n[service.llm]"));
+    let p = parse(&with(
+        "[traffic.openai]\napi = \"chat\"\nmodel = \"m\"\nstream = false\nencoding = \"o200k_base\"",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let spec = p.traffic.openai.expect("[traffic.openai]");
+    assert_eq!(
+        (spec.api, spec.model.as_str(), spec.stream, spec.encoding),
+        (openai::Api::Chat, "m", false, openai::Encoding::O200kBase)
+    );
+    assert!(spec.include_usage && spec.ignore_eos, "the defaults");
+    // An unknown key, a bad API or encoding: serde's error, at its line.
+    for (table, needle) in [
+        (
+            "[traffic.openai]\napi = \"chat\"\nmodel = \"m\"\nstreem = true",
+            "streem",
+        ),
+        ("[traffic.openai]\napi = \"edit\"\nmodel = \"m\"", "edit"),
+        (
+            "[traffic.openai]\napi = \"chat\"\nmodel = \"m\"\nencoding = \"gpt2\"",
+            "gpt2",
+        ),
+    ] {
+        let src = with(table);
+        let line = src.lines().position(|l| l.contains(needle)).unwrap_or(0) + 1;
+        let e = parse(&src).expect_err(table);
+        assert!(e.contains(needle), "{e}");
+        assert!(e.starts_with(&format!("llm.toml:{line}:")), "{e}");
+    }
+    // Without token counts there is nothing to build prompts from: refused at [traffic].
+    let no_tokens = LLM
+        .replace(
+            "[traffic.tokens]\nprompt = { dist = \"uniform\", min = 300, max = 500 }\noutput = 100\n",
+            "",
+        )
+        .replace(
+            "[service.llm]\nprefill_per_token = \"0.1ms\"\nstep = \"20ms\"\nstep_per_sequence = \"0.25ms\"\nmax_batch = 32\nkv_cache_tokens = 16384\n",
+            "[service]\ntime = \"1s\"\n[traffic.openai]\napi = \"completions\"\nmodel = \"m\"\n",
+        );
+    let e = parse(&no_tokens).expect_err("tokens are needed");
+    assert!(
+        e.contains("[traffic.openai] needs the requests' token counts"),
+        "{e}"
+    );
+    assert!(e.starts_with("llm.toml:"), "{e}");
+    // A class may set its path and headers, not its body or method.
+    let class = "[traffic.openai]\napi = \"completions\"\nmodel = \"m\"\n[[traffic.class]]\nname = \"a\"\nrequest = { path = \"/v1/x\", headers = { \"x-a\" = \"1\" } }\n[[traffic.class]]\nname = \"b\"\nrequest = { body = '{\"x\": 1}' }";
+    let e = parse(&with(class)).expect_err("a body");
+    assert!(
+        e.contains("class \"b\"") && e.contains("path and headers only"),
+        "{e}"
+    );
+    assert!(
+        parse(&with(
+            &class.replace("body = '{\"x\": 1}'", "path = \"/v1/y\"")
+        ))
+        .is_ok()
+    );
+    let e = parse(&with("[traffic.openai]\napi = \"chat\"\nmodel = \" \"")).expect_err("model");
+    assert!(e.contains("needs a model"), "{e}");
+}

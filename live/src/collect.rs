@@ -1,14 +1,18 @@
 //! Outcomes into the Run: every request counted once, its latency from the intended send time,
 //! timeline windows closed on the wall clock, and the schedule lag and outcome classes kept for
-//! the report. One collector thread owns all of it, so recording takes no lock.
+//! the report. One collector thread owns all of it, so recording takes no lock. An OpenAI
+//! request's answer is decoded here too ([`Event::Answered`]): its TTFT, TPOT and tokens, and
+//! each inter-token gap, go into the Recorder at the answer's end.
 
 use std::collections::BTreeMap;
 
+use openai::TokenTimes;
 use scalebench_core::Plan;
 use scalebench_core::record::Recorder;
 use scalebench_core::report::TimelineSample;
-use scalebench_core::run::{LatencyHist, LoadStats, SetupRun};
+use scalebench_core::run::{LatencyHist, LoadStats, SetupRun, TokenSample};
 
+use crate::answer::Reading;
 use crate::observe::{NoObserver, Observer};
 
 /// How a request that was sent ended.
@@ -26,10 +30,14 @@ pub enum Outcome {
     Tls,
     /// No complete answer before the deadline (intended send time + timeout).
     Timeout,
+    /// A 2xx answer to an OpenAI request that failed all the same: its stream carried an
+    /// error, ended without `data: [DONE]`, or its body was not a completion.
+    BadAnswer,
 }
 
 impl Outcome {
-    /// The outcome class in reports: `http_<status>`, `connect`, `reset`, `io`, `tls`, `timeout`.
+    /// The outcome class in reports: `http_<status>`, `connect`, `reset`, `io`, `tls`,
+    /// `timeout`, `bad_answer`.
     pub fn class(self) -> String {
         match self {
             Outcome::Status(s) => format!("http_{s}"),
@@ -38,13 +46,14 @@ impl Outcome {
             Outcome::Io => "io".into(),
             Outcome::Tls => "tls".into(),
             Outcome::Timeout => "timeout".into(),
+            Outcome::BadAnswer => "bad_answer".into(),
         }
     }
 }
 
 /// What happened to one request, as the engine (or a closed-loop user) tells the collector.
 /// Times are scenario ns since the start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Event {
     /// A request of `class`, due at `intended_ns`, went out.
     Sent {
@@ -84,15 +93,38 @@ pub enum Event {
         /// When it was given up.
         at_ns: u64,
     },
+    /// An OpenAI request that ended with an answer (boxed: a plain request's [`Event::Done`]
+    /// stays small).
+    Answered(Box<Answered>),
+}
+
+/// An OpenAI request that ended with an answer: [`Event::Done`]'s times and outcome, and the
+/// answer as it was read, which the collector decodes.
+#[derive(Debug)]
+pub struct Answered {
+    /// Its request class.
+    pub class: u16,
+    /// When it was due.
+    pub intended_ns: u64,
+    /// When a sending thread took it from the schedule.
+    pub taken_ns: u64,
+    /// When it actually went out.
+    pub sent_ns: u64,
+    /// When its answer ended.
+    pub done_ns: u64,
+    /// How (the HTTP status, before the answer's content is judged).
+    pub outcome: Outcome,
+    pub(crate) reading: Box<Reading>,
 }
 
 impl Event {
     /// The instant the event counts at: arrivals at their intended time, ends when they ended.
     pub fn at_ns(&self) -> u64 {
-        match *self {
-            Event::Sent { intended_ns, .. } | Event::NotSent { intended_ns, .. } => intended_ns,
-            Event::Done { done_ns, .. } => done_ns,
-            Event::Cancelled { at_ns, .. } => at_ns,
+        match self {
+            Event::Sent { intended_ns, .. } | Event::NotSent { intended_ns, .. } => *intended_ns,
+            Event::Done { done_ns, .. } => *done_ns,
+            Event::Cancelled { at_ns, .. } => *at_ns,
+            Event::Answered(a) => a.done_ns,
         }
     }
 }
@@ -164,14 +196,10 @@ impl Collector {
         oldest_in_flight: Option<u64>,
         observer: &dyn Observer,
     ) {
-        let mut ready: Vec<Event> = Vec::new();
-        self.pending.retain(|e| {
-            let due = e.at_ns() < safe_ns;
-            if due {
-                ready.push(*e);
-            }
-            !due
-        });
+        let mut ready: Vec<Event> = self
+            .pending
+            .extract_if(.., |e| e.at_ns() < safe_ns)
+            .collect();
         ready.sort_by_key(Event::at_ns);
         for ev in ready {
             self.close_until(ev.at_ns(), oldest_in_flight, observer);
@@ -199,23 +227,72 @@ impl Collector {
                 done_ns,
                 outcome,
             } => {
-                self.lag.record(sent_ns.saturating_sub(intended_ns) / 1000);
-                self.pacing
-                    .record(taken_ns.saturating_sub(intended_ns) / 1000);
-                self.conn_wait
-                    .record(sent_ns.saturating_sub(taken_ns) / 1000);
-                self.count_outcome(outcome);
-                match outcome {
-                    Outcome::Status(s) if (200..300).contains(&s) => {
-                        let latency = done_ns.saturating_sub(intended_ns).min(self.timeout_ns);
-                        self.rec.ok(class, latency);
-                    }
-                    Outcome::Status(429 | 503) => self.rec.rejected(class),
-                    Outcome::Timeout => self.rec.timed_out(class),
-                    _ => self.rec.failed(class),
-                }
+                self.timing(intended_ns, taken_ns, sent_ns);
+                self.ended(class, intended_ns, done_ns, outcome);
+            }
+            Event::Answered(a) => {
+                self.timing(a.intended_ns, a.taken_ns, a.sent_ns);
+                self.answered(*a);
             }
         }
+    }
+
+    /// The schedule lag of a request that went out, in its two parts.
+    #[inline]
+    fn timing(&mut self, intended_ns: u64, taken_ns: u64, sent_ns: u64) {
+        self.lag.record(sent_ns.saturating_sub(intended_ns) / 1000);
+        self.pacing
+            .record(taken_ns.saturating_sub(intended_ns) / 1000);
+        self.conn_wait
+            .record(sent_ns.saturating_sub(taken_ns) / 1000);
+    }
+
+    /// A request that was sent ended with `outcome` (judged by its status alone).
+    #[inline]
+    fn ended(&mut self, class: u16, intended_ns: u64, done_ns: u64, outcome: Outcome) {
+        self.count_outcome(outcome);
+        match outcome {
+            Outcome::Status(s) if (200..300).contains(&s) => {
+                let latency = done_ns.saturating_sub(intended_ns).min(self.timeout_ns);
+                self.rec.ok(class, latency);
+            }
+            Outcome::Status(429 | 503) => self.rec.rejected(class),
+            Outcome::Timeout => self.rec.timed_out(class),
+            _ => self.rec.failed(class),
+        }
+    }
+
+    /// An OpenAI request's answer: decoded; its inter-token gaps recorded whatever its end; an
+    /// answer that completed (no error, `[DONE]` or a whole completion) is ok with its TTFT,
+    /// TPOT and tokens from the intended send time, any other 2xx answer a `bad_answer`. A
+    /// whole (non-streamed) answer has no TTFT or TPOT: its tokens came at once.
+    fn answered(&mut self, a: Answered) {
+        let prompt = a.reading.prompt_tokens();
+        let streamed = a.reading.streamed();
+        let completion = match a.outcome {
+            Outcome::Status(200..=299) => a.reading.finish(a.done_ns),
+            _ => None,
+        };
+        let Some(c) = completion else {
+            return self.ended(a.class, a.intended_ns, a.done_ns, a.outcome);
+        };
+        let times = TokenTimes::of(&c, a.intended_ns, a.done_ns);
+        for &gap in &times.itl_ns {
+            self.rec.itl(gap, 1);
+        }
+        if !c.ok() {
+            bad_answer(&c);
+            return self.ended(a.class, a.intended_ns, a.done_ns, Outcome::BadAnswer);
+        }
+        self.count_outcome(a.outcome);
+        let latency = a.done_ns.saturating_sub(a.intended_ns).min(self.timeout_ns);
+        let sample = TokenSample {
+            ttft_ns: times.ttft_ns.filter(|_| streamed),
+            tpot_ns: times.tpot_ns.filter(|_| streamed),
+            output_tokens: times.output_tokens,
+            prompt_tokens: Some(c.prompt_tokens.unwrap_or(prompt)),
+        };
+        self.rec.ok_tokens(a.class, latency, &sample);
     }
 
     fn count_outcome(&mut self, outcome: Outcome) {
@@ -226,6 +303,7 @@ impl Collector {
             Outcome::Io => "io",
             Outcome::Tls => "tls",
             Outcome::Timeout => "timeout",
+            Outcome::BadAnswer => "bad_answer",
             Outcome::Status(_) => return self.count(&outcome.class()),
         };
         self.count(key);
@@ -320,6 +398,19 @@ impl Collector {
             cluster: None,
             tokens: self.rec.tokens,
         }
+    }
+}
+
+/// Says why the first bad answer of the process failed (the outcome class `bad_answer` alone
+/// does not): the server's error, or the stream cut before `[DONE]`.
+fn bad_answer(c: &openai::Completion) {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        let why = c
+            .error
+            .as_deref()
+            .unwrap_or("the stream ended without data: [DONE]");
+        tracing::warn!("an OpenAI answer failed: {why} (further ones are counted as `bad_answer`)");
     }
 }
 

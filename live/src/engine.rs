@@ -344,6 +344,11 @@ struct Pool {
     calm_since: Option<Instant>,
     /// Open connections and waiting requests over all shards, as last reported.
     epoch_start: Instant,
+    /// Scenario seconds per real second.
+    scale: f64,
+    /// Every request is an OpenAI request whose answer streams for seconds: every request
+    /// due gets a connection (see [`Pool::resize`]).
+    streams: bool,
 }
 
 /// How often the pool is resized.
@@ -414,13 +419,19 @@ impl Pool {
             strikes: 0,
             calm_since: None,
             epoch_start: Instant::now(),
+            scale,
+            streams: plan.traffic.openai.is_some(),
         };
         pool.resize(0, 0, 0, false, Instant::now());
         pool
     }
 
-    /// Connections a shard may open, of `shards`.
+    /// Connections a shard may open, of `shards`. Streamed answers: as many as requests
+    /// wait for (each opens its own at once, not an epoch later; `max_in_flight` bounds them).
     fn cap(&self, shards: usize) -> usize {
+        if self.streams && self.fixed.is_none() {
+            return usize::MAX;
+        }
         self.fixed
             .unwrap_or(self.ceiling)
             .div_ceil(shards.max(1))
@@ -564,6 +575,15 @@ impl Pool {
                 self.ceiling = (self.ceiling - self.ceiling / 4).max(floor);
             }
         }
+        // Streamed answers (an OpenAI run) hold their connection for seconds, and their rate
+        // moves a response time after the pool does, too late and too noisily to judge a
+        // growth by. Every request due gets a connection, as LLM benchmarks give each request
+        // its own: the connections are the requests in flight, which `max_in_flight` bounds,
+        // and a server that slows down sees the load offered to it, as open loop means.
+        if self.streams {
+            self.ceiling = self.ceiling.max(self.target).max(open + waiting);
+            return;
+        }
         // Requests wait for connections meanwhile: the pool may be, unless every sending
         // thread is busy. Then the answers wait in the sockets for a thread to read them, more
         // connections would only add work to those threads, and what helps is another thread.
@@ -573,12 +593,17 @@ impl Pool {
         }
         // Growth is a probe: while answers fall behind, it goes on only while it raised their
         // rate, so a target that slows down under load (its response time, and with it
-        // Little's law, growing) gets no storm of connections.
+        // Little's law, growing) gets no storm of connections. A growth can raise the rate of
+        // answers a response time later at the soonest (a streamed LLM answer takes seconds):
+        // it is judged no sooner. Before any answer came there is no rate to raise, and no
+        // growth is judged in vain (a run of long streams would stop growing before its first
+        // answer otherwise).
         if let Some((before, before_rate, at, was_behind)) = self.probe {
-            if now.saturating_duration_since(at) < 2 * EPOCH {
+            let response = Duration::from_secs_f64((unloaded / self.scale / 1e9).min(60.0));
+            if now.saturating_duration_since(at) < response.max(2 * EPOCH) {
                 return;
             }
-            if was_behind && behind && rate <= before_rate * 1.05 {
+            if was_behind && behind && rate <= before_rate * 1.05 && !self.service_ns.is_empty() {
                 self.strikes += 1;
             } else {
                 self.strikes = 0;
@@ -824,27 +849,26 @@ fn collect(
                 tracing::info!("load engine: every sending thread is busy; now {}", n + 1);
             }
         }
-        let batch = match rx.recv_timeout(Duration::from_millis(20)) {
+        let mut batch = match rx.recv_timeout(Duration::from_millis(20)) {
             Ok(b) => b,
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             // A shard that could not start: nothing more comes.
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
-        for ev in &batch.events {
-            count(progress, ev);
-            if matches!(ev, Event::Sent { .. } | Event::NotSent { .. }) {
-                pool.arrived();
+        for ev in std::mem::take(&mut batch.events) {
+            count(progress, &ev);
+            match &ev {
+                Event::Sent { .. } | Event::NotSent { .. } => pool.arrived(),
+                Event::Done {
+                    sent_ns,
+                    done_ns,
+                    outcome: Outcome::Status(_),
+                    ..
+                } => pool.answered(done_ns.saturating_sub(*sent_ns)),
+                Event::Answered(a) => pool.answered(a.done_ns.saturating_sub(a.sent_ns)),
+                _ => {}
             }
-            if let Event::Done {
-                sent_ns,
-                done_ns,
-                outcome: Outcome::Status(_),
-                ..
-            } = *ev
-            {
-                pool.answered(done_ns.saturating_sub(sent_ns));
-            }
-            c.record(*ev);
+            c.record(ev);
         }
         let Some(seen) = state.get_mut(batch.shard) else {
             continue;
@@ -902,6 +926,12 @@ fn count(p: &Progress, ev: &Event) {
         Event::Done { outcome, .. } => {
             p.done.fetch_add(1, Ordering::Relaxed);
             if !matches!(outcome, Outcome::Status(200..=299)) {
+                p.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Event::Answered(a) => {
+            p.done.fetch_add(1, Ordering::Relaxed);
+            if !matches!(a.outcome, Outcome::Status(200..=299)) {
                 p.errors.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -1093,6 +1123,52 @@ mod tests {
             e.run(&mut p, 1000, 2, 0, false);
         }
         assert_eq!(p.ceiling, sized);
+    }
+
+    /// OpenAI runs: every waiting request gets a connection, whatever the rate of answers.
+    #[test]
+    fn streamed_answers_get_a_connection_for_every_waiting_request() {
+        let mut p = pool();
+        p.streams = true;
+        let mut e = Epochs::of(&p);
+        for _ in 0..5 {
+            e.run(&mut p, 1000, 2, 0, false);
+        }
+        // Answers fall behind (the server streams for seconds) and requests wait: the pool
+        // grows by what waits, every epoch, never stopping.
+        for _ in 0..50 {
+            let before = p.ceiling;
+            e.run(&mut p, 100, 2, 300, false);
+            assert_eq!(p.ceiling, before + 300);
+        }
+        assert!(p.plateau.is_none());
+        // And a shard opens one for each waiting request at once, not an epoch later.
+        assert_eq!(p.cap(2), usize::MAX);
+    }
+
+    /// Regression: a run of streamed LLM answers (seconds each) stopped growing its pool at
+    /// 24 connections before its first answer came (two growths "raised nothing": no answer
+    /// could come yet), and its requests then waited up to their timeout for a connection.
+    #[test]
+    fn long_answers_are_waited_for_before_a_growth_is_judged() {
+        let mut p = pool();
+        let mut e = Epochs::of(&p);
+        // Three seconds in which requests wait and no answer has come yet: every growth
+        // is a probe, none judged in vain.
+        for _ in 0..30 {
+            e.run(&mut p, 0, 0, 100, false);
+        }
+        assert!(p.plateau.is_none());
+        let before = p.ceiling;
+        assert!(before > FIRST_POOL, "{before}");
+        // Answers of 2 s come and keep up: Little's law on them asks for far more, and each
+        // growth is judged 2 s after it, when its answers can have come.
+        for _ in 0..250 {
+            e.run(&mut p, 1000, 2000, 100, false);
+        }
+        assert!(p.plateau.is_none());
+        assert!(p.target > 1000, "{}", p.target);
+        assert!(p.ceiling >= p.target, "{} of {}", p.ceiling, p.target);
     }
 
     #[test]

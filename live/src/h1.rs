@@ -1,6 +1,7 @@
 //! The HTTP/1.1 hot path: one request at a time on a kept-alive connection, the request written
 //! from bytes prepared once, the answer parsed in place (httparse) and its body read to the end
-//! and dropped. It stays this small because a load generator's client must cost less than the
+//! and dropped; or, for an OpenAI request, handed read by read (de-chunked) to its
+//! [`crate::answer::Reading`]. It stays this small because a load generator's client must cost less than the
 //! server it measures; general HTTP needs (redirects, cookies, compression) are not its job.
 //! The same connection can instead carry hyper's HTTP/1.1 client ([`crate::hyper1`]), the
 //! measured alternative ([`H1Client`]).
@@ -14,6 +15,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::answer::{Sink, is_event_stream};
 use crate::collect::Outcome;
 use crate::hyper1::HyperConn;
 
@@ -179,11 +181,15 @@ impl Conn {
         }
     }
 
-    /// Sends `msg` and reads its answer to the end.
-    pub async fn exchange(&mut self, msg: Message) -> Result<Answer, Outcome> {
+    /// Sends `msg` and reads its answer to the end, its body through `sink`.
+    pub async fn exchange<S: Sink>(
+        &mut self,
+        msg: Message,
+        sink: &mut S,
+    ) -> Result<Answer, Outcome> {
         let answer = match (&mut self.client, msg) {
-            (Client::Own(c), Message::Wire(wire, head)) => c.exchange(&wire, head).await,
-            (Client::Hyper(c), Message::Hyper(req)) => c.exchange(*req).await,
+            (Client::Own(c), Message::Wire(wire, head)) => c.exchange(&wire, head, sink).await,
+            (Client::Hyper(c), Message::Hyper(req)) => c.exchange(*req, sink).await,
             // `Requests` builds the message for the connection's client.
             _ => Err(Outcome::Io),
         }?;
@@ -208,9 +214,15 @@ impl Own {
         !matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 
-    /// Writes `request` and reads its answer to the end; `head` says the request was a HEAD
-    /// (its answer has no body whatever its headers say).
-    async fn exchange(&mut self, request: &[u8], head: bool) -> Result<Answer, Outcome> {
+    /// Writes `request` and reads its answer to the end, its body through `sink` (skipped
+    /// when the sink does not read); `head` says the request was a HEAD (its answer has no
+    /// body whatever its headers say).
+    async fn exchange<S: Sink>(
+        &mut self,
+        request: &[u8],
+        head: bool,
+        sink: &mut S,
+    ) -> Result<Answer, Outcome> {
         self.io.write_all(request).await.map_err(|e| io_class(&e))?;
         self.io.flush().await.map_err(|e| io_class(&e))?;
         loop {
@@ -218,7 +230,7 @@ impl Own {
                 let mut headers = [httparse::EMPTY_HEADER; 64];
                 let mut resp = httparse::Response::new(&mut headers);
                 match resp.parse(&self.buf) {
-                    Ok(httparse::Status::Complete(n)) => Some((n, Head::of(&resp))),
+                    Ok(httparse::Status::Complete(n)) => Some((n, Head::of::<S>(&resp))),
                     Ok(httparse::Status::Partial) => None,
                     Err(_) => return Err(Outcome::Io),
                 }
@@ -228,6 +240,7 @@ impl Own {
                     return Err(Outcome::Io);
                 }
                 self.fill().await?;
+                sink.read();
                 continue;
             };
             self.buf.advance(n);
@@ -236,7 +249,12 @@ impl Own {
                 continue;
             }
             let mut reusable = !h.close;
+            if S::READS {
+                sink.head(h.status, h.event_stream);
+            }
             if head || h.status == 204 || h.status == 304 {
+            } else if S::READS {
+                reusable &= self.read_body(&h, sink).await?;
             } else if h.chunked {
                 self.skip_chunked().await?;
             } else if let Some(len) = h.length {
@@ -252,6 +270,73 @@ impl Own {
                 status: h.status,
                 reusable,
             });
+        }
+    }
+
+    /// Reads the body that `h` announces through `sink`, as each read brings it: chunked
+    /// (de-chunked incrementally), of a length, or up to the end of the connection (then the
+    /// connection is not reusable: false).
+    async fn read_body<S: Sink>(&mut self, h: &Head, sink: &mut S) -> Result<bool, Outcome> {
+        if h.chunked {
+            loop {
+                match httparse::parse_chunk_size(&self.buf) {
+                    Ok(httparse::Status::Complete((n, 0))) => {
+                        self.buf.advance(n);
+                        self.skip_trailers().await?;
+                        return Ok(true);
+                    }
+                    Ok(httparse::Status::Complete((n, size))) => {
+                        self.buf.advance(n);
+                        self.read_len(size, sink, true).await?;
+                        // The CRLF after the chunk's data.
+                        self.read_len(2, sink, false).await?;
+                    }
+                    Ok(httparse::Status::Partial) if self.buf.len() > MAX_HEAD => {
+                        return Err(Outcome::Io);
+                    }
+                    Ok(httparse::Status::Partial) => {
+                        self.fill().await?;
+                        sink.read();
+                    }
+                    Err(_) => return Err(Outcome::Io),
+                }
+            }
+        }
+        if let Some(len) = h.length {
+            self.read_len(len, sink, true).await?;
+            return Ok(true);
+        }
+        loop {
+            if !self.buf.is_empty() {
+                sink.data(&self.buf);
+                self.buf.clear();
+            }
+            if !self.fill_or_eof().await? {
+                return Ok(false);
+            }
+            sink.read();
+        }
+    }
+
+    /// Reads `len` body bytes, through `sink` when `feed`, stamping every read.
+    async fn read_len<S: Sink>(
+        &mut self,
+        mut len: u64,
+        sink: &mut S,
+        feed: bool,
+    ) -> Result<(), Outcome> {
+        loop {
+            let have = (self.buf.len() as u64).min(len) as usize;
+            if feed && have > 0 {
+                sink.data(&self.buf[..have]);
+            }
+            self.buf.advance(have);
+            len -= have as u64;
+            if len == 0 {
+                return Ok(());
+            }
+            self.fill().await?;
+            sink.read();
         }
     }
 
@@ -327,16 +412,21 @@ struct Head {
     length: Option<u64>,
     chunked: bool,
     close: bool,
+    /// `Content-Type: text/event-stream` (only looked at for a sink that reads).
+    event_stream: bool,
 }
 
 impl Head {
-    fn of(resp: &httparse::Response<'_, '_>) -> Head {
+    /// The head of `resp`; its content type is read only for a sink that reads the body, so
+    /// that the plain path compares no more headers than it did.
+    fn of<S: Sink>(resp: &httparse::Response<'_, '_>) -> Head {
         let mut h = Head {
             status: resp.code.unwrap_or(0),
             length: None,
             chunked: false,
             // HTTP/1.0 closes unless asked to keep alive.
             close: resp.version == Some(0),
+            event_stream: false,
         };
         for header in resp.headers.iter() {
             let value = std::str::from_utf8(header.value).unwrap_or("").trim();
@@ -355,6 +445,8 @@ impl Head {
                         h.close = false;
                     }
                 }
+            } else if S::READS && header.name.eq_ignore_ascii_case("content-type") {
+                h.event_stream = is_event_stream(header.value);
             }
         }
         h

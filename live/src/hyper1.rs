@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{Connection, SendRequest, handshake};
 use hyper_util::rt::TokioIo;
 
+use crate::answer::{Sink, is_event_stream};
 use crate::collect::Outcome;
 use crate::h1::{Answer, Stream};
 use crate::request::classify;
@@ -40,19 +41,34 @@ impl HyperConn {
         (&mut self.conn).now_or_never().is_some() || self.sender.is_closed()
     }
 
-    /// Sends `req` and reads its answer's body to the end, dropping it. The connection is
+    /// Sends `req` and reads its answer's body to the end, through `sink` (each frame a read)
+    /// or dropped. The connection is
     /// reusable unless it ended (the server closed it, an answer said `Connection: close`, an
     /// error) while or right after it carried this request.
-    pub async fn exchange(&mut self, req: Request<Full<Bytes>>) -> Result<Answer, Outcome> {
+    pub async fn exchange<S: Sink>(
+        &mut self,
+        req: Request<Full<Bytes>>,
+        sink: &mut S,
+    ) -> Result<Answer, Outcome> {
         let HyperConn { sender, conn } = self;
         let (status, mut ended) = {
             let work = pin!(async {
                 sender.ready().await?;
                 let resp = sender.send_request(req).await?;
                 let status = resp.status().as_u16();
+                if S::READS {
+                    let ct = resp.headers().get(http::header::CONTENT_TYPE);
+                    sink.head(status, ct.is_some_and(|v| is_event_stream(v.as_bytes())));
+                }
                 let mut body = resp.into_body();
                 while let Some(frame) = body.frame().await {
-                    frame?;
+                    let frame = frame?;
+                    if S::READS {
+                        sink.read();
+                        if let Some(data) = frame.data_ref() {
+                            sink.data(data);
+                        }
+                    }
                 }
                 Ok::<u16, hyper::Error>(status)
             });

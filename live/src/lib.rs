@@ -14,13 +14,18 @@
 //!   on the timer until shortly before a due instant and spins for the rest, polling its
 //!   sockets every 20 µs, so the schedule holds to microseconds. How late each request
 //!   actually went out (the schedule lag) is recorded and reported.
+//!   With `[traffic.openai]` every request is an OpenAI-compatible completion whose answer
+//!   is read as it comes: each read's bytes, de-chunked, go to `openai`'s stream decoder
+//!   stamped with the engine's clock at that read.
 //! - [`collect`] turns outcomes into the same [`scalebench_core::run::SetupRun`] the simulator
-//!   produces, window by window, so reports, gates and comparisons read both alike.
+//!   produces, window by window, so reports, gates and comparisons read both alike (with an
+//!   OpenAI endpoint's TTFT, inter-token gaps, TPOT and tokens, from the intended send time).
 //! - [`calibrate`] finds a target's sustainable throughput with a stepped ramp of steady load.
 //! - [`observe`] fills each window's service side (replicas, queue, nodes, cost) from an
 //!   observer, such as a Prometheus `/metrics` endpoint.
 //! - [`promql`] fills it after the run from a Prometheus server's `query_range` instead.
 
+mod answer;
 pub mod calibrate;
 pub mod collect;
 pub mod engine;

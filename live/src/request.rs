@@ -2,7 +2,10 @@
 //! (or as the request hyper's HTTP/1.1 client writes, when it is the one chosen), HTTP/2
 //! requests for hyper's multiplexing client; the target's address resolved and its TLS
 //! configured before the first request is due. A body that sends the request's service time
-//! (`{{service_ms}}`) gets its arrival's.
+//! (`{{service_ms}}`) gets its arrival's. With `[traffic.openai]` every request is an
+//! OpenAI-compatible completion built per request (a prompt of exactly the arrival's prompt
+//! tokens, `max_tokens` its output tokens) whose answer is read as it comes
+//! ([`crate::answer::Reading`]).
 
 use std::future::Future;
 use std::net::ToSocketAddrs;
@@ -18,15 +21,22 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
+use crate::answer::{Reading, Sink, Skip, is_event_stream};
 use crate::collect::Outcome;
+use crate::engine::Clock;
 use crate::h1::{Conn, Dest, H1Client, Message, Stream};
 use crate::target::{Target, TargetError};
 use crate::tls;
 use scalebench_core::Plan;
 use scalebench_core::arrivals::Arrival;
+use scalebench_core::llm::Tokens;
 
 /// The HTTP/2 client of one shard.
 pub(crate) type H2Client = Client<Connector, Full<Bytes>>;
+
+/// How a request ended: its outcome, the connection when it may carry another request, and
+/// an OpenAI request's answer as read.
+pub(crate) type Exchanged = (Outcome, Option<Conn>, Option<Box<Reading>>);
 
 /// What every request of a run is, ready to send.
 pub(crate) struct Requests {
@@ -35,6 +45,98 @@ pub(crate) struct Requests {
     seed: u64,
     dest: Dest,
     http2: bool,
+    /// `[traffic.openai]`: every body is an OpenAI request.
+    openai: Option<OpenAi>,
+}
+
+/// The OpenAI request settings of a run.
+struct OpenAi {
+    spec: openai::RequestSpec,
+    prompts: openai::Prompts,
+    /// The lengths of an arrival that has none (a trace row without token counts): the
+    /// scenario's means.
+    fallback: Tokens,
+}
+
+impl OpenAi {
+    /// The OpenAI requests of `plan`, if it has `[traffic.openai]`.
+    fn of(plan: &Plan) -> Option<OpenAi> {
+        let spec = plan.traffic.openai.clone()?;
+        let prompts = openai::Prompts::new(spec.encoding);
+        // The vocabulary and the tokenizer load on first use (tens to hundreds of ms): now,
+        // before the first request is due, not on its way out.
+        let _ = prompts.prompt(1, 0);
+        let means = match (plan.trace.and_then(|t| t.mean_tokens), plan.traffic.tokens) {
+            (Some(means), _) => means,
+            (None, Some(t)) => (t.prompt.mean(), t.output.mean()),
+            (None, None) => (0.0, 1.0),
+        };
+        Some(OpenAi {
+            prompts,
+            spec,
+            fallback: Tokens {
+                prompt: means.0.round() as u32,
+                output: (means.1.round() as u32).max(1),
+            },
+        })
+    }
+
+    /// The arrival's lengths.
+    fn tokens(&self, a: &Arrival) -> Tokens {
+        a.tokens.unwrap_or(self.fallback)
+    }
+
+    /// The body of request `seq` (arrival `a`): a prompt of its prompt tokens whose words are
+    /// picked by the seed and `seq` (so that no two requests of a run share a prefix), and
+    /// `max_tokens` its output tokens.
+    fn body(&self, seed: u64, seq: u64, a: &Arrival) -> Bytes {
+        let t = self.tokens(a);
+        // A bijection of `seq` for a given seed: every request of a run gets its own prompt.
+        let key = seq ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+        let prompt = self.prompts.prompt(t.prompt, key);
+        Bytes::from(self.spec.body(&prompt, t.output))
+    }
+
+    /// A reading of the answer of arrival `a`, on `clock`.
+    fn reading(&self, a: &Arrival, clock: Clock) -> Box<Reading> {
+        Box::new(Reading::new(
+            self.spec.api,
+            self.spec.encoding,
+            clock,
+            self.tokens(a).prompt,
+        ))
+    }
+}
+
+/// The target of an OpenAI run: POST, a JSON body, and the API's path unless the URL gives a
+/// path other than `/`.
+fn openai_target(target: &Target, api: openai::Api) -> Result<Target, TargetError> {
+    let mut t = target.clone();
+    let bare = t
+        .uri
+        .path_and_query()
+        .is_none_or(|pq| pq.path() == "/" && pq.query().is_none());
+    if bare {
+        let spec = scalebench_core::template::RequestSpec {
+            path: Some(api.path().to_string()),
+            ..Default::default()
+        };
+        t = t.for_class(&spec, |_| None)?;
+    }
+    t.method = Method::POST;
+    t.body = Bytes::new();
+    t.template = None;
+    if !t
+        .headers
+        .iter()
+        .any(|(n, _)| n == http::header::CONTENT_TYPE)
+    {
+        t.headers.push((
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        ));
+    }
+    Ok(t)
 }
 
 /// One request class's request.
@@ -50,10 +152,12 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(name: &str, target: Target) -> Prepared {
+    /// A class's request; `per_request`: its body is made for each request (OpenAI), so no
+    /// wire bytes are prepared.
+    fn new(name: &str, target: Target, per_request: bool) -> Prepared {
         Prepared {
             name: name.to_string(),
-            wire: target.template.is_none().then(|| target.wire().into()),
+            wire: (target.template.is_none() && !per_request).then(|| target.wire().into()),
             head: target.method == Method::HEAD,
             parts: h1_parts(&target),
             target,
@@ -101,18 +205,24 @@ impl Requests {
         h1: H1Client,
     ) -> Result<Requests, TargetError> {
         let env = |v: &str| std::env::var(v).ok();
+        let openai = OpenAi::of(plan);
+        let base = match &openai {
+            Some(o) => openai_target(target, o.spec.api)?,
+            None => target.clone(),
+        };
+        let per_request = openai.is_some();
         let classes = if plan.traffic.classes.is_empty() {
-            vec![Prepared::new("default", target.clone())]
+            vec![Prepared::new("default", base, per_request)]
         } else {
             plan.traffic
                 .classes
                 .iter()
                 .map(|c| {
                     let t = match &c.request {
-                        Some(spec) => target.for_class(spec, env)?,
-                        None => target.clone(),
+                        Some(spec) => base.for_class(spec, env)?,
+                        None => base.clone(),
                     };
-                    Ok(Prepared::new(&c.name, t))
+                    Ok(Prepared::new(&c.name, t, per_request))
                 })
                 .collect::<Result<_, TargetError>>()?
         };
@@ -149,7 +259,13 @@ impl Requests {
                 client: h1,
             },
             http2,
+            openai,
         })
+    }
+
+    /// True when every request is an OpenAI request whose answer is read as it comes.
+    pub fn is_openai(&self) -> bool {
+        self.openai.is_some()
     }
 
     /// True when requests go over HTTP/2.
@@ -183,7 +299,7 @@ impl Requests {
         a: &Arrival,
         seq: u64,
         mut conn: Conn,
-    ) -> impl Future<Output = (Outcome, Option<Conn>)> + 'static {
+    ) -> impl Future<Output = Exchanged> + 'static {
         let p = self.class(a.class);
         let msg = match (self.dest.client, &p.wire) {
             (H1Client::Own, Some(w)) => Message::Wire(Arc::clone(w), p.head),
@@ -196,9 +312,43 @@ impl Requests {
             }
         };
         async move {
-            match conn.exchange(msg).await {
-                Ok(a) => (Outcome::Status(a.status), a.reusable.then_some(conn)),
-                Err(o) => (o, None),
+            match conn.exchange(msg, &mut Skip).await {
+                Ok(a) => (Outcome::Status(a.status), a.reusable.then_some(conn), None),
+                Err(o) => (o, None, None),
+            }
+        }
+    }
+
+    /// [`Requests::exchange_h1`] for an OpenAI request: its body made for it, its answer read
+    /// as it comes, each read stamped on `clock`.
+    pub fn exchange_h1_openai(
+        &self,
+        a: &Arrival,
+        seq: u64,
+        mut conn: Conn,
+        clock: Clock,
+    ) -> impl Future<Output = Exchanged> + 'static {
+        let p = self.class(a.class);
+        let (body, mut reading) = match &self.openai {
+            Some(o) => (o.body(self.seed, seq, a), Some(o.reading(a, clock))),
+            None => (p.body(self.seed, seq, a), None),
+        };
+        let msg = match self.dest.client {
+            H1Client::Own => Message::Wire(p.target.wire_with(&body).into(), false),
+            H1Client::Hyper => Message::Hyper(Box::new(p.hyper_request(body))),
+        };
+        async move {
+            let answer = match reading.as_deref_mut() {
+                Some(r) => conn.exchange(msg, r).await,
+                None => conn.exchange(msg, &mut Skip).await,
+            };
+            match answer {
+                Ok(a) => (
+                    Outcome::Status(a.status),
+                    a.reusable.then_some(conn),
+                    reading,
+                ),
+                Err(o) => (o, None, None),
             }
         }
     }
@@ -210,11 +360,37 @@ impl Requests {
         a: &Arrival,
         seq: u64,
         client: &H2Client,
-    ) -> impl Future<Output = (Outcome, Option<Conn>)> + 'static {
+    ) -> impl Future<Output = Exchanged> + 'static {
         let p = self.class(a.class);
         let req = http_request(&p.target, p.body(self.seed, seq, a));
         let client = client.clone();
-        async move { (send_h2(&client, req).await, None) }
+        async move { (send_h2(&client, req, &mut Skip).await, None, None) }
+    }
+
+    /// [`Requests::exchange_h2`] for an OpenAI request: its body made for it, each data frame
+    /// of its answer read as it comes, stamped on `clock`.
+    pub fn exchange_h2_openai(
+        &self,
+        a: &Arrival,
+        seq: u64,
+        client: &H2Client,
+        clock: Clock,
+    ) -> impl Future<Output = Exchanged> + 'static {
+        let p = self.class(a.class);
+        let (body, mut reading) = match &self.openai {
+            Some(o) => (o.body(self.seed, seq, a), Some(o.reading(a, clock))),
+            None => (p.body(self.seed, seq, a), None),
+        };
+        let req = http_request(&p.target, body);
+        let client = client.clone();
+        async move {
+            let outcome = match reading.as_deref_mut() {
+                Some(r) => send_h2(&client, req, r).await,
+                None => send_h2(&client, req, &mut Skip).await,
+            };
+            let reading = reading.filter(|_| matches!(outcome, Outcome::Status(_)));
+            (outcome, None, reading)
+        }
     }
 
     fn class(&self, class: u16) -> &Prepared {
@@ -233,12 +409,35 @@ fn http_request(t: &Target, body: Bytes) -> Option<Request<Full<Bytes>>> {
     req.body(Full::new(body)).ok()
 }
 
-/// Sends one HTTP/2 request and reads its answer to the end.
-async fn send_h2(client: &H2Client, req: Option<Request<Full<Bytes>>>) -> Outcome {
+/// Sends one HTTP/2 request and reads its answer to the end, through `sink` (each data frame
+/// a read) or dropped.
+async fn send_h2<S: Sink>(
+    client: &H2Client,
+    req: Option<Request<Full<Bytes>>>,
+    sink: &mut S,
+) -> Outcome {
     let Some(req) = req else {
         return Outcome::Io;
     };
     match client.request(req).await {
+        Ok(resp) if S::READS => {
+            let status = resp.status().as_u16();
+            let ct = resp.headers().get(http::header::CONTENT_TYPE);
+            sink.head(status, ct.is_some_and(|v| is_event_stream(v.as_bytes())));
+            let mut body = resp.into_body();
+            while let Some(frame) = body.frame().await {
+                match frame {
+                    Ok(frame) => {
+                        sink.read();
+                        if let Some(data) = frame.data_ref() {
+                            sink.data(data);
+                        }
+                    }
+                    Err(e) => return classify(&e),
+                }
+            }
+            Outcome::Status(status)
+        }
         Ok(resp) => {
             let status = resp.status().as_u16();
             match resp.into_body().collect().await {

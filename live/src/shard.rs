@@ -20,11 +20,12 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use scalebench_core::arrivals::Arrival;
 use std::future::Future;
 
-use crate::collect::{Event, Outcome};
+use crate::answer::Reading;
+use crate::collect::{Answered, Event, Outcome};
 use crate::engine::{Clock, GRACE};
 use crate::h1::Conn;
 use crate::pace::{Busy, POLL_EVERY, Pacer, SPIN};
-use crate::request::{H2Client, Requests};
+use crate::request::{Exchanged, H2Client, Requests};
 use crate::schedule::{LEASE_AHEAD, Shared};
 /// A batch goes to the collector when it has this many events...
 const BATCH_EVENTS: usize = 1024;
@@ -157,6 +158,8 @@ struct Finished {
     outcome: Outcome,
     /// The connection, when it may carry another request.
     conn: Option<Conn>,
+    /// An OpenAI request's answer, as read.
+    reading: Option<Box<Reading>>,
 }
 
 /// What the shard's one task waits on.
@@ -466,7 +469,14 @@ impl Shard<'_> {
             let w = *w;
             st.waiting.pop_front();
             let done_ns = self.clock.ns_at(now);
-            self.record(st, w, done_ns.max(w.taken_ns), done_ns, Outcome::Timeout);
+            self.record(
+                st,
+                w,
+                done_ns.max(w.taken_ns),
+                done_ns,
+                Outcome::Timeout,
+                None,
+            );
         }
     }
 
@@ -566,7 +576,7 @@ impl Shard<'_> {
                 // The oldest waiting request is the one this connection was for.
                 if let Some(w) = st.waiting.pop_front() {
                     let now = self.clock.now_ns();
-                    self.record(st, w, now, now, outcome);
+                    self.record(st, w, now, now, outcome, None);
                 }
             }
             Job::Finished(f) => {
@@ -576,23 +586,45 @@ impl Shard<'_> {
                     None if h2.is_none() => st.open -= 1,
                     None => {}
                 }
-                self.record(st, f.w, f.sent_ns, f.done_ns, f.outcome);
+                self.record(st, f.w, f.sent_ns, f.done_ns, f.outcome, f.reading);
             }
         }
         self.assign(st, h2);
     }
 
-    fn record(&self, st: &mut State, w: Waiting, sent_ns: u64, done_ns: u64, outcome: Outcome) {
+    /// A request ended: its event (with an OpenAI request's answer, which the collector
+    /// decodes) goes into the batch.
+    fn record(
+        &self,
+        st: &mut State,
+        w: Waiting,
+        sent_ns: u64,
+        done_ns: u64,
+        outcome: Outcome,
+        reading: Option<Box<Reading>>,
+    ) {
         st.flight.finish(w.id);
         self.shared.release();
-        st.out.batch.events.push(Event::Done {
-            class: w.a.class,
-            intended_ns: w.a.t_ns,
-            taken_ns: w.taken_ns,
-            sent_ns,
-            done_ns,
-            outcome,
-        });
+        let event = match reading {
+            None => Event::Done {
+                class: w.a.class,
+                intended_ns: w.a.t_ns,
+                taken_ns: w.taken_ns,
+                sent_ns,
+                done_ns,
+                outcome,
+            },
+            Some(reading) => Event::Answered(Box::new(Answered {
+                class: w.a.class,
+                intended_ns: w.a.t_ns,
+                taken_ns: w.taken_ns,
+                sent_ns,
+                done_ns,
+                outcome,
+                reading,
+            })),
+        };
+        st.out.batch.events.push(event);
     }
 
     /// Opens a connection, for the waiting requests or `ahead` of what is coming.
@@ -645,7 +677,20 @@ impl Shard<'_> {
     /// One request, on `conn` for HTTP/1.1 or through `h2`, until its deadline.
     fn request(&self, w: Waiting, conn: Option<Conn>, h2: Option<&H2Client>) -> JobFuture {
         let (clock, deadline) = (self.clock, self.deadline(&w.a));
+        let rq = self.requests;
         match (conn, h2) {
+            (_, Some(client)) if rq.is_openai() => Box::pin(until_deadline(
+                clock,
+                w,
+                deadline,
+                rq.exchange_h2_openai(&w.a, w.seq, client, clock),
+            )),
+            (Some(conn), None) if rq.is_openai() => Box::pin(until_deadline(
+                clock,
+                w,
+                deadline,
+                rq.exchange_h1_openai(&w.a, w.seq, conn, clock),
+            )),
             (_, Some(client)) => Box::pin(until_deadline(
                 clock,
                 w,
@@ -665,6 +710,7 @@ impl Shard<'_> {
                 done_ns: clock.now_ns(),
                 outcome: Outcome::Io,
                 conn: None,
+                reading: None,
             }))),
         }
     }
@@ -675,18 +721,19 @@ async fn until_deadline(
     clock: Clock,
     w: Waiting,
     deadline: Instant,
-    exchange: impl Future<Output = (Outcome, Option<Conn>)>,
+    exchange: impl Future<Output = Exchanged>,
 ) -> Job {
     let sent_ns = clock.now_ns();
-    let (outcome, conn) = tokio::time::timeout_at(deadline.into(), exchange)
+    let (outcome, conn, reading) = tokio::time::timeout_at(deadline.into(), exchange)
         .await
-        .unwrap_or((Outcome::Timeout, None));
+        .unwrap_or((Outcome::Timeout, None, None));
     Job::Finished(Finished {
         w,
         sent_ns,
         done_ns: clock.now_ns(),
         outcome,
         conn,
+        reading,
     })
 }
 

@@ -3,7 +3,7 @@
 //! the instant each chunk arrived; the testbed (the server) writes its answers' chunks with it.
 //! Bytes in, values out: no sockets, no runtime, time passed in by the caller.
 //!
-//! - What to send: [`RequestSpec`] (a scenario's `[request.openai]` table) and its
+//! - What to send: [`RequestSpec`] (a scenario's `[traffic.openai]` table) and its
 //!   [`RequestSpec::body`] for `/v1/completions` or `/v1/chat/completions` ([`Api`]).
 //! - Prompts of an exact token length and token counts: [`Prompts`] in an [`Encoding`]
 //!   (tiktoken's, compiled in: nothing is fetched at run time).

@@ -1,5 +1,5 @@
 //! What to send: the two OpenAI-compatible APIs, the request settings of a scenario's
-//! `[request.openai]` table, and the JSON body they make for one prompt.
+//! `[traffic.openai]` table, and the JSON body they make for one prompt.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -43,7 +43,7 @@ impl Api {
     }
 }
 
-/// The request settings of an OpenAI-compatible endpoint (a scenario's `[request.openai]`
+/// The request settings of an OpenAI-compatible endpoint (a scenario's `[traffic.openai]`
 /// table). Unknown keys are errors.
 ///
 /// ```

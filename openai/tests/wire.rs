@@ -1,4 +1,4 @@
-//! The JSON on the wire: request bodies, the `[request.openai]` table, the server side's
+//! The JSON on the wire: request bodies, the `[traffic.openai]` table, the server side's
 //! chunks and bodies, and the writer's output through the decoder.
 
 use openai::{Api, Encoding, Prompts, RequestSpec, ResponseWriter, StreamDecoder, decode_body};
@@ -309,7 +309,7 @@ fn bad_bodies_say_what_was_expected() {
 }
 
 /// The first fenced block of `lang` in docs/llm.md that contains `needle`.
-fn docs_block_with(lang: &str, needle: &str) -> String {
+fn docs_block(lang: &str, needle: &str) -> String {
     let docs = include_str!("../../docs/llm.md");
     let fence = format!("```{lang}\n");
     docs.split(&fence)
@@ -320,28 +320,25 @@ fn docs_block_with(lang: &str, needle: &str) -> String {
         .to_string()
 }
 
-/// The first fenced block of `lang` in docs/llm.md.
-fn docs_block(lang: &str) -> String {
-    docs_block_with(lang, "")
-}
-
 #[test]
 fn the_docs_example_makes_the_docs_body() {
-    let table: toml::Table = match toml::from_str(&docs_block_with("toml", "openai]")) {
+    let table: toml::Table = match toml::from_str(&docs_block("toml", "[traffic.openai]")) {
         Ok(t) => t,
         Err(e) => panic!("docs/llm.md's TOML: {e}"),
     };
-    // The request table, wherever the scenario format puts it.
-    let openai = ["request", "traffic"]
-        .iter()
-        .find_map(|t| table.get(*t).and_then(|r| r.get("openai")))
+    let openai = table
+        .get("traffic")
+        .and_then(|r| r.get("openai"))
         .cloned()
         .unwrap_or(toml::Value::Boolean(false));
     let spec: RequestSpec = match openai.try_into() {
         Ok(spec) => spec,
-        Err(e) => panic!("docs/llm.md's [request.openai]: {e}"),
+        Err(e) => panic!("docs/llm.md's [traffic.openai]: {e}"),
     };
     let body = spec.body(" alpha beta gamma", 128);
-    assert_eq!(parse(&body), parse(docs_block("json").as_bytes()));
+    assert_eq!(
+        parse(&body),
+        parse(docs_block("json", "\"max_tokens\":128").as_bytes())
+    );
     assert_eq!(Encoding::Cl100kBase.count(" alpha beta gamma"), 3);
 }

@@ -1,6 +1,8 @@
 //! `scalebench load URL --rate R --duration D`: ad-hoc open-loop load at any HTTP endpoint,
 //! measured from the intended send time, written as the same report as a scenario run (one
-//! setup named `load`).
+//! setup named `load`). With `--openai completions|chat` every request is an OpenAI-compatible
+//! completion of `--prompt-tokens` and `--output-tokens`, its stream read as it comes (TTFT,
+//! inter-token gaps, TPOT, tokens and goodput in the report).
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -8,6 +10,7 @@ use std::sync::atomic::Ordering;
 use anyhow::{Context, anyhow};
 use bytes::Bytes;
 use live::{LoadConfig, Progress, Target};
+use scalebench_core::llm::CountDist;
 use scalebench_core::{Duration, Plan};
 
 use super::Failure;
@@ -19,6 +22,37 @@ enum Arrival {
     Constant,
     /// Exponential gaps: independent users.
     Poisson,
+}
+
+/// Which OpenAI-compatible API `--openai` sends to.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum OpenAiApi {
+    /// POST /v1/completions, the prompt in `prompt`.
+    Completions,
+    /// POST /v1/chat/completions, the prompt as one user message.
+    Chat,
+}
+
+/// Token counts of `--prompt-tokens` and `--output-tokens`.
+fn token_count(s: &str) -> Result<u32, String> {
+    let max = scalebench_core::llm::MAX_TOKENS;
+    match s.parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a whole number of tokens from 1 to {max}, found {s:?}"
+        )),
+    }
+}
+
+/// A tiktoken encoding by name.
+fn encoding(s: &str) -> Result<openai::Encoding, String> {
+    openai::Encoding::ALL
+        .into_iter()
+        .find(|e| e.name() == s)
+        .ok_or_else(|| {
+            let names: Vec<&str> = openai::Encoding::ALL.iter().map(|e| e.name()).collect();
+            format!("expected one of {}, found {s:?}", names.join(", "))
+        })
 }
 
 /// Arguments of `load`.
@@ -76,6 +110,34 @@ pub struct Args {
     /// `{{int LO HI}}`, `{{words LO HI}}`... are filled in per request.
     #[arg(long, conflicts_with = "body_file")]
     body: Option<String>,
+    /// Send OpenAI-compatible completions (`completions` or `chat`), streamed, to the URL's
+    /// path or, when it has none, the API's (/v1/completions, /v1/chat/completions); the
+    /// report adds TTFT, inter-token latency, TPOT, tokens and goodput.
+    #[arg(long, value_enum, value_name = "API", conflicts_with_all = ["body", "body_file", "method"], requires = "model")]
+    openai: Option<OpenAiApi>,
+    /// The served model's name, for `--openai` (as the server's /v1/models lists it).
+    #[arg(long, value_name = "NAME", requires = "openai")]
+    model: Option<String>,
+    /// The prompt of every `--openai` request: exactly this many tokens (default 512).
+    #[arg(long, value_name = "N", value_parser = token_count, requires = "openai")]
+    prompt_tokens: Option<u32>,
+    /// `max_tokens` of every `--openai` request (default 128; `ignore_eos` is sent so that a
+    /// vLLM-like server generates them all).
+    #[arg(long, value_name = "N", value_parser = token_count, requires = "openai")]
+    output_tokens: Option<u32>,
+    /// Ask for whole answers instead of streams (`stream: false`): no time to first token.
+    #[arg(long, requires = "openai")]
+    no_stream: bool,
+    /// The tokenizer prompts are built in and answers counted with: cl100k_base, o200k_base,
+    /// p50k_base or r50k_base.
+    #[arg(long, value_name = "NAME", value_parser = encoding, default_value = "cl100k_base", requires = "openai")]
+    encoding: openai::Encoding,
+    /// An `--openai` request is good only when its time to first token is within this.
+    #[arg(long, value_name = "DURATION", requires = "openai")]
+    slo_ttft: Option<Duration>,
+    /// An `--openai` request is good only when its time per output token is within this.
+    #[arg(long, value_name = "DURATION", requires = "openai")]
+    slo_tpot: Option<Duration>,
     /// Read the request body from this file.
     #[arg(long, value_name = "PATH")]
     body_file: Option<PathBuf>,
@@ -188,9 +250,10 @@ pub fn cmd(args: Args) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The flags as a scenario: steady traffic at the rate, one `load` setup.
+/// The flags as a scenario: steady traffic at the rate, one `load` setup; with `--openai`,
+/// `[traffic.openai]` and fixed `[traffic.tokens]` of the flags' counts.
 fn plan(args: &Args) -> Result<Plan, Failure> {
-    live::Steady {
+    let mut plan = live::Steady {
         rate: args.rate,
         duration: args.duration,
         poisson: matches!(args.arrival, Arrival::Poisson),
@@ -200,5 +263,38 @@ fn plan(args: &Args) -> Result<Plan, Failure> {
         seed: args.seed,
     }
     .plan()
-    .map_err(Failure::input)
+    .map_err(Failure::input)?;
+    if let Some(api) = args.openai {
+        let model = args.model.clone().unwrap_or_default();
+        if model.trim().is_empty() {
+            return Err(Failure::input(anyhow!(
+                "--openai needs --model: the name the endpoint serves"
+            )));
+        }
+        for (flag, bound) in [("--slo-ttft", args.slo_ttft), ("--slo-tpot", args.slo_tpot)] {
+            if bound.is_some_and(Duration::is_zero) {
+                return Err(Failure::input(anyhow!("{flag} must be longer than zero")));
+            }
+        }
+        plan.traffic.openai = Some(openai::RequestSpec {
+            api: match api {
+                OpenAiApi::Completions => openai::Api::Completions,
+                OpenAiApi::Chat => openai::Api::Chat,
+            },
+            model,
+            stream: !args.no_stream,
+            include_usage: true,
+            ignore_eos: true,
+            temperature: None,
+            encoding: args.encoding,
+            extra: Default::default(),
+        });
+        plan.traffic.tokens = Some(scalebench_core::llm::TokenLengths {
+            prompt: CountDist::fixed(args.prompt_tokens.unwrap_or(512)),
+            output: CountDist::fixed(args.output_tokens.unwrap_or(128)),
+        });
+        plan.slo.ttft = args.slo_ttft;
+        plan.slo.tpot = args.slo_tpot;
+    }
+    Ok(plan)
 }

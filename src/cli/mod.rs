@@ -87,7 +87,7 @@ enum Command {
     /// Parse and check a scenario without running it.
     Validate(validate::Args),
     /// Send open-loop load to an HTTP endpoint and measure it from the intended send time.
-    Load(load::Args),
+    Load(Box<load::Args>),
     /// Serve the local inference emulator (replicas, cold starts, queue, autoscaler, faults).
     Testbed(testbed::Args),
     /// Find the sustainable throughput of an endpoint (or of one testbed replica).
@@ -265,7 +265,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::cmd(args),
         Command::Validate(args) => validate::cmd(args),
         Command::Gate(args) => gate::cmd(args),
-        Command::Load(args) => load::cmd(args),
+        Command::Load(args) => load::cmd(*args),
         Command::Testbed(args) => testbed::cmd(args),
         Command::Calibrate(args) => calibrate::cmd(args),
         Command::Bench(args) => bench::cmd(args),

@@ -37,7 +37,8 @@ pub struct TestbedConfig {
 }
 
 impl TestbedConfig {
-    /// A testbed for one setup of a plan, `time_scale` times faster than scenario time.
+    /// A testbed for one setup of a plan, `time_scale` times faster than scenario time. Its
+    /// prompts are counted in the encoding of the plan's `[traffic.openai]`, if it has one.
     pub fn from_plan(plan: &Plan, setup: &Setup, time_scale: f64) -> TestbedConfig {
         TestbedConfig {
             plan: plan.clone(),
@@ -46,7 +47,11 @@ impl TestbedConfig {
             seed: plan.seed,
             faults: scalebench_core::fault::FaultPlan::default(),
             kube: None,
-            encoding: openai::Encoding::default(),
+            encoding: plan
+                .traffic
+                .openai
+                .as_ref()
+                .map_or_else(openai::Encoding::default, |o| o.encoding),
         }
     }
 
@@ -136,6 +141,7 @@ impl TestbedConfig {
                 users: None,
                 tokens: None,
                 trace: None,
+                openai: None,
             },
             capacity_rps,
             service,

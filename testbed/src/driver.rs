@@ -7,6 +7,12 @@
 //! side comes from its `/metrics`, the fault markers and the final accounting (bill per pool,
 //! cold starts, idle share, scale-up reaction, fault records) from the model itself; all
 //! `time_scale` times faster than scenario time. Setups run one after the other.
+//!
+//! A scenario with a token model (`[service.llm]`) is served as an LLM: its arrivals go to the
+//! testbed's `/v1/completions` as streaming completions (model `scalebench-testbed`, with the
+//! usage chunk), each with a prompt of its prompt tokens and `max_tokens` its output tokens,
+//! or as its `[traffic.openai]` says; the engine reads each answer as it streams, so TTFT,
+//! inter-token gaps and TPOT are measured over real HTTP.
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
@@ -21,6 +27,21 @@ use crate::{Testbed, TestbedConfig};
 /// What the testbed driver sends to `/predict` for a request, unless its class has a body of
 /// its own: its class and its service time in scenario milliseconds.
 pub(crate) const DEFAULT_BODY: &str = r#"{"class": "{{class}}", "service_ms": {{service_ms}}}"#;
+
+/// The OpenAI requests the driver sends to a testbed with a token model when the scenario has
+/// no `[traffic.openai]`: streaming completions with the usage chunk.
+pub(crate) fn default_openai() -> openai::RequestSpec {
+    openai::RequestSpec {
+        api: openai::Api::Completions,
+        model: crate::llm::MODEL.to_string(),
+        stream: true,
+        include_usage: true,
+        ignore_eos: true,
+        temperature: None,
+        encoding: openai::Encoding::default(),
+        extra: Default::default(),
+    }
+}
 
 /// Each setup on its own testbed, in real time (or `time_scale` times faster).
 #[derive(Debug)]
@@ -107,20 +128,34 @@ fn drive(
     time_scale: f64,
     cancel: &AtomicBool,
 ) -> Result<SetupRun, DriveError> {
-    let url = format!("http://{}/predict", bed.addr());
+    let llm = plan.service.llm.is_some() && plan.traffic.closed_loop().is_none();
+    if plan.traffic.openai.is_some() && plan.service.llm.is_none() {
+        return Err(DriveError::input(
+            "[traffic.openai] needs a token model on the testbed: give the scenario [service.llm]",
+        ));
+    }
+    // An LLM's requests go to the API's path (`/v1/completions`, `/v1/chat/completions`).
+    let url = if llm {
+        format!("http://{}/", bed.addr())
+    } else {
+        format!("http://{}/predict", bed.addr())
+    };
     let observer = BedObserver {
         metrics: PrometheusObserver::new(&format!("http://{}/metrics", bed.addr()))
             .map_err(DriveError::env)?,
         bed,
     };
-    // The testbed serves POST /predict only: a class's path and method are for real
-    // endpoints; its headers and body still go.
+    // The testbed serves POST /predict (and the OpenAI routes) only: a class's path and
+    // method are for real endpoints; its headers and body still go.
     let mut on_testbed = plan.clone();
     for c in &mut on_testbed.traffic.classes {
         if let Some(r) = &mut c.request {
             r.path = None;
             r.method = None;
         }
+    }
+    if llm && on_testbed.traffic.openai.is_none() {
+        on_testbed.traffic.openai = Some(default_openai());
     }
     let before = std::time::SystemTime::now();
     let mut run = if plan.traffic.closed_loop().is_some() {

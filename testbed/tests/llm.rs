@@ -100,7 +100,11 @@ async fn tokens_stream_at_the_models_pace_with_usage_and_done() {
     let first = c.first_token_ns.expect("a first token");
     assert!(first >= 20_200_000, "first token at {first} ns");
     for (k, &t) in c.chunk_ns.iter().enumerate() {
-        assert!(t >= 20_200_000 + 20_000_000 * k as u64, "token {k}: {:?}", c.chunk_ns);
+        assert!(
+            t >= 20_200_000 + 20_000_000 * k as u64,
+            "token {k}: {:?}",
+            c.chunk_ns
+        );
     }
     assert!(c.end_ns >= 100_000_000, "{}", c.end_ns);
 

@@ -92,6 +92,7 @@ impl Resolver<'_> {
                     .or_else(|msg| self.err(f.traffic.span(), msg))?;
             }
         }
+        check_openai(&traffic, trace.as_ref()).or_else(|msg| self.err(f.traffic.span(), msg))?;
         let capacity_rps = self.capacity(
             &f.traffic,
             &service,
@@ -651,6 +652,46 @@ impl Resolver<'_> {
         }
         Ok(())
     }
+}
+
+/// With `[traffic.openai]`: the requests have token counts to build prompts and `max_tokens`
+/// from, the arrivals are open loop, and no class writes a body or a method of its own (its
+/// path and headers still apply).
+fn check_openai(
+    traffic: &Traffic,
+    trace: Option<&crate::traffic::TraceInfo>,
+) -> Result<(), String> {
+    let Some(spec) = &traffic.openai else {
+        return Ok(());
+    };
+    if spec.model.trim().is_empty() {
+        return Err(
+            "[traffic.openai] needs a model: the name the endpoint serves (model = \"...\")".into(),
+        );
+    }
+    if traffic.closed_loop().is_some() {
+        return Err(
+            "[traffic.openai] sends the open-loop arrivals; closed-loop users (executor = \"users\") send their classes' own requests"
+                .into(),
+        );
+    }
+    if traffic.tokens.is_none() && trace.and_then(|t| t.mean_tokens).is_none() {
+        return Err(
+            "[traffic.openai] needs the requests' token counts for its prompts and max_tokens: add [traffic.tokens] with prompt and output (or replay a trace that has them)"
+                .into(),
+        );
+    }
+    for c in &traffic.classes {
+        if let Some(r) = &c.request
+            && (r.body.is_some() || r.method.is_some())
+        {
+            return Err(format!(
+                "class {:?}: with [traffic.openai] every body is an OpenAI request (POST); a class's request may set path and headers only",
+                c.name
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A [`crate::kubernetes::ConfigError`] as a scenario message: `kubernetes.FIELD ...`.
