@@ -368,15 +368,18 @@ const STALL: Duration = Duration::from_millis(1);
 /// The longest stall covered. (Requests that still wait for connections then wait for a
 /// target that pauses this long, which no pool size changes much.)
 const STALL_MAX: Duration = Duration::from_millis(10);
-/// How often the waits are looked at.
-const WAITS_EVERY: u32 = 10;
+/// How often the waits are looked at (half a second).
+const WAITS_EVERY: u32 = 5;
 /// More than this share of requests found no idle connection when due in a look: the stall
-/// covered grows by half. (The aim is a schedule lag under a millisecond at the 99th
-/// percentile; a pool that leaves one request in 200 waiting is too small for that.)
+/// covered doubles. (The aim is a schedule lag under a millisecond at the 99th percentile; a
+/// pool that leaves one request in 200 waiting is too small for that. Doubling every half
+/// second reaches [`STALL_MAX`] in two seconds: at growth by half every second, the first six
+/// seconds of a run on a machine that stalls for 10 ms waited, enough of a 30 s run's
+/// requests to put its schedule lag p99 at 2-6 ms.)
 const WAITED_SHARE: f64 = 0.005;
-/// After this many looks in a row in which almost none waited (a tenth of that share), the
-/// stall covered shrinks by a fifth, back toward [`STALL`].
-const QUIET_LOOKS: u32 = 60;
+/// After this many looks in a row (a minute) in which almost none waited (a tenth of that
+/// share), the stall covered shrinks by a fifth, back toward [`STALL`].
+const QUIET_LOOKS: u32 = 120;
 /// The pool before any response was seen.
 const FIRST_POOL: usize = 8;
 /// Growth that probes whether more connections raise the rate of answers stops at this many
@@ -388,6 +391,9 @@ const PROBE_BOUND: usize = 4;
 struct Waits {
     done: u64,
     starved: u64,
+    /// Answered requests that their sending thread took from the schedule more than
+    /// [`STALL`] late.
+    late: u64,
     /// The waits were excused in an epoch of it (see [`Pool::look_at_waits`]).
     excused: bool,
     epochs: u32,
@@ -451,11 +457,15 @@ impl Pool {
         self.epoch_arrived += 1;
     }
 
-    /// A request was answered after `service_ns` on its connection.
-    fn answered(&mut self, service_ns: u64) {
+    /// A request was answered after `service_ns` on its connection; its sending thread took
+    /// it from the schedule `pacing_ns` after its instant.
+    fn answered(&mut self, service_ns: u64, pacing_ns: u64) {
         self.epoch_sum_ns += service_ns as f64;
         self.epoch_done += 1;
         self.waits.done += 1;
+        if pacing_ns as f64 > self.stall_min_ns {
+            self.waits.late += 1;
+        }
     }
 
     /// `n` requests found no idle connection when they were due.
@@ -468,7 +478,11 @@ impl Pool {
     /// Not when it was `excused` in an epoch of the look: a sending thread was busy (its
     /// requests wait for it, not for connections), answers fell behind arrivals (they wait
     /// for the target, which the growth below probes), or the pool was still opening its
-    /// connections.
+    /// connections. Nor when the sending threads took more than that share of the answered
+    /// requests late from the schedule: a thread that is late to send is late to read the
+    /// answers too, its connections are busy with answers it has not read, and more of them
+    /// would add to its work (near its ceiling, a pool grown so made the run fail where the
+    /// pool Little's law asks for kept it).
     fn look_at_waits(&mut self, excused: bool) {
         let w = &mut self.waits;
         w.excused |= excused;
@@ -476,15 +490,25 @@ impl Pool {
         if w.epochs < WAITS_EVERY {
             return;
         }
-        let share = if w.done > 0 {
-            w.starved as f64 / w.done as f64
+        let (share, late) = if w.done > 0 {
+            (
+                w.starved as f64 / w.done as f64,
+                w.late as f64 / w.done as f64,
+            )
         } else {
-            0.0
+            (0.0, 0.0)
         };
-        if share > WAITED_SHARE && !w.excused {
+        tracing::trace!(
+            "connections: {:.2}% found none free, {:.2}% taken late, excused {}, stall {:.1} ms",
+            share * 100.0,
+            late * 100.0,
+            w.excused,
+            self.stall_ns / 1e6
+        );
+        if share > WAITED_SHARE && late <= WAITED_SHARE && !w.excused {
             w.quiet = 0;
             if self.stall_ns < self.stall_max_ns {
-                self.stall_ns = (self.stall_ns * 1.5).min(self.stall_max_ns);
+                self.stall_ns = (self.stall_ns * 2.0).min(self.stall_max_ns);
                 tracing::debug!(
                     "connections: {:.1}% of requests found none free; the pool now covers a \
                      {:.1} ms stall",
@@ -503,6 +527,7 @@ impl Pool {
         }
         w.done = 0;
         w.starved = 0;
+        w.late = 0;
         w.excused = false;
         w.epochs = 0;
     }
@@ -863,9 +888,17 @@ fn collect(
                     sent_ns,
                     done_ns,
                     outcome: Outcome::Status(_),
+                    intended_ns,
+                    taken_ns,
                     ..
-                } => pool.answered(done_ns.saturating_sub(*sent_ns)),
-                Event::Answered(a) => pool.answered(a.done_ns.saturating_sub(a.sent_ns)),
+                } => pool.answered(
+                    done_ns.saturating_sub(*sent_ns),
+                    taken_ns.saturating_sub(*intended_ns),
+                ),
+                Event::Answered(a) => pool.answered(
+                    a.done_ns.saturating_sub(a.sent_ns),
+                    a.taken_ns.saturating_sub(a.intended_ns),
+                ),
                 _ => {}
             }
             c.record(ev);
@@ -962,6 +995,8 @@ mod tests {
         n: u32,
         /// Connections are still being opened: half the pool's are open.
         opening: bool,
+        /// The sending thread takes every request 2 ms late from the schedule.
+        late: bool,
     }
 
     impl Epochs {
@@ -970,6 +1005,7 @@ mod tests {
                 start: p.epoch_start,
                 n: 0,
                 opening: false,
+                late: false,
             }
         }
 
@@ -995,7 +1031,7 @@ mod tests {
                 p.arrived();
             }
             for _ in 0..answered {
-                p.answered(ms * 1_000_000);
+                p.answered(ms * 1_000_000, if self.late { 2_000_000 } else { 0 });
             }
             p.starved(waited);
             self.n += 1;
@@ -1034,30 +1070,38 @@ mod tests {
             e.run(&mut p, 1000, 2, 0, false);
         }
         assert_eq!(p.target, 39);
-        // One request in a hundred waits a millisecond for a connection, every second: the
-        // pool covers 1.5 ms, then 2.25 ms of stall (10,000/s over 2 + 2.25 ms with headroom).
-        for _ in 0..20 {
+        // One request in a hundred waits a millisecond for a connection, every half second:
+        // the pool covers 2 ms, then 4 ms of stall (10,000/s over 2 + 4 ms with headroom).
+        for _ in 0..10 {
             e.run_waited(&mut p, 1000, 2, 0, false, 10);
         }
-        assert_eq!(p.target, 55);
-        assert_eq!(p.ceiling, 55);
+        assert_eq!(p.target, 76);
+        assert_eq!(p.ceiling, 76);
         // Not while a sending thread is busy: its requests wait for it.
         for _ in 0..20 {
             e.run_waited(&mut p, 1000, 2, 0, true, 10);
         }
-        assert_eq!(p.target, 55);
+        assert_eq!(p.target, 76);
         // Nor while answers fall behind arrivals: they wait for the target.
         for _ in 0..20 {
             e.run_waited(&mut p, 800, 2, 0, false, 10);
         }
-        assert_eq!(p.target, 55);
+        assert_eq!(p.target, 76);
         // Nor while the pool is still opening its connections.
         e.opening = true;
         for _ in 0..20 {
             e.run_waited(&mut p, 1000, 2, 0, false, 10);
         }
-        assert_eq!(p.target, 55);
+        assert_eq!(p.target, 76);
         e.opening = false;
+        // Nor while the sending thread takes its requests late: it is late to read their
+        // answers too, which keeps its connections busy.
+        e.late = true;
+        for _ in 0..20 {
+            e.run_waited(&mut p, 1000, 2, 0, false, 10);
+        }
+        assert_eq!(p.target, 76);
+        e.late = false;
         // At most STALL_MAX, however long they keep waiting: (2 + 10) ms at 10,000/s.
         for _ in 0..200 {
             e.run_waited(&mut p, 1000, 2, 0, false, 10);
