@@ -477,8 +477,8 @@ impl Pool {
     /// covers a longer stall of the target; once they have not for a while, a shorter one.
     /// Not when it was `excused` in an epoch of the look: a sending thread was busy (its
     /// requests wait for it, not for connections), answers fell behind arrivals (they wait
-    /// for the target, which the growth below probes), or the pool was still opening its
-    /// connections. Nor when the sending threads took more than that share of the answered
+    /// for the target, which the growth below probes), or the pool had not yet opened what
+    /// Little's law asks for. Nor when the sending threads took more than that share of the answered
     /// requests late from the schedule: a thread that is late to send is late to read the
     /// answers too, its connections are busy with answers it has not read, and more of them
     /// would add to its work (near its ceiling, a pool grown so made the run fail where the
@@ -567,7 +567,11 @@ impl Pool {
             .unwrap_or(1e6);
         // Answers fall behind arrivals: the target, the engine or the pool is the limit.
         let behind = rate < 0.95 * offered;
-        let opening = open < self.target.min(self.ceiling);
+        // Not yet open, or not yet allowed, what Little's law asks for: the ceiling doubles
+        // toward it from the first answers, and what waits meanwhile says nothing of the
+        // target's stalls (counted, the first half second of a run near the sending thread's
+        // ceiling doubled the stall covered, and the pool, for the rest of the run).
+        let opening = open < self.target;
         self.look_at_waits(busy || behind || opening);
         let need = self
             .scout
@@ -1116,6 +1120,24 @@ mod tests {
             e.run(&mut p, 1000, 2, 0, false);
         }
         assert_eq!(p.target, 39);
+    }
+
+    #[test]
+    fn waits_while_the_pool_rises_to_littles_law_teach_it_no_stall() {
+        let mut p = pool();
+        let mut e = Epochs::of(&p);
+        // The first half second: the pool doubles from 8 toward the 39 Little's law asks for,
+        // and requests wait meanwhile, which says nothing of the target's stalls.
+        assert!(p.ceiling < 39, "{}", p.ceiling);
+        for _ in 0..WAITS_EVERY {
+            e.run_waited(&mut p, 1000, 2, 0, false, 50);
+        }
+        assert_eq!(p.target, 39);
+        // Once it has: they do.
+        for _ in 0..WAITS_EVERY {
+            e.run_waited(&mut p, 1000, 2, 0, false, 50);
+        }
+        assert_eq!(p.target, 51);
     }
 
     #[test]
