@@ -4,9 +4,8 @@
 //! small trace replayed against the testbed on its own instants. About 35 s of real time.
 
 use std::path::Path;
-use std::process::Command;
 
-use scalebench_core::report::{Report, SetupReport, TokenReport};
+use scalebench_core::report::{SetupReport, TokenReport};
 
 mod common;
 
@@ -58,19 +57,6 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     path
-}
-
-fn run(scenario: &Path, out: &Path, extra: &[&str]) -> Report {
-    let o = Command::new(env!("CARGO_BIN_EXE_scalebench"))
-        .arg("run")
-        .arg(scenario)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start scalebench: {e}"));
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    common::read_report(out)
 }
 
 fn tokens(s: &SetupReport) -> &TokenReport {
@@ -150,8 +136,8 @@ const TIME_SCALE: f64 = 5.0;
 fn the_testbed_driver_agrees_with_the_simulator_on_a_small_llm_scenario() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let scenario = write(dir.path(), "small-llm.toml", &scenario("3m"));
-    let sim = run(&scenario, &dir.path().join("sim"), &[]);
-    let bed = run(
+    let sim = common::run_report(&scenario, &dir.path().join("sim"), &[]);
+    let bed = common::run_report(
         &scenario,
         &dir.path().join("bed"),
         &[
@@ -250,7 +236,7 @@ fn a_trace_is_replayed_against_the_testbed_on_its_own_instants() {
         );
     assert!(text.contains("[traffic.trace]") && !text.contains("[traffic.tokens]"));
     let scenario = write(dir.path(), "replay.toml", &text);
-    let r = run(
+    let r = common::run_report(
         &scenario,
         &dir.path().join("out"),
         &["--driver", "testbed", "--time-scale", "2"],

@@ -7,10 +7,7 @@
 //! the same time; what is left between them is what real HTTP and real time add to each
 //! request, and that is what the tolerances below allow for.
 
-use std::path::Path;
-use std::process::Command;
-
-use scalebench_core::report::{Report, SetupReport};
+use scalebench_core::report::SetupReport;
 
 mod common;
 
@@ -50,19 +47,6 @@ at = "25s"
 pods = 1
 "#;
 
-fn run(scenario: &Path, out: &Path, extra: &[&str]) -> Report {
-    let o = Command::new(env!("CARGO_BIN_EXE_scalebench"))
-        .arg("run")
-        .arg(scenario)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start scalebench: {e}"));
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    common::read_report(out)
-}
-
 fn within(a: f64, b: f64, tolerance: f64) -> bool {
     (a - b).abs() <= tolerance * b.abs()
 }
@@ -85,8 +69,8 @@ fn the_testbed_driver_agrees_with_the_simulator_on_a_small_scenario() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let scenario = dir.path().join("small.toml");
     std::fs::write(&scenario, SMALL).unwrap_or_else(|e| panic!("{e}"));
-    let sim = run(&scenario, &dir.path().join("sim"), &[]);
-    let bed = run(
+    let sim = common::run_report(&scenario, &dir.path().join("sim"), &[]);
+    let bed = common::run_report(
         &scenario,
         &dir.path().join("bed"),
         &[
@@ -258,7 +242,7 @@ fn each_class_body_reaches_the_testbed_and_gets_its_service_time() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let scenario = dir.path().join("classes.toml");
     std::fs::write(&scenario, CLASSES).unwrap_or_else(|e| panic!("{e}"));
-    let r = run(
+    let r = common::run_report(
         &scenario,
         &dir.path().join("out"),
         &["--driver", "testbed", "--time-scale", "2"],

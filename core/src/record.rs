@@ -7,7 +7,7 @@ use crate::Plan;
 
 use crate::report::{Requests, TimelineSample};
 use crate::run::tokens::{self, Bounds, TokenWindow};
-use crate::run::{ClassRun, LatencyHist, TokenRun, TokenSample, WindowSlo};
+use crate::run::{ClassRun, LatencyHist, SetupRun, TokenRun, TokenSample, WindowSlo};
 use crate::window_hist::{FineHist, WindowHist};
 
 /// Outcomes per class, for the whole run and the open window.
@@ -270,6 +270,40 @@ impl Recorder {
     pub fn flush(&mut self) {
         for (p, c) in self.pending.iter_mut().zip(&mut self.classes) {
             p.drain_into(&mut c.latency);
+        }
+    }
+
+    /// What a driver hands to the score, from what this recorder saw (its windows closed):
+    /// the classes, every latency, the timeline and its SLO accounting, the token figures.
+    /// Whatever a client cannot see (the bill, replicas, cold starts, the engine's schedule)
+    /// is `None`, unknown rather than zero: a driver that measured it fills it in.
+    pub fn into_run(mut self, name: &str, policy: &str, duration_s: f64) -> SetupRun {
+        self.flush();
+        let mut latency = LatencyHist::new(self.timeout_ns / 1000 + 1);
+        for c in &self.classes {
+            latency.merge(&c.latency);
+        }
+        SetupRun {
+            name: name.to_owned(),
+            policy: policy.to_owned(),
+            classes: self.classes,
+            latency,
+            pools: None,
+            idle_fraction: None,
+            max_ready: None,
+            cold_starts: None,
+            scale_up_reaction_s: None,
+            budget: None,
+            load: None,
+            timeline: self.timeline,
+            window_slo: self.window_slo,
+            faults: Vec::new(),
+            waited: 0,
+            duration_s,
+            interrupted: false,
+            prometheus: None,
+            cluster: None,
+            tokens: self.tokens,
         }
     }
 }

@@ -9,7 +9,7 @@ use scalebench_core::Plan;
 use scalebench_core::figure::Figure;
 use scalebench_core::record::Recorder;
 use scalebench_core::report::{Report, TimelineSample};
-use scalebench_core::run::{LatencyHist, SetupRun, TokenSample};
+use scalebench_core::run::TokenSample;
 use scalebench_core::score::score;
 
 const MS: u64 = 1_000_000;
@@ -35,39 +35,12 @@ fn sample(ttft_ms: Option<u64>, tpot_ms: Option<u64>, output_tokens: u32) -> Tok
     }
 }
 
-/// What a driver hands to the score, from a recorder whose windows are closed.
-fn run(mut rec: Recorder, duration_s: f64) -> SetupRun {
-    rec.flush();
-    let mut latency = LatencyHist::new(10_000_001);
-    for c in &rec.classes {
-        latency.merge(&c.latency);
-    }
-    SetupRun {
-        name: "llm".to_owned(),
-        policy: "fixed".to_owned(),
-        classes: rec.classes,
-        latency,
-        pools: None,
-        idle_fraction: None,
-        max_ready: None,
-        cold_starts: None,
-        scale_up_reaction_s: None,
-        budget: None,
-        load: None,
-        timeline: rec.timeline,
-        window_slo: rec.window_slo,
-        faults: Vec::new(),
-        waited: 0,
-        duration_s,
-        interrupted: false,
-        prometheus: None,
-        cluster: None,
-        tokens: rec.tokens,
-    }
-}
-
 fn scored(plan: &Plan, rec: Recorder) -> Report {
-    score(plan, "sim", &[run(rec, plan.duration.as_secs_f64())])
+    score(
+        plan,
+        "sim",
+        &[rec.into_run("llm", "fixed", plan.duration.as_secs_f64())],
+    )
 }
 
 /// Eight requests: one failed, one answered without token figures, six LLM answers that

@@ -358,24 +358,13 @@ impl Collector {
             }
         }
         self.advance(u64::MAX, None, &NoObserver);
-        self.rec.flush();
-        let mut latency = LatencyHist::new(self.timeout_ns / 1000 + 1);
-        for c in &self.rec.classes {
-            latency.merge(&c.latency);
-        }
+        let duration_s = self.end_ns as f64 / 1e9;
+        // Nothing here bills the run or counts cold starts: unknown, not zero (the testbed
+        // driver fills them from its model), and a driver that watches a real cluster adds
+        // what it saw there.
+        let base = self.rec.into_run(name, "load", duration_s);
         SetupRun {
-            name: name.to_string(),
-            policy: "load".to_string(),
-            classes: self.rec.classes,
-            latency,
-            // Nothing here bills the run or counts cold starts: unknown, not zero (the testbed
-            // driver fills them from its model).
-            pools: None,
-            idle_fraction: None,
             max_ready: self.max_ready,
-            cold_starts: None,
-            scale_up_reaction_s: None,
-            budget: None,
             load: Some(LoadStats {
                 schedule_lag: self.lag,
                 pacing_lag: self.pacing,
@@ -387,16 +376,8 @@ impl Collector {
                 limits: Vec::new(),
                 started_at: None,
             }),
-            timeline: self.rec.timeline,
-            window_slo: self.rec.window_slo,
-            faults: Vec::new(),
-            waited: 0,
-            duration_s: self.end_ns as f64 / 1e9,
             interrupted: interrupted.is_some(),
-            prometheus: None,
-            // A driver that watches a real cluster adds what it saw there.
-            cluster: None,
-            tokens: self.rec.tokens,
+            ..base
         }
     }
 }

@@ -6,16 +6,9 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{load, plan, refused, resetting_server, serial, server};
+use common::{load, outcome, plan, refused, resetting_server, serial, server};
 use live::{LoadConfig, Progress, Target};
 use scalebench_core::run::LimitKind;
-
-fn outcome(run: &scalebench_core::run::SetupRun, class: &str) -> u64 {
-    run.load
-        .as_ref()
-        .and_then(|l| l.outcomes.get(class).copied())
-        .unwrap_or(0)
-}
 
 #[test]
 fn every_request_goes_out_on_schedule_and_is_counted_once() {

@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{listen, serial};
+use common::{listen, outcome, serial};
 use live::{LoadConfig, Progress, Target};
 use scalebench_core::Plan;
 use scalebench_core::run::SetupRun;
@@ -239,13 +239,6 @@ fn run(plan: &Plan, url: &str, one_connection: bool) -> SetupRun {
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(run.requests().identity_holds(), "{:?}", run.requests());
     run
-}
-
-fn outcome(run: &SetupRun, class: &str) -> u64 {
-    run.load
-        .as_ref()
-        .and_then(|l| l.outcomes.get(class).copied())
-        .unwrap_or(0)
 }
 
 #[test]

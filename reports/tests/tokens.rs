@@ -13,7 +13,7 @@ use reports::{evaluate, ranked_table, render_html, token_table, write_all};
 use scalebench_core::Plan;
 use scalebench_core::record::Recorder;
 use scalebench_core::report::{Report, TimelineSample};
-use scalebench_core::run::{LatencyHist, SetupRun, TokenSample};
+use scalebench_core::run::TokenSample;
 use scalebench_core::score::score;
 use scalebench_core::sweep::{Setting, Sweep};
 use scalebench_core::threshold::{GateSpec, Threshold};
@@ -51,33 +51,7 @@ fn recorded() -> Report {
         rec.timed_out(0);
         rec.close_window(w * S, (w + 1) * S, TimelineSample::default(), false);
     }
-    rec.flush();
-    let mut latency = LatencyHist::new(10_000_001);
-    for c in &rec.classes {
-        latency.merge(&c.latency);
-    }
-    let run = SetupRun {
-        name: "vllm".to_owned(),
-        policy: "fixed".to_owned(),
-        classes: rec.classes,
-        latency,
-        pools: None,
-        idle_fraction: None,
-        max_ready: None,
-        cold_starts: None,
-        scale_up_reaction_s: None,
-        budget: None,
-        load: None,
-        timeline: rec.timeline,
-        window_slo: rec.window_slo,
-        faults: Vec::new(),
-        waited: 0,
-        duration_s: 2.0,
-        interrupted: false,
-        prometheus: None,
-        cluster: None,
-        tokens: rec.tokens,
-    };
+    let run = rec.into_run("vllm", "fixed", 2.0);
     score(&plan, "sim", &[run])
 }
 

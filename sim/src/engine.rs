@@ -2,7 +2,7 @@
 //! model's timers and the timeline's windows, in time order.
 
 use scalebench_core::arrivals::Arrival;
-use scalebench_core::run::{LatencyHist, SetupRun};
+use scalebench_core::run::SetupRun;
 
 use super::{Event, Req, Sim};
 
@@ -117,36 +117,25 @@ impl Sim<'_> {
 
     /// The Run, once every request is resolved.
     fn finish(mut self) -> SetupRun {
-        // Latencies recorded after the last window (requests outstanding at the end).
-        let rec = &mut self.clients.rec;
-        rec.flush();
+        // Latencies recorded after the last window (requests outstanding at the end) are
+        // flushed by `into_run`.
         let outcome = self.model.outcome(self.end, self.bill.take());
-        let mut latency = LatencyHist::new(self.clients.timeout_ns / 1000 + 1);
-        for c in &rec.classes {
-            latency.merge(&c.latency);
-        }
-        let rec = self.clients.rec;
+        let base = self.clients.rec.into_run(
+            &self.setup.name,
+            self.setup.policy.kind(),
+            self.end as f64 / 1e9,
+        );
         SetupRun {
-            name: self.setup.name.clone(),
-            policy: self.setup.policy.kind().to_string(),
-            classes: rec.classes,
-            latency,
             pools: Some(outcome.pools),
             idle_fraction: Some(outcome.idle_fraction),
             max_ready: Some(outcome.max_ready),
             cold_starts: Some(outcome.cold_starts),
             scale_up_reaction_s: outcome.scale_up_reaction_s,
             budget: outcome.budget,
-            load: None,
-            timeline: rec.timeline,
-            window_slo: rec.window_slo,
             faults: outcome.faults,
             waited: outcome.waited,
-            duration_s: self.end as f64 / 1e9,
             interrupted: self.interrupted,
-            prometheus: None,
-            cluster: None,
-            tokens: rec.tokens,
+            ..base
         }
     }
 }

@@ -101,3 +101,18 @@ pub fn read_report(path: &Path) -> Report {
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     parse_report(&text, &file.display().to_string())
 }
+
+/// `scalebench run SCENARIO --out OUT EXTRA...` to completion (it must succeed): its report,
+/// validated against the schema.
+pub fn run_report(scenario: &Path, out: &Path, extra: &[&str]) -> Report {
+    let o = Command::new(env!("CARGO_BIN_EXE_scalebench"))
+        .arg("run")
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start scalebench: {e}"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    read_report(out)
+}

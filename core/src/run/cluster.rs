@@ -92,7 +92,7 @@ mod tests {
     use crate::Plan;
     use crate::record::Recorder;
     use crate::report::Report;
-    use crate::run::{LatencyHist, SetupRun};
+    use crate::run::SetupRun;
     use serde_json::{Value, json};
 
     fn plan() -> Plan {
@@ -105,28 +105,9 @@ mod tests {
 
     /// A run of nothing, with `cluster` as given: what a driver hands to the score.
     fn run(plan: &Plan, name: &str, cluster: Option<ClusterRun>) -> SetupRun {
-        let rec = Recorder::new(plan);
         SetupRun {
-            name: name.to_owned(),
-            policy: "fixed".to_owned(),
-            classes: rec.classes,
-            latency: LatencyHist::new(1_000_000),
-            pools: None,
-            idle_fraction: None,
-            max_ready: None,
-            cold_starts: None,
-            scale_up_reaction_s: None,
-            budget: None,
-            load: None,
-            timeline: rec.timeline,
-            window_slo: rec.window_slo,
-            faults: Vec::new(),
-            waited: 0,
-            duration_s: 1.0,
-            interrupted: false,
-            prometheus: None,
             cluster,
-            tokens: None,
+            ..Recorder::new(plan).into_run(name, "fixed", 1.0)
         }
     }
 

@@ -210,3 +210,11 @@ pub fn load(
     assert!(r.identity_holds(), "{r:?}");
     run
 }
+
+/// How many requests of the run ended as `class` (`http_200`, `timeout`, ...): 0 when none did.
+pub fn outcome(run: &SetupRun, class: &str) -> u64 {
+    run.load
+        .as_ref()
+        .and_then(|l| l.outcomes.get(class).copied())
+        .unwrap_or(0)
+}
