@@ -136,17 +136,7 @@ const TIME_SCALE: f64 = 5.0;
 fn the_testbed_driver_agrees_with_the_simulator_on_a_small_llm_scenario() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let scenario = write(dir.path(), "small-llm.toml", &scenario("3m"));
-    let sim = common::run_report(&scenario, &dir.path().join("sim"), &[]);
-    let bed = common::run_report(
-        &scenario,
-        &dir.path().join("bed"),
-        &[
-            "--driver",
-            "testbed",
-            "--time-scale",
-            &TIME_SCALE.to_string(),
-        ],
-    );
+    let (sim, bed) = common::sim_and_testbed(&scenario, dir.path(), TIME_SCALE);
     let (s, b) = (&sim.setups[0], &bed.setups[0]);
     // Same seed, same arrivals, same token counts.
     assert_eq!(b.requests.scheduled, s.requests.scheduled);

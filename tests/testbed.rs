@@ -69,17 +69,7 @@ fn the_testbed_driver_agrees_with_the_simulator_on_a_small_scenario() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let scenario = dir.path().join("small.toml");
     std::fs::write(&scenario, SMALL).unwrap_or_else(|e| panic!("{e}"));
-    let sim = common::run_report(&scenario, &dir.path().join("sim"), &[]);
-    let bed = common::run_report(
-        &scenario,
-        &dir.path().join("bed"),
-        &[
-            "--driver",
-            "testbed",
-            "--time-scale",
-            &TIME_SCALE.to_string(),
-        ],
-    );
+    let (sim, bed) = common::sim_and_testbed(&scenario, dir.path(), TIME_SCALE);
     assert_eq!(bed.driver, "testbed");
     let (s, b): (&SetupReport, &SetupReport) = (&sim.setups[0], &bed.setups[0]);
     assert!(b.requests.identity_holds(), "{:?}", b.requests);

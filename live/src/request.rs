@@ -329,10 +329,7 @@ impl Requests {
         clock: Clock,
     ) -> impl Future<Output = Exchanged> + 'static {
         let p = self.class(a.class);
-        let (body, mut reading) = match &self.openai {
-            Some(o) => (o.body(self.seed, seq, a), Some(o.reading(a, clock))),
-            None => (p.body(self.seed, seq, a), None),
-        };
+        let (body, mut reading) = self.openai_body(p, seq, a, clock);
         let msg = match self.dest.client {
             H1Client::Own => Message::Wire(p.target.wire_with(&body).into(), false),
             H1Client::Hyper => Message::Hyper(Box::new(p.hyper_request(body))),
@@ -377,10 +374,7 @@ impl Requests {
         clock: Clock,
     ) -> impl Future<Output = Exchanged> + 'static {
         let p = self.class(a.class);
-        let (body, mut reading) = match &self.openai {
-            Some(o) => (o.body(self.seed, seq, a), Some(o.reading(a, clock))),
-            None => (p.body(self.seed, seq, a), None),
-        };
+        let (body, mut reading) = self.openai_body(p, seq, a, clock);
         let req = http_request(&p.target, body);
         let client = client.clone();
         async move {
@@ -395,6 +389,21 @@ impl Requests {
 
     fn class(&self, class: u16) -> &Prepared {
         &self.classes[usize::from(class).min(self.classes.len() - 1)]
+    }
+
+    /// The body of an OpenAI request and the reader of its answer, stamped on `clock` (the
+    /// class's own body and no reader when the run has no `[traffic.openai]`).
+    fn openai_body(
+        &self,
+        p: &Prepared,
+        seq: u64,
+        a: &Arrival,
+        clock: Clock,
+    ) -> (Bytes, Option<Box<Reading>>) {
+        match &self.openai {
+            Some(o) => (o.body(self.seed, seq, a), Some(o.reading(a, clock))),
+            None => (p.body(self.seed, seq, a), None),
+        }
     }
 }
 

@@ -3,11 +3,11 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{load, outcome, plan, refused, resetting_server, serial, server};
-use live::{LoadConfig, Progress, Target};
+use live::{LoadConfig, Target};
 use scalebench_core::run::LimitKind;
 
 #[test]
@@ -204,16 +204,7 @@ fn the_engine_says_when_it_not_the_target_limited_the_run() {
 
 /// One second of `rate` with `config`.
 fn run_for(config: &LoadConfig, rate: f64) -> scalebench_core::run::SetupRun {
-    let run = live::run(
-        &plan(rate, "1s", "5s"),
-        "load",
-        config,
-        &AtomicBool::new(false),
-        &Progress::default(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert!(run.requests().identity_holds(), "{:?}", run.requests());
-    run
+    common::run_config(&plan(rate, "1s", "5s"), config, None)
 }
 
 /// The engine's figures, for a failure's message.
@@ -281,14 +272,7 @@ fn a_burst_the_schedule_knows_of_finds_its_connections_open() {
             std::thread::sleep(Duration::from_millis(1400));
             s.accepted.load(Ordering::Relaxed)
         });
-        let run = live::run(
-            &p,
-            "load",
-            &config(&format!("http://{}/ok", s.addr)),
-            &AtomicBool::new(false),
-            &Progress::default(),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let run = common::run_config(&p, &config(&format!("http://{}/ok", s.addr)), None);
         (run, counted.join().unwrap_or(0))
     });
     assert_eq!(run.requests().ok, 110, "{:?}", run.requests());
@@ -301,5 +285,5 @@ fn a_burst_the_schedule_knows_of_finds_its_connections_open() {
 }
 
 fn config(url: &str) -> LoadConfig {
-    LoadConfig::new(Target::new(url, None, &[], None, |_| None).unwrap_or_else(|e| panic!("{e}")))
+    LoadConfig::new(common::target(url))
 }

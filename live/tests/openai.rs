@@ -7,12 +7,11 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{listen, outcome, serial};
-use live::{LoadConfig, Progress, Target};
+use live::LoadConfig;
 use scalebench_core::Plan;
 use scalebench_core::run::SetupRun;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -222,23 +221,13 @@ replicas = 1
 
 /// Runs `plan` against `url` (one fixed connection when `one_connection`).
 fn run(plan: &Plan, url: &str, one_connection: bool) -> SetupRun {
-    let target = Target::new(url, None, &[], None, |_| None).unwrap_or_else(|e| panic!("{e}"));
-    let mut config = LoadConfig::new(target);
+    let mut config = LoadConfig::new(common::target(url));
     if one_connection {
         config.connections = 1;
         config.fixed_connections = true;
         config.workers = Some(1);
     }
-    let run = live::run(
-        plan,
-        "load",
-        &config,
-        &AtomicBool::new(false),
-        &Progress::default(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert!(run.requests().identity_holds(), "{:?}", run.requests());
-    run
+    common::run_config(plan, &config, None)
 }
 
 #[test]

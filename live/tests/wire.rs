@@ -8,11 +8,11 @@ mod common;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::plan;
-use live::{H1Client, LoadConfig, Progress, Target, TlsOptions};
+use common::{plan, target};
+use live::{H1Client, LoadConfig, Target, TlsOptions};
 use scalebench_core::Plan;
 use scalebench_core::run::SetupRun;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -109,20 +109,7 @@ fn run(plan: &Plan, target: Target, http2: bool, client: H1Client) -> SetupRun {
     let mut config = LoadConfig::new(target);
     config.http2 = http2;
     config.h1_client = client;
-    let run = live::run(
-        plan,
-        "load",
-        &config,
-        &AtomicBool::new(false),
-        &Progress::default(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert!(run.requests().identity_holds(), "{:?}", run.requests());
-    run
-}
-
-fn target(url: &str) -> Target {
-    Target::new(url, None, &[], None, |_| None).unwrap_or_else(|e| panic!("{e}"))
+    common::run_config(plan, &config, None)
 }
 
 fn outcomes(run: &SetupRun) -> Vec<(String, u64)> {
@@ -338,14 +325,7 @@ fn each_request_sends_its_own_service_time_by(client: H1Client) {
     // Three shards send every third arrival each, each from its own thread.
     config.workers = Some(3);
     config.h1_client = client;
-    let r = live::run(
-        &p,
-        "load",
-        &config,
-        &AtomicBool::new(false),
-        &Progress::default(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let r = common::run_config(&p, &config, None);
     assert_eq!(r.requests().ok, arrivals.len() as u64, "{:?}", r.requests());
     let seen = s.seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
     assert_eq!(seen.len(), arrivals.len());

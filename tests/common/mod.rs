@@ -116,3 +116,16 @@ pub fn run_report(scenario: &Path, out: &Path, extra: &[&str]) -> Report {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     read_report(out)
 }
+
+/// The same scenario run on the simulator and on the testbed (`--time-scale time_scale`),
+/// into `dir`/sim and `dir`/bed: the two reports, in that order.
+pub fn sim_and_testbed(scenario: &Path, dir: &Path, time_scale: f64) -> (Report, Report) {
+    let sim = run_report(scenario, &dir.join("sim"), &[]);
+    let scale = time_scale.to_string();
+    let bed = run_report(
+        scenario,
+        &dir.join("bed"),
+        &["--driver", "testbed", "--time-scale", &scale],
+    );
+    (sim, bed)
+}

@@ -190,9 +190,19 @@ pub fn load(
     max_in_flight: u64,
     cancel_after: Option<Duration>,
 ) -> SetupRun {
-    let target = Target::new(url, None, &[], None, |_| None).unwrap_or_else(|e| panic!("{e}"));
-    let mut config = LoadConfig::new(target);
+    let mut config = LoadConfig::new(target(url));
     config.max_in_flight = max_in_flight;
+    run_config(plan, &config, cancel_after)
+}
+
+/// A target at `url`: no headers, no body template, no TLS options.
+pub fn target(url: &str) -> Target {
+    Target::new(url, None, &[], None, |_| None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs the engine on `plan` with `config`, cancelled after `cancel_after` if given, and
+/// checks that every scheduled request was counted once.
+pub fn run_config(plan: &Plan, config: &LoadConfig, cancel_after: Option<Duration>) -> SetupRun {
     let cancel = AtomicBool::new(false);
     let progress = Progress::default();
     let run = std::thread::scope(|s| {
@@ -203,7 +213,7 @@ pub fn load(
                 cancel.store(true, std::sync::atomic::Ordering::Relaxed);
             });
         }
-        live::run(plan, "load", &config, &cancel, &progress)
+        live::run(plan, "load", config, &cancel, &progress)
     });
     let run = run.unwrap_or_else(|e| panic!("{e}"));
     let r = run.requests();
