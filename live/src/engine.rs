@@ -478,11 +478,11 @@ impl Pool {
     /// Not when it was `excused` in an epoch of the look: a sending thread was busy (its
     /// requests wait for it, not for connections), answers fell behind arrivals (they wait
     /// for the target, which the growth below probes), or the pool had not yet opened what
-    /// Little's law asks for. Nor when the sending threads took more than that share of the answered
-    /// requests late from the schedule: a thread that is late to send is late to read the
-    /// answers too, its connections are busy with answers it has not read, and more of them
-    /// would add to its work (near its ceiling, a pool grown so made the run fail where the
-    /// pool Little's law asks for kept it).
+    /// Little's law asks for. Nor when the sending threads took more than that share of the
+    /// answered requests late from the schedule: a thread that is late to send is late to
+    /// read the answers too, its connections are busy with answers it has not read, and more
+    /// of them would add to its work (near its ceiling, a pool grown so made the run fail
+    /// where the pool Little's law asks for kept it).
     fn look_at_waits(&mut self, excused: bool) {
         let w = &mut self.waits;
         w.excused |= excused;
